@@ -1,0 +1,131 @@
+"""What a provider plugin implements, and the errors it raises.
+
+A provider turns a list of chat messages into a stream of text chunks. It does no retries
+of its own: the chain (chatkit_core.chain) owns retries, backoff, timeouts and circuit
+breaking, and decides from :class:`ProviderError` what to do next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import msgspec
+
+from chatkit_core.health import Health
+
+
+class ProviderOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Keys every ``[providers.NAME]`` table accepts. Plugins subclass this for their own."""
+
+    type: str
+    model: str = ""
+    base_url: str = ""
+    timeout: float = 30.0
+    """Longest one attempt may take, seconds."""
+    connect_timeout: float = 5.0
+    first_token_timeout: float | None = None
+    """Longest wait for the first chunk; defaults to ``timeout``."""
+    chunk_timeout: float = 20.0
+    """Longest wait between two chunks."""
+
+    def __post_init__(self) -> None:
+        if self.base_url:
+            parts = urlsplit(self.base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"base_url must be an http(s) URL, got {self.base_url!r}")
+        for key in ("timeout", "connect_timeout", "chunk_timeout"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key} must be greater than 0")
+        if self.first_token_timeout is not None and self.first_token_timeout <= 0:
+            raise ValueError("first_token_timeout must be greater than 0")
+
+
+class ChatMessage(msgspec.Struct, frozen=True):
+    role: str
+    """``system``, ``user`` or ``assistant``."""
+    content: str
+
+
+class ChatRequest(msgspec.Struct, frozen=True, kw_only=True):
+    messages: list[ChatMessage]
+    request_id: str = ""
+
+
+class Chunk(msgspec.Struct, frozen=True, kw_only=True):
+    """One piece of a streamed answer. ``usage`` usually comes on the last one."""
+
+    text: str = ""
+    usage: dict[str, Any] | None = None
+
+
+class ProviderError(Exception):
+    """An upstream failure, classified for the chain.
+
+    ``kind`` is a short code for logs and metrics: ``connect``, ``timeout``,
+    ``rate_limited``, ``server``, ``bad_response``, ``auth``, ``not_found``,
+    ``bad_request``. ``retryable`` errors are retried with backoff on the same provider;
+    others fail over at once. ``trip`` opens the provider's circuit at once (a bad key will
+    not fix itself). ``retry_after`` is the upstream's Retry-After, in seconds.
+    The message is for logs and operators; it never reaches a site visitor.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "server",
+        retryable: bool = True,
+        retry_after: float | None = None,
+        status: int | None = None,
+        trip: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+        self.trip = trip
+
+
+class Provider:
+    """Base class for provider types.
+
+    Subclasses set ``Options`` to their options Struct and implement :meth:`stream`.
+    One instance exists per ``[providers.NAME]`` table, for the life of the app:
+    :meth:`start` and :meth:`close` run in the app's lifespan, so pooled clients live there.
+    """
+
+    Options: ClassVar[type[ProviderOptions]] = ProviderOptions
+
+    def __init__(self, name: str, options: ProviderOptions) -> None:
+        self.name = name
+        self.options = options
+
+    @property
+    def model(self) -> str:
+        return self.options.model
+
+    def problems(self) -> list[str]:
+        """Configuration problems to refuse at start-up (a missing API key, say)."""
+        return []
+
+    async def start(self) -> None:
+        """Open clients. Runs once at app start-up."""
+
+    async def close(self) -> None:
+        """Close clients. Runs once at app shutdown."""
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        """Stream the answer to ``request``.
+
+        Raise :class:`ProviderError` for every upstream failure, including a stream that
+        ends before the upstream said it was complete. Closing the iterator early (the
+        visitor went away) must release the upstream connection.
+        """
+        raise NotImplementedError
+
+    async def health(self) -> Health:
+        """Probe the upstream cheaply for ``/health``."""
+        return Health("unknown")

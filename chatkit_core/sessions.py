@@ -1,0 +1,134 @@
+"""Conversations, their messages, and what a session store implements."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+import msgspec
+
+from chatkit_core.durations import parse_duration
+from chatkit_core.health import Health
+
+SESSION_ID_BYTES = 32  # 256 bits from the OS CSPRNG; 43 URL-safe characters
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
+def new_message_id() -> str:
+    return "msg_" + secrets.token_urlsafe(12)
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_rfc3339(timestamp: float) -> str:
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Message(msgspec.Struct, kw_only=True, rename="camel"):
+    """One message of a conversation, as stored and as the API returns it.
+
+    ``content`` is sanitized text. ``incomplete`` marks an answer cut off after it began
+    (the provider failed mid-stream or the visitor left); ``fallbacks`` names the providers
+    that failed before ``provider`` answered, as ``"name:kind"``.
+    """
+
+    id: str
+    role: Literal["user", "assistant"]
+    content: str
+    created_at: str
+    provider: str | None = None
+    model: str | None = None
+    incomplete: bool = False
+    fallbacks: list[str] = msgspec.field(default_factory=list)
+    usage: dict[str, Any] | None = None
+
+
+class Session(msgspec.Struct, kw_only=True):
+    id: str
+    created_at: float
+    last_seen: float
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def expires_at(self, ttl: float) -> float:
+        return self.last_seen + ttl
+
+
+class SessionStoreOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Keys of ``[sessions]``. Store types subclass this for their own keys."""
+
+    store: str = "memory"
+    url: str = ""
+    ttl: str | float = "24h"
+    """Inactivity after which a session is gone."""
+    max_messages: int = 1000
+    """Messages kept per conversation; the oldest go first."""
+
+    def __post_init__(self) -> None:
+        parse_duration(self.ttl)
+        if self.max_messages < 2:
+            raise ValueError("max_messages must be at least 2")
+
+    @property
+    def ttl_seconds(self) -> float:
+        return parse_duration(self.ttl)
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached; the API answers 503 and loses nothing it acknowledged."""
+
+
+class SessionStore:
+    """Base class for session store types. All methods are coroutines.
+
+    Every read treats a session idle for longer than the TTL as gone. ``append`` refreshes
+    the session's activity time. Methods raise :class:`StoreUnavailable` when the backing
+    service is down.
+    """
+
+    Options: ClassVar[type[SessionStoreOptions]] = SessionStoreOptions
+
+    def __init__(self, options: SessionStoreOptions) -> None:
+        self.options = options
+        self.ttl = options.ttl_seconds
+
+    async def start(self) -> None:
+        """Open connections. Runs once at app start-up."""
+
+    async def close(self) -> None:
+        """Close connections. Runs once at app shutdown."""
+
+    async def create(self, metadata: dict[str, Any]) -> Session:
+        raise NotImplementedError
+
+    async def get(self, session_id: str) -> Session | None:
+        raise NotImplementedError
+
+    async def append(self, session_id: str, message: Message) -> bool:
+        """Add ``message``; False when the session is gone."""
+        raise NotImplementedError
+
+    async def messages(self, session_id: str, limit: int | None = None) -> list[Message] | None:
+        """The last ``limit`` messages (all when None), oldest first; None when gone."""
+        raise NotImplementedError
+
+    async def delete(self, session_id: str) -> bool:
+        raise NotImplementedError
+
+    async def count(self) -> int:
+        """Live sessions, for the active-sessions gauge."""
+        raise NotImplementedError
+
+    async def health(self) -> Health:
+        return Health("up")
+
+    def _new_session(self, metadata: dict[str, Any]) -> Session:
+        now = time.time()
+        return Session(id=new_session_id(), created_at=now, last_seen=now, metadata=metadata)
