@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# ChatKit backend: the core and the bundled plugins in a virtualenv on python:3.11-slim.
+# Build from the repository root:  docker build -f deploy/backend.Dockerfile -t chatkit-backend .
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY chatkit_core/ chatkit_core/
+COPY plugins/ plugins/
+# Wheels for ChatKit, its plugins and every dependency, then a venv without pip holding only those.
+RUN pip wheel --wheel-dir /wheels . \
+        plugins/chatkit_ollama plugins/chatkit_openai plugins/chatkit_ratelimit plugins/chatkit_redis \
+ && python -m venv --without-pip /opt/chatkit \
+ && pip --python /opt/chatkit/bin/python install --no-index /wheels/*.whl
+
+FROM ${PYTHON_IMAGE}
+# Bytecode was compiled at install time; the root filesystem may be read-only at run time.
+ENV PATH=/opt/chatkit/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    CHATKIT_CONFIG=/etc/chatkit/chatkit.toml
+RUN groupadd --system --gid 10001 chatkit \
+ && useradd --system --uid 10001 --gid chatkit --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin chatkit
+COPY --from=builder /opt/chatkit /opt/chatkit
+COPY deploy/chatkit.toml /etc/chatkit/chatkit.toml
+COPY widget/ /srv/chatkit/widget/
+WORKDIR /srv/chatkit
+USER 10001:10001
+EXPOSE 8000
+# slim has no curl: the check uses the interpreter that is already there.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
+CMD ["chatkit", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,194 @@
+"""compose.yaml, .env.example and deploy/chatkit.toml checked against the spec and the code."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from compose_spec import PyCompose
+
+from tests.deploy.conftest import ROOT
+
+LONG_RUNNING = {"ollama", "backend", "web", "redis"}
+ONE_SHOT = {"ollama-pull"}
+
+# The variables CONTRACT.md fixes, plus the plugin allowlist the core reads.
+CONTRACT_ENV = {
+    "CHATKIT_CONFIG", "PORT", "ALLOWED_ORIGINS", "OLLAMA_BASE_URL", "OLLAMA_MODEL", "OPENAI_API_KEY",
+    "OPENAI_BASE_URL", "OPENAI_MODEL", "RATE_LIMIT_REQUESTS_PER_MINUTE", "RATE_LIMIT_REQUESTS_PER_HOUR",
+    "REDIS_URL", "LOG_LEVEL", "CHATKIT_LOAD_PLUGINS",
+}
+
+_COMPOSE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?+]([^}]*))?\}")
+
+
+def with_defaults(text: str) -> str:
+    """Compose's interpolation with an empty environment: every variable takes its default."""
+    return _COMPOSE_VAR.sub(lambda m: m[2] or "", text)
+
+
+def env_example(commented: bool = True) -> dict[str, str]:
+    """Names in .env.example with their example values; ``commented``: also the commented-out ones."""
+    names = {}
+    prefix = r"^#?\s*" if commented else "^"
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        match = re.match(prefix + r"([A-Z][A-Z0-9_]*)=(.*)$", line)
+        if match:
+            names[match[1]] = match[2]
+    return names
+
+
+def environment(service: dict[str, Any]) -> dict[str, str | None]:
+    """A service's environment as name -> value (None: passed through from .env or the shell)."""
+    env = service.get("environment", {})
+    if isinstance(env, dict):
+        return env
+    return {item.partition("=")[0]: (item.partition("=")[2] if "=" in item else None) for item in env}
+
+
+def code_env_reads() -> set[str]:
+    """Variable names the core and the bundled plugins read from the environment."""
+    reads = r"(?:environ\.get\(|environ\[|getenv\(|_env_int\(environ,\s*)"
+    pattern = re.compile(reads + r"""["']([A-Z][A-Z0-9_]+)["']""")
+    names = set()
+    for path in [*ROOT.glob("chatkit_core/**/*.py"), *ROOT.glob("plugins/*/chatkit_*/**/*.py")]:
+        names.update(pattern.findall(path.read_text()))
+    return names
+
+
+def test_compose_file_follows_the_compose_specification():
+    data = yaml.safe_load(with_defaults((ROOT / "compose.yaml").read_text()))
+    parsed = PyCompose.from_json(json.dumps(data))  # rejects unknown keys and wrong types
+    parsed.validate()  # every network and volume a service names is declared
+    assert set(parsed.service_names()) == LONG_RUNNING | ONE_SHOT
+
+
+def test_docker_compose_config_accepts_the_file(tmp_path: Path):
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.skip("no docker CLI on this machine")
+    if subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
+        pytest.skip("the docker CLI has no compose plugin here")
+    for profile in ([], ["--profile", "scale"]):
+        result = subprocess.run(
+            [docker, "compose", "-f", str(ROOT / "compose.yaml"), *profile, "config", "--quiet"],
+            capture_output=True, text=True, cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+
+
+def test_long_running_services_have_a_healthcheck(compose):
+    for name in LONG_RUNNING:
+        service = compose["services"][name]
+        dockerfile = service.get("build", {}).get("dockerfile")
+        in_image = dockerfile and "\nHEALTHCHECK" in (ROOT / dockerfile).read_text()
+        assert "healthcheck" in service or in_image, f"{name} has no healthcheck"
+        assert service.get("healthcheck", {}).get("disable") is not True
+
+
+def test_every_service_has_limits_and_a_restart_policy(compose):
+    for name, service in compose["services"].items():
+        limits = service["deploy"]["resources"]["limits"]
+        assert limits.get("cpus") and limits.get("memory"), name
+        expected = "no" if name in ONE_SHOT else "unless-stopped"
+        assert service["restart"] == expected, name
+
+
+def test_start_order_waits_for_health_and_for_the_model_pull(compose):
+    services = compose["services"]
+    assert services["ollama-pull"]["depends_on"] == {"ollama": {"condition": "service_healthy"}}
+    backend = services["backend"]["depends_on"]
+    assert backend["ollama"] == {"condition": "service_healthy"}
+    assert backend["ollama-pull"] == {"condition": "service_completed_successfully"}
+    # redis runs only in the `scale` profile; without it the backend starts all the same.
+    assert backend["redis"] == {"condition": "service_healthy", "required": False}
+    assert services["web"]["depends_on"] == {"backend": {"condition": "service_healthy"}}
+
+
+def test_redis_only_runs_in_the_scale_profile(compose):
+    assert compose["services"]["redis"]["profiles"] == ["scale"]
+    assert all("profiles" not in s for n, s in compose["services"].items() if n != "redis")
+
+
+def test_backend_can_be_scaled(compose):
+    backend = compose["services"]["backend"]
+    # Replicas need no fixed container name and no published host port.
+    assert "container_name" not in backend
+    assert "ports" not in backend
+    assert backend["deploy"]["replicas"] == 1
+
+
+def test_our_containers_run_hardened(compose):
+    for name in ("backend", "web"):
+        service = compose["services"][name]
+        assert service["read_only"] is True, name
+        assert any(mount.startswith("/tmp:") for mount in service["tmpfs"]), name
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+    assert compose["services"]["redis"]["user"] == "redis"
+
+
+def test_ollama_models_live_in_a_named_volume(compose):
+    assert "ollama-models:/root/.ollama" in compose["services"]["ollama"]["volumes"]
+    assert "ollama-models" in compose["volumes"]
+    pull = compose["services"]["ollama-pull"]
+    assert pull["environment"]["OLLAMA_HOST"] == "http://ollama:11434"
+    assert with_defaults(pull["environment"]["OLLAMA_MODEL"]) == "llama3.2"
+    script = pull["volumes"][0].split(":")[0]
+    assert (ROOT / script).is_file()
+
+
+def test_ports_line_up_from_host_to_backend(compose):
+    nginx = (ROOT / "web/nginx.conf").read_text()
+    web = compose["services"]["web"]
+    assert with_defaults(web["ports"][0]) == "8080:8080"
+    assert re.search(r"^\s*listen 8080;", nginx, re.M)
+    upstream = re.search(r"upstream chatkit_backend \{\s*server (\S+);", nginx)
+    assert upstream and upstream[1] == "backend:8000"
+    assert compose["services"]["backend"]["expose"] == ["8000"]
+    backend_image = (ROOT / "deploy/backend.Dockerfile").read_text()
+    assert '"--port", "8000"' in backend_image
+    assert "EXPOSE 8000" in backend_image
+    assert "http://127.0.0.1:8000/health" in backend_image
+
+
+def test_backend_environment_covers_what_the_code_reads(compose):
+    passed = environment(compose["services"]["backend"])
+    # PORT stays out: the container always listens on 8000, where nginx expects it.
+    assert CONTRACT_ENV - {"PORT"} <= set(passed)
+    assert code_env_reads() - {"PORT"} <= set(passed)
+
+
+def test_env_example_lists_every_variable(compose):
+    documented = set(env_example())
+    text = (ROOT / "compose.yaml").read_text()
+    assert documented >= CONTRACT_ENV
+    assert documented >= code_env_reads()
+    assert documented >= {m[1] for m in _COMPOSE_VAR.finditer(text)}
+    backend = environment(compose["services"]["backend"])
+    assert documented >= {name for name, value in backend.items() if value is None}
+
+
+def test_env_example_values_match_the_compose_defaults(compose):
+    example = env_example(commented=False)
+    text = (ROOT / "compose.yaml").read_text()
+    for match in _COMPOSE_VAR.finditer(text):
+        name, default = match[1], match[2]
+        if default and example.get(name):
+            assert example[name] == default, name
+
+
+def test_one_subnet_for_the_network_and_the_trusted_proxies(compose):
+    subnet = with_defaults(compose["networks"]["chatkit"]["ipam"]["config"][0]["subnet"])
+    assert env_example()["CHATKIT_SUBNET"] == subnet
+    assert with_defaults(environment(compose["services"]["backend"])["CHATKIT_SUBNET"]) == subnet
+    toml = (ROOT / "deploy/chatkit.toml").read_text()
+    assert f'trusted_proxies = ["${{CHATKIT_SUBNET:-{subnet}}}"]' in toml
+    assert ipaddress.ip_network(subnet).is_private
