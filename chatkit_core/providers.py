@@ -23,12 +23,16 @@ class ProviderOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     model: str = ""
     base_url: str = ""
     timeout: float = 30.0
-    """Longest one attempt may take, seconds."""
+    """Longest wait, in seconds, for the provider to start answering."""
     connect_timeout: float = 5.0
     first_token_timeout: float | None = None
     """Longest wait for the first chunk; defaults to ``timeout``."""
     chunk_timeout: float = 20.0
     """Longest wait between two chunks."""
+
+    @property
+    def first_token_wait(self) -> float:
+        return self.first_token_timeout or self.timeout
 
     def __post_init__(self) -> None:
         if self.base_url:

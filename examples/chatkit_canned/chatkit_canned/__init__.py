@@ -60,7 +60,8 @@ class CannedProvider(Provider):
 
 def _quote(request: ChatRequest) -> str:
     question = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
-    return f'You said: "{question}". This is the canned demo provider; point ChatKit at Ollama or OpenAI for real answers.'
+    return (f'You said: "{question}". This is the canned demo provider; '
+            "point ChatKit at Ollama or OpenAI for real answers.")
 
 
 @hookimpl

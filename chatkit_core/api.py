@@ -1,0 +1,248 @@
+"""The conversation API: sessions, chat (JSON and Server-Sent Events), history."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import msgspec
+import structlog
+from litestar import Request, Response, delete, get, post
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from chatkit_core.chain import ChainFailed, Finished, Started, StreamBroken
+from chatkit_core.errors import APIError, error_body, invalid, session_not_found, store_unavailable
+from chatkit_core.providers import ChatMessage, ChatRequest
+from chatkit_core.ratelimit import LimiterUnavailable, client_ip
+from chatkit_core.runtime import Runtime
+from chatkit_core.sanitize import plain_text
+from chatkit_core.sessions import Message, StoreUnavailable, new_message_id, now_rfc3339, to_rfc3339
+
+log = structlog.get_logger("chatkit.api")
+
+
+class CreateSessionBody(msgspec.Struct):
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class SessionCreated(msgspec.Struct, rename="camel"):
+    session_id: str
+    expires_at: str
+
+
+class ChatBody(msgspec.Struct, rename="camel"):
+    session_id: str
+    message: str
+    stream: bool = False
+
+
+class ChatReply(msgspec.Struct, rename="camel"):
+    session_id: str
+    message: Message
+
+
+class History(msgspec.Struct, rename="camel"):
+    session_id: str
+    messages: list[Message]
+
+
+def redact(session_id: str) -> str:
+    """Enough of a session id to correlate log lines, never enough to use it."""
+    return session_id[:6] + "…"
+
+
+async def _limit(runtime: Runtime, request: Request, route: str, session_id: str | None = None) -> dict[str, str]:
+    limiter = runtime.components.limiter
+    if limiter is None:
+        return {}
+    peer = request.client.host if request.client else None
+    ip = client_ip(peer, request.headers.get("x-forwarded-for"), runtime.config.server.trusted_proxies)
+    try:
+        decision = await limiter.hit(route, ip, session_id)
+    except LimiterUnavailable:
+        raise APIError(503, "rate_limiter_unavailable", "The service is busy right now. Please try again shortly.",
+                       headers={"Retry-After": "5"}) from None
+    if decision is None:
+        return {}
+    if not decision.allowed:
+        runtime.metrics.rate_limited.labels(route).inc()
+        wait = max(1, decision.retry_after)
+        raise APIError(429, "rate_limited", f"You are sending messages too quickly. Please wait {wait} seconds "
+                       "and try again.", headers={**decision.headers, "Retry-After": str(wait)}, retryAfter=wait)
+    return decision.headers
+
+
+@contextlib.asynccontextmanager
+async def _store_errors() -> AsyncIterator[None]:
+    try:
+        yield
+    except StoreUnavailable as error:
+        log.error("store_unavailable", error=str(error))
+        raise store_unavailable() from None
+
+
+@post("/api/create-session", status_code=HTTP_201_CREATED, summary="Start a conversation")
+async def create_session(request: Request, runtime: Runtime, data: CreateSessionBody | None = None
+                         ) -> Response[SessionCreated]:
+    headers = await _limit(runtime, request, "create-session")
+    async with _store_errors():
+        session = await runtime.store.create((data or CreateSessionBody()).metadata)
+    expires = to_rfc3339(session.expires_at(runtime.store.ttl))
+    log.info("session_created", session=redact(session.id))
+    return Response(SessionCreated(session.id, expires), status_code=HTTP_201_CREATED, headers=headers)
+
+
+@get("/api/session/{session_id:str}/messages", summary="A conversation's messages, oldest first")
+async def get_messages(session_id: str, runtime: Runtime) -> History:
+    async with _store_errors():
+        messages = await runtime.store.messages(session_id)
+    if messages is None:
+        raise session_not_found()
+    return History(session_id, messages)
+
+
+@delete("/api/session/{session_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Erase a conversation")
+async def delete_session(session_id: str, runtime: Runtime) -> None:
+    async with _store_errors():
+        if not await runtime.store.delete(session_id):
+            raise session_not_found()
+
+
+@post("/api/chat", status_code=HTTP_200_OK,
+      summary="Send a message; the answer as JSON, or streamed as Server-Sent Events")
+async def chat(request: Request, runtime: Runtime, data: ChatBody) -> Response[ChatReply] | ServerSentEvent:
+    headers = await _limit(runtime, request, "chat", data.session_id)
+    text = data.message.strip()
+    if not text:
+        raise invalid("message", "Please type a message first.")
+    limit = runtime.config.server.max_message_chars
+    if len(text) > limit:
+        raise APIError(413, "message_too_long", f"Your message is too long. Please keep it under {limit} characters.",
+                       limit=limit)
+    content = runtime.sanitizers.clean_input(text)
+    if not content.strip():
+        raise invalid("message", "Your message had no text left once markup was removed.")
+    user = Message(id=new_message_id(), role="user", content=content, created_at=now_rfc3339())
+    async with _store_errors():
+        if not await runtime.store.append(data.session_id, user):
+            raise session_not_found()
+        history = await runtime.store.messages(data.session_id, runtime.config.chat.history)
+    if history is None:  # deleted between the two calls
+        raise session_not_found()
+    chat_request = _provider_request(runtime, history, request)
+    if data.stream or "text/event-stream" in request.headers.get("accept", ""):
+        stream = _answer_stream(runtime, data.session_id, chat_request)
+        return ServerSentEvent(stream, headers={**headers, "X-Accel-Buffering": "no"})
+    reply = await _answer(runtime, data.session_id, chat_request)
+    return Response(ChatReply(data.session_id, reply), headers=headers)
+
+
+def _provider_request(runtime: Runtime, history: list[Message], request: Request) -> ChatRequest:
+    messages = [ChatMessage(m.role, plain_text(m.content)) for m in history if m.content]
+    if runtime.config.chat.system_prompt:
+        messages.insert(0, ChatMessage("system", runtime.config.chat.system_prompt))
+    return ChatRequest(messages=messages, request_id=request.scope["state"].get("request_id", ""))
+
+
+def _assistant(started: Started | None, content: str, usage: dict[str, Any] | None, complete: bool) -> Message:
+    return Message(
+        id=new_message_id(), role="assistant", content=content, created_at=now_rfc3339(),
+        provider=started.provider if started else None, model=started.model if started else None,
+        incomplete=not complete, fallbacks=started.fallbacks if started else [], usage=usage,
+    )
+
+
+async def _save(runtime: Runtime, session_id: str, message: Message) -> None:
+    """Store an answer even while the request is being cancelled (the visitor left)."""
+    with anyio.CancelScope(shield=True):
+        await runtime.store.append(session_id, message)
+    runtime.metrics.answer(message.provider or "none", not message.incomplete)
+    log.info("answered", session=redact(session_id), provider=message.provider, fallbacks=message.fallbacks,
+             incomplete=message.incomplete, chars=len(message.content))
+
+
+def _unavailable(error: ChainFailed) -> APIError:
+    log.error("providers_unavailable", fallbacks=error.fallbacks)
+    return APIError(503, "providers_unavailable", "The assistant is unavailable right now. Your message was "
+                    "saved; please try again in a moment.", headers={"Retry-After": "10"})
+
+
+async def _answer(runtime: Runtime, session_id: str, request: ChatRequest) -> Message:
+    """The whole answer at once. Nothing has been shown, so any failure may still fail over."""
+    started: Started | None = None
+    parts: list[str] = []
+    usage = None
+    try:
+        async with contextlib.aclosing(runtime.chain.stream(request, buffered=True)) as events:
+            async for event in events:
+                if isinstance(event, Started):
+                    started, parts = event, []
+                elif isinstance(event, Finished):
+                    usage = event.usage
+                else:
+                    parts.append(event)
+    except ChainFailed as error:
+        raise _unavailable(error) from None
+    message = _assistant(started, runtime.sanitizers.clean_output("".join(parts)), usage, complete=True)
+    async with _store_errors():
+        await _save(runtime, session_id, message)
+    return message
+
+
+def _event(name: str, payload: Any) -> ServerSentEventMessage:
+    return ServerSentEventMessage(event=name, data=msgspec.json.encode(payload).decode())
+
+
+async def _answer_stream(runtime: Runtime, session_id: str, request: ChatRequest
+                         ) -> AsyncIterator[ServerSentEventMessage]:
+    """start, delta…, then exactly one of done or error."""
+    cleaner = runtime.sanitizers.stream()
+    started: Started | None = None
+    message_id = new_message_id()
+    try:
+        async with contextlib.aclosing(runtime.chain.stream(request)) as events:
+            async for event in events:
+                if isinstance(event, Started):
+                    started = event
+                    yield _event("start", {"messageId": message_id, "provider": event.provider, "model": event.model})
+                elif isinstance(event, Finished):
+                    message = _assistant(started, cleaner.finish(), event.usage, complete=True)
+                elif text := cleaner.feed(event):
+                    yield _event("delta", {"text": text})
+    except ChainFailed as error:
+        failure = _unavailable(error)
+        yield _event("error", error_body(failure.code, failure.message))
+        return
+    except StreamBroken as broken:
+        log.warning("answer_interrupted", provider=broken.started.provider, kind=broken.error.kind)
+        partial = _assistant(broken.started, cleaner.finish(), None, complete=False)
+        partial.id = message_id
+        yield await _finish_saved(runtime, session_id, partial, _event("error", error_body(
+            "stream_interrupted", "The answer was interrupted. What arrived is kept; please try again.")))
+        return
+    except (asyncio.CancelledError, GeneratorExit):
+        if started is not None:  # the visitor left mid-answer: keep what they saw
+            partial = _assistant(started, cleaner.finish(), None, complete=False)
+            partial.id = message_id
+            with contextlib.suppress(StoreUnavailable):
+                await _save(runtime, session_id, partial)
+        raise
+    message.id = message_id
+    yield await _finish_saved(runtime, session_id, message, _event("done", {"message": message}))
+
+
+async def _finish_saved(runtime: Runtime, session_id: str, message: Message, terminal: ServerSentEventMessage
+                        ) -> ServerSentEventMessage:
+    try:
+        await _save(runtime, session_id, message)
+    except StoreUnavailable:
+        failure = store_unavailable()
+        return _event("error", error_body(failure.code, failure.message))
+    return terminal
+
+
+HANDLERS = [create_session, get_messages, delete_session, chat]

@@ -1,0 +1,150 @@
+"""The ``chatkit`` command: serve, plugins, config check, chat."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+
+from chatkit_core.assembly import Components, assemble
+from chatkit_core.config import Config, ConfigError, find_config_path, load_config
+from chatkit_core.plugins import PluginError, describe
+
+
+def _load(path: str | None) -> tuple[Config, Components]:
+    config = load_config(path)
+    return config, assemble(config)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    config, _ = _load(args.config)
+    found = find_config_path(args.config)
+    if found is not None:  # worker processes read the same file
+        os.environ["CHATKIT_CONFIG"] = str(found.resolve())
+    host = args.host or config.server.host
+    port = args.port or config.server.port
+    workers = args.workers or config.server.workers
+    print(f"ChatKit on http://{host}:{port}  (config: {config.source})", file=sys.stderr)
+    uvicorn.run(
+        "chatkit_core.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+        log_level=config.logging.level, access_log=False, server_header=False,
+        # X-Forwarded-For is read by ChatKit itself, from server.trusted_proxies only.
+        proxy_headers=False, timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    rows = describe()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        kind = "built-in" if row["builtin"] else f"{row['distribution']} {row['version']}"
+        registers = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["registers"].items()) or "nothing"
+        print(f"{row['name']:<34} {kind:<24} {registers}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    config, components = _load(args.config)
+    print(f"config: {config.source}")
+    print("provider chain:")
+    for index, provider in enumerate(components.providers, 1):
+        where = f" at {provider.options.base_url}" if provider.options.base_url else ""
+        print(f"  {index}. {provider.name} (type {components.provider_types[provider.name]}, "
+              f"model {provider.model or '-'}{where})")
+    print("middleware (outermost first): " + ", ".join(name for name, _ in components.middleware))
+    print("sanitizers: " + ", ".join(components.sanitizer_names))
+    print(f"session store: {components.store_type} (ttl {components.store.ttl:.0f}s)")
+    print(f"rate limiter: {components.limiter_type}")
+    for warning in components.warnings:
+        print(f"warning: {warning}")
+    print("ok")
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    return asyncio.run(_chat(args))
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    from chatkit_core.chain import Chain, ChainFailed, Started, StreamBroken
+    from chatkit_core.metrics import Metrics
+    from chatkit_core.providers import ChatMessage, ChatRequest
+
+    config, components = _load(args.config)
+    messages = [ChatMessage("user", args.message)]
+    if config.chat.system_prompt:
+        messages.insert(0, ChatMessage("system", config.chat.system_prompt))
+    chain = Chain(components.providers, config.chain, Metrics())
+    await components.start()
+    try:
+        async for event in chain.stream(ChatRequest(messages=messages)):
+            if isinstance(event, Started):
+                tried = f" after {', '.join(event.fallbacks)}" if event.fallbacks else ""
+                print(f"[{event.provider} / {event.model}{tried}]", file=sys.stderr)
+            elif isinstance(event, str):
+                print(event, end="", flush=True)
+        print()
+    except ChainFailed as error:
+        print(f"error: no provider answered ({', '.join(error.fallbacks)})", file=sys.stderr)
+        return 1
+    except StreamBroken as error:
+        print(f"\nerror: {error.started.provider} stopped mid-answer ({error.error.kind})", file=sys.stderr)
+        return 1
+    finally:
+        await components.close()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="chatkit", description="Self-hostable AI chat for websites.")
+    commands = top.add_subparsers(dest="command", required=True)
+    config_help = "config file (default: $CHATKIT_CONFIG, then ./chatkit.toml, then built-in defaults)"
+
+    serve = commands.add_parser("serve", help="run the server (API, widget and web/)")
+    serve.add_argument("--config", help=config_help)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(run=cmd_serve)
+
+    plugins = commands.add_parser("plugins", help="list installed plugins")
+    plugins.add_argument("--json", action="store_true")
+    plugins.set_defaults(run=cmd_plugins)
+
+    config = commands.add_parser("config", help="configuration commands")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate and print the resolved setup")
+    check.add_argument("--config", help=config_help)
+    check.set_defaults(run=cmd_config_check)
+
+    chat = commands.add_parser("chat", help="send one message through the chain")
+    chat.add_argument("--config", help=config_help)
+    chat.add_argument("message")
+    chat.set_defaults(run=cmd_chat)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from chatkit_core.logs import configure_logging
+
+    configure_logging(os.environ.get("LOG_LEVEL", "warning").lower() if args.command != "serve" else "info",
+                      "console" if args.command == "chat" else "json")
+    try:
+        return args.run(args)
+    except (ConfigError, PluginError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

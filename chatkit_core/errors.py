@@ -1,0 +1,104 @@
+"""Every error the API sends has one shape: ``{"error": {"code", "message", ...}}``.
+
+Messages are sentences a site visitor can read. Nothing from an exception's text, a
+stack trace or an upstream's reply reaches them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+log = structlog.get_logger("chatkit.errors")
+
+
+class APIError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def session_not_found() -> APIError:
+    return APIError(404, "session_not_found",
+                    "This conversation has expired or does not exist. Please start a new one.")
+
+
+def store_unavailable() -> APIError:
+    return APIError(503, "store_unavailable",
+                    "Conversations are unavailable right now. Please try again in a moment.",
+                    headers={"Retry-After": "5"})
+
+
+def invalid(field: str | None, message: str) -> APIError:
+    extra = {"field": field} if field else {}
+    return APIError(400, "invalid_request", message, **extra)
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def respond(error: APIError) -> Response:
+    return Response(error_body(error.code, error.message, **error.extra), status_code=error.status,
+                    headers=error.headers)
+
+
+_STATUS_CODES = {
+    400: ("invalid_request", "The request body is not valid JSON."),
+    404: ("not_found", "There is nothing at this address."),
+    405: ("method_not_allowed", "This address does not accept that method."),
+    413: ("body_too_large", "The request is too large."),
+    415: ("invalid_request", "The request must be JSON."),
+}
+
+
+def _describe(error: ValidationException) -> APIError:
+    """A visitor-readable 400 naming the body field, from Litestar's msgspec details."""
+    details = [item for item in (error.extra or []) if isinstance(item, dict)] if isinstance(error.extra, list) else []
+    for item in details:
+        message, key = str(item.get("message", "")), str(item.get("key") or "")
+        missing = re.search(r"missing required field `([^`]+)`", message)
+        if missing:
+            return invalid(missing[1], f"The field `{missing[1]}` is required.")
+        expected = re.search(r"Expected `([^`]+)`", message)
+        if key and key != "data":
+            kind = f" (expected {expected[1]})" if expected else ""
+            return invalid(key, f"The field `{key}` has the wrong type{kind}.")
+        if expected:
+            return invalid(None, f"The request body must be a JSON {expected[1]}.")
+    return invalid(None, "The request body is missing.")
+
+
+def handle_api_error(request: Request, error: APIError) -> Response:
+    return respond(error)
+
+
+def handle_http_exception(request: Request, error: HTTPException) -> Response:
+    if isinstance(error, ValidationException):
+        return respond(_describe(error))
+    code, message = _STATUS_CODES.get(error.status_code, ("error", "The request could not be completed."))
+    if error.status_code >= 500:
+        code, message = "internal_error", "Something went wrong on our side. Please try again."
+    return Response(error_body(code, message), status_code=error.status_code, headers=error.headers or {})
+
+
+def handle_unexpected(request: Request, error: Exception) -> Response:
+    log.exception("unhandled_error", path=request.url.path)
+    return Response(error_body("internal_error", "Something went wrong on our side. Please try again."),
+                    status_code=500)
+
+
+EXCEPTION_HANDLERS = {
+    APIError: handle_api_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,36 @@
+"""What request handlers reach through dependency injection: the assembled app."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from litestar.datastructures import State
+
+from chatkit_core.assembly import Components
+from chatkit_core.chain import Chain
+from chatkit_core.config import Config
+from chatkit_core.metrics import Metrics
+from chatkit_core.sanitize import Sanitizers
+from chatkit_core.sessions import SessionStore
+
+
+@dataclass
+class Runtime:
+    config: Config
+    components: Components
+    chain: Chain
+    metrics: Metrics
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def store(self) -> SessionStore:
+        return self.components.store
+
+    @property
+    def sanitizers(self) -> Sanitizers:
+        return self.components.sanitizers
+
+
+def provide_runtime(state: State) -> Runtime:
+    return state.runtime
