@@ -1,0 +1,765 @@
+/*! ChatKit widget | MIT License | zero dependencies, no build step */
+(() => {
+  'use strict';
+
+  const VERSION = '0.1.0';
+
+  const STRINGS = {
+    en: {
+      title: 'Chat with us', welcome: 'Hi! How can we help you today?', placeholder: 'Type your message…',
+      send: 'Send', stop: 'Stop', open: 'Open chat', close: 'Close chat', newChat: 'New conversation',
+      retry: 'Try again', typing: 'The assistant is typing', interrupted: '(answer interrupted)',
+      you: 'You', assistant: 'Assistant', conversation: 'Conversation', message: 'Message',
+      network: 'Could not reach the chat service. Check your connection and try again.',
+      rate_limited: 'Too many messages. Please try again in {n} seconds.',
+      providers_unavailable: 'The assistant is unavailable right now. Please try again in a moment.',
+      message_too_long: 'That message is too long. Please shorten it and try again.',
+      forbidden: 'This website is not allowed to use the chat service.',
+      invalid_request: 'The message could not be sent. Please try again.',
+      error: 'Something went wrong. Please try again.',
+    },
+    es: {
+      title: 'Chatea con nosotros', welcome: '¡Hola! ¿En qué podemos ayudarte hoy?',
+      placeholder: 'Escribe tu mensaje…', send: 'Enviar', stop: 'Detener', open: 'Abrir chat',
+      close: 'Cerrar chat', newChat: 'Nueva conversación', retry: 'Reintentar',
+      typing: 'El asistente está escribiendo', interrupted: '(respuesta interrumpida)', you: 'Tú',
+      assistant: 'Asistente', conversation: 'Conversación', message: 'Mensaje',
+      network: 'No se pudo conectar con el servicio de chat. Comprueba tu conexión e inténtalo de nuevo.',
+      rate_limited: 'Demasiados mensajes. Inténtalo de nuevo en {n} segundos.',
+      providers_unavailable: 'El asistente no está disponible en este momento. Inténtalo de nuevo en un momento.',
+      message_too_long: 'El mensaje es demasiado largo. Acórtalo e inténtalo de nuevo.',
+      forbidden: 'Este sitio web no tiene permiso para usar el servicio de chat.',
+      invalid_request: 'No se pudo enviar el mensaje. Inténtalo de nuevo.',
+      error: 'Algo salió mal. Inténtalo de nuevo.',
+    },
+    fr: {
+      title: 'Discutons', welcome: 'Bonjour ! Comment pouvons-nous vous aider ?',
+      placeholder: 'Écrivez votre message…', send: 'Envoyer', stop: 'Arrêter', open: 'Ouvrir le chat',
+      close: 'Fermer le chat', newChat: 'Nouvelle conversation', retry: 'Réessayer',
+      typing: 'L’assistant écrit', interrupted: '(réponse interrompue)', you: 'Vous',
+      assistant: 'Assistant', conversation: 'Conversation', message: 'Message',
+      network: 'Impossible de joindre le service de chat. Vérifiez votre connexion et réessayez.',
+      rate_limited: 'Trop de messages. Réessayez dans {n} secondes.',
+      providers_unavailable: 'L’assistant est indisponible pour le moment. Réessayez dans un instant.',
+      message_too_long: 'Ce message est trop long. Raccourcissez-le et réessayez.',
+      forbidden: 'Ce site n’est pas autorisé à utiliser le service de chat.',
+      invalid_request: 'Le message n’a pas pu être envoyé. Réessayez.',
+      error: 'Une erreur s’est produite. Réessayez.',
+    },
+    de: {
+      title: 'Schreiben Sie uns', welcome: 'Hallo! Wie können wir Ihnen heute helfen?',
+      placeholder: 'Nachricht eingeben…', send: 'Senden', stop: 'Stopp', open: 'Chat öffnen',
+      close: 'Chat schließen', newChat: 'Neues Gespräch', retry: 'Erneut versuchen',
+      typing: 'Der Assistent schreibt', interrupted: '(Antwort unterbrochen)', you: 'Sie',
+      assistant: 'Assistent', conversation: 'Unterhaltung', message: 'Nachricht',
+      network: 'Der Chat-Dienst ist nicht erreichbar. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.',
+      rate_limited: 'Zu viele Nachrichten. Bitte versuchen Sie es in {n} Sekunden erneut.',
+      providers_unavailable: 'Der Assistent ist gerade nicht verfügbar. Bitte versuchen Sie es gleich noch einmal.',
+      message_too_long: 'Die Nachricht ist zu lang. Bitte kürzen Sie sie und versuchen Sie es erneut.',
+      forbidden: 'Diese Website darf den Chat-Dienst nicht verwenden.',
+      invalid_request: 'Die Nachricht konnte nicht gesendet werden. Bitte versuchen Sie es erneut.',
+      error: 'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.',
+    },
+    zh: {
+      title: '在线咨询', welcome: '您好！今天有什么可以帮您？', placeholder: '输入消息…', send: '发送',
+      stop: '停止', open: '打开聊天', close: '关闭聊天', newChat: '新对话', retry: '重试',
+      typing: '助手正在输入', interrupted: '（回答已中断）', you: '您', assistant: '助手',
+      conversation: '对话', message: '消息',
+      network: '无法连接聊天服务。请检查网络后重试。',
+      rate_limited: '消息过多，请在 {n} 秒后重试。',
+      providers_unavailable: '助手暂时不可用，请稍后重试。',
+      message_too_long: '消息过长，请缩短后重试。',
+      forbidden: '此网站无权使用聊天服务。',
+      invalid_request: '消息发送失败，请重试。',
+      error: '出了点问题，请重试。',
+    },
+    ar: {
+      title: 'تحدث معنا', welcome: 'مرحبًا! كيف يمكننا مساعدتك اليوم؟', placeholder: 'اكتب رسالتك…',
+      send: 'إرسال', stop: 'إيقاف', open: 'فتح المحادثة', close: 'إغلاق المحادثة',
+      newChat: 'محادثة جديدة', retry: 'إعادة المحاولة', typing: 'المساعد يكتب',
+      interrupted: '(انقطعت الإجابة)', you: 'أنت', assistant: 'المساعد', conversation: 'المحادثة',
+      message: 'رسالة',
+      network: 'تعذّر الوصول إلى خدمة المحادثة. تحقّق من اتصالك وحاول مرة أخرى.',
+      rate_limited: 'رسائل كثيرة جدًا. حاول مرة أخرى بعد {n} ثانية.',
+      providers_unavailable: 'المساعد غير متاح حاليًا. حاول مرة أخرى بعد قليل.',
+      message_too_long: 'الرسالة طويلة جدًا. يُرجى اختصارها والمحاولة مرة أخرى.',
+      forbidden: 'لا يُسمح لهذا الموقع باستخدام خدمة المحادثة.',
+      invalid_request: 'تعذّر إرسال الرسالة. حاول مرة أخرى.',
+      error: 'حدث خطأ ما. حاول مرة أخرى.',
+    },
+  };
+  const RTL = ['ar', 'he', 'fa', 'ur'];
+  const ERRORS = ['network', 'rate_limited', 'providers_unavailable', 'message_too_long', 'forbidden', 'invalid_request'];
+
+  // Dark palette, shared by theme "dark" and by theme "auto" under prefers-color-scheme: dark.
+  const DARK = '--bg:var(--chatkit-bg,#16181d);--fg:var(--chatkit-fg,#e6e8ec);--mu:var(--chatkit-muted,#a3a9b5);' +
+    '--bd:var(--chatkit-border,#2e323b);--ab:var(--chatkit-bubble,#23262e);--a:var(--chatkit-accent,#3563e9);' +
+    '--ln:var(--chatkit-link,#8db4ff);--er:#ffb4ab;--eb:#3b1f1d;color-scheme:dark';
+
+  const CSS = `
+:host{all:initial;display:block}
+*{box-sizing:border-box}
+[hidden]{display:none!important}
+.ck{--a:var(--chatkit-accent,#1d4ed8);--af:var(--chatkit-accent-fg,#fff);--bg:var(--chatkit-bg,#fff);
+--fg:var(--chatkit-fg,#1f2328);--mu:var(--chatkit-muted,#5b6270);--bd:var(--chatkit-border,#d8dce3);
+--ab:var(--chatkit-bubble,#f1f3f7);--ln:var(--chatkit-link,var(--a));--er:#a8200d;--eb:#fdecea;
+--r:var(--chatkit-radius,16px);--x:var(--chatkit-offset-x,20px);--y:var(--chatkit-offset-y,20px);
+--z:var(--chatkit-z-index,2147483000);color-scheme:light;height:100%;
+font:15px/1.5 var(--chatkit-font,system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif);color:var(--fg)}
+.ck[data-theme=dark]{${DARK}}
+@media (prefers-color-scheme:dark){.ck[data-theme=auto]{${DARK}}}
+button{font:inherit;cursor:pointer}
+:focus-visible{outline:2px solid var(--ln);outline-offset:2px}
+.launcher{position:fixed;bottom:var(--y);right:var(--x);z-index:var(--z);width:var(--chatkit-launcher-size,58px);
+height:var(--chatkit-launcher-size,58px);border:0;border-radius:50%;background:var(--a);color:var(--af);
+display:grid;place-items:center;box-shadow:0 6px 24px rgba(0,0,0,.24);transition:transform .15s}
+.launcher:hover{transform:scale(1.06)}
+.launcher:focus-visible{outline:3px solid var(--a);outline-offset:3px}
+.left .launcher,.left .floating-panel{right:auto;left:var(--x)}
+svg{width:22px;height:22px;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:round;stroke-linejoin:round}
+.launcher svg{width:26px;height:26px}
+.panel{display:flex;flex-direction:column;background:var(--bg);color:var(--fg);overflow:hidden;height:100%}
+.floating .panel{position:fixed;z-index:var(--z);right:var(--x);bottom:calc(var(--y) + var(--chatkit-launcher-size,58px) + 14px);
+width:var(--chatkit-width,380px);max-width:calc(100vw - 2 * var(--x));
+height:var(--chatkit-height,620px);max-height:calc(100dvh - var(--y) - var(--chatkit-launcher-size,58px) - 34px);
+border:1px solid var(--bd);border-radius:var(--r);box-shadow:0 16px 48px rgba(0,0,0,.22);animation:ck-in .2s ease-out}
+.left .panel{right:auto;left:var(--x)}
+.inline .panel{min-height:var(--chatkit-height,480px);border:1px solid var(--bd);border-radius:var(--r)}
+.fixed .panel{position:fixed;inset:0;z-index:var(--z)}
+@keyframes ck-in{from{opacity:0;transform:translateY(12px)}}
+.header{display:flex;align-items:center;gap:4px;padding:10px 8px;padding-inline-start:18px;background:var(--a);color:var(--af)}
+.header h2{flex:1;margin:0;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.icon{width:38px;height:38px;border:0;border-radius:10px;background:transparent;color:inherit;display:grid;place-items:center}
+.icon:hover{background:rgba(255,255,255,.16)}
+.header :focus-visible{outline-color:currentColor;outline-offset:-3px}
+.messages{flex:1;overflow-y:auto;overscroll-behavior:contain;padding:18px 16px;display:flex;flex-direction:column;gap:10px}
+.msg{max-width:86%;padding:9px 14px;border-radius:var(--r);overflow-wrap:anywhere}
+.assistant{align-self:flex-start;background:var(--ab);border-end-start-radius:4px}
+.user{align-self:flex-end;background:var(--a);color:var(--af);border-end-end-radius:4px;white-space:pre-wrap}
+.msg p,.msg ul,.msg ol,.msg pre{margin:0 0 .6em}
+.body>:last-child{margin-bottom:0}
+.msg ul,.msg ol{padding-inline-start:1.3em}
+.msg code{font:.87em/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:rgba(127,127,127,.17);padding:.1em .35em;border-radius:5px}
+.msg pre{padding:10px 12px;border-radius:10px;background:rgba(127,127,127,.17);overflow-x:auto;direction:ltr;text-align:left}
+.msg pre code{padding:0;background:none}
+.msg a{color:var(--ln)}
+.user a{color:inherit}
+.note{display:block;margin-top:4px;font-size:12.5px;color:var(--mu)}
+.typing{display:flex;gap:5px;padding:14px 16px}
+.typing i{width:7px;height:7px;border-radius:50%;background:var(--mu);animation:ck-dot 1.2s infinite}
+.typing i:nth-child(2){animation-delay:.15s}.typing i:nth-child(3){animation-delay:.3s}
+@keyframes ck-dot{0%,60%,100%{opacity:.35}30%{opacity:1;transform:translateY(-3px)}}
+.error{display:flex;align-items:center;gap:12px;padding:10px 12px;border-radius:12px;background:var(--eb);color:var(--er);font-size:14px}
+.error span{flex:1}
+.error button{border:1px solid currentColor;border-radius:8px;background:transparent;color:inherit;padding:4px 10px;white-space:nowrap}
+.error button:disabled{opacity:.6;cursor:default}
+.composer{display:flex;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid var(--bd);background:var(--bg)}
+textarea{flex:1;min-height:42px;max-height:140px;resize:none;margin:0;padding:9px 13px;border:1px solid var(--bd);
+border-radius:12px;background:var(--bg);color:var(--fg);font:inherit;line-height:1.45}
+textarea::placeholder{color:var(--mu);opacity:1}
+textarea:focus-visible{outline-offset:0;border-color:transparent}
+.send{flex:none;width:42px;height:42px;border:0;border-radius:12px;background:var(--a);color:var(--af);display:grid;place-items:center}
+.send:disabled{opacity:.45;cursor:default}
+.stop{background:var(--fg);color:var(--bg)}
+[dir=rtl] .send svg{transform:scaleX(-1)}
+.sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+@media (max-width:640px){
+.floating .panel{inset:var(--vt,0px) 0 auto;width:100%;max-width:none;height:var(--vh,100dvh);max-height:none;border:0;border-radius:0}
+.floating.open .launcher{display:none}
+textarea{font-size:16px}}
+@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}`;
+
+  let sheet;
+  const adopt = (root) => {
+    if (root.adoptedStyleSheets && window.CSSStyleSheet) {
+      try {
+        sheet = sheet || new CSSStyleSheet();
+        if (!sheet.cssRules.length) sheet.replaceSync(CSS);
+        root.adoptedStyleSheets = [sheet];
+        return;
+      } catch { /* fall back to a <style> element below */ }
+    }
+    root.append(el('style', {}, CSS));
+  };
+
+  const ICONS = {
+    chat: 'M21 12a8 8 0 0 1-11.6 7.1L4 20.5l1.4-4.9A8 8 0 1 1 21 12z',
+    close: 'M6 6l12 12M18 6L6 18',
+    down: 'M6 9l6 6 6-6',
+    send: 'M4 12h14M12 5l7 7-7 7',
+    stop: 'M7 7h10v10H7z',
+    new: 'M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z',
+  };
+  const icon = (name) => {
+    const ns = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(ns, 'svg');
+    const path = document.createElementNS(ns, 'path');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    path.setAttribute('d', ICONS[name]);
+    svg.append(path);
+    return svg;
+  };
+
+  // Element builder: attributes only, text as text nodes; never touches innerHTML or style attributes.
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (typeof value === 'function') node.addEventListener(key, value);
+      else if (value != null && value !== false) node.setAttribute(key, value === true ? '' : value);
+    }
+    node.append(...children);
+    return node;
+  }
+
+  // The API returns HTML-escaped text; turn entities back into characters, in one pass.
+  const NAMED = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
+  const decode = (text) => String(text || '').replace(/&(#x[\da-f]+|#\d+|[a-z]+);/gi, (all, name) => {
+    if (name[0] !== '#') return NAMED[name.toLowerCase()] ?? all;
+    const code = name[1] === 'x' || name[1] === 'X' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+    return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : all;
+  });
+
+  const safeUrl = (href) => {
+    try {
+      const url = new URL(href);
+      return /^(https?|mailto):$/.test(url.protocol) ? url.href : null;
+    } catch {
+      return null;
+    }
+  };
+
+  // Inline markdown: `code`, **bold**, __bold__, *italic*, _italic_, [label](url), bare http(s) URLs.
+  const INLINE = new RegExp([
+    '`([^`]+)`',
+    '\\*\\*(.+?)\\*\\*|__(.+?)__',
+    '(?<![\\w*])\\*(?!\\s)(.+?)(?<!\\s)\\*(?!\\w)|(?<!\\w)_(?!\\s)(.+?)(?<!\\s)_(?!\\w)',
+    '\\[([^\\]]+)\\]\\(\\s*(\\S+?)\\s*\\)',
+    '(https?://[^\\s<>"]*[^\\s<>".,;:!?)\\]\'])',
+  ].join('|'), 'g');
+
+  function inline(text, parent, inLink) {
+    let last = 0;
+    for (const m of text.matchAll(INLINE)) {
+      parent.append(text.slice(last, m.index));
+      last = m.index + m[0].length;
+      let node;
+      if (m[1] != null) {
+        node = el('code', {}, m[1]);
+      } else if (m[2] || m[3] || m[4] || m[5]) {
+        node = el(m[2] || m[3] ? 'strong' : 'em');
+        inline(m[2] || m[3] || m[4] || m[5], node, inLink);
+      } else {
+        const href = inLink ? null : safeUrl(m[7] || m[8]);
+        node = href ? el('a', { href, target: '_blank', rel: 'noopener noreferrer' }) : document.createDocumentFragment();
+        if (m[6]) inline(m[6], node, true);
+        else node.append(m[8]);
+      }
+      parent.append(node);
+    }
+    parent.append(text.slice(last));
+  }
+
+  const FENCE = /^\s*(```|~~~)/;
+  const ITEM = /^\s*([-*+]|\d{1,9}[.)])\s+(.*)$/;
+
+  // Block markdown: paragraphs, fenced code, bullet and numbered lists, headings shown as bold lines.
+  function markdown(source) {
+    const out = document.createDocumentFragment();
+    const lines = source.replace(/\r\n?/g, '\n').split('\n');
+    let para = [];
+    const flush = () => {
+      if (!para.length) return;
+      const p = el('p');
+      para.forEach((line, i) => {
+        if (i) p.append(el('br'));
+        inline(line, p);
+      });
+      out.append(p);
+      para = [];
+    };
+    for (let i = 0; i < lines.length;) {
+      const line = lines[i];
+      const fence = FENCE.exec(line);
+      let m;
+      if (fence) {
+        flush();
+        const code = [];
+        for (i++; i < lines.length && !lines[i].trim().startsWith(fence[1]); i++) code.push(lines[i]);
+        i++;
+        out.append(el('pre', {}, el('code', {}, code.join('\n'))));
+      } else if ((m = ITEM.exec(line))) {
+        flush();
+        const ordered = /\d/.test(m[1]);
+        const list = el(ordered ? 'ol' : 'ul', { start: ordered && parseInt(m[1], 10) !== 1 ? parseInt(m[1], 10) : null });
+        while (i < lines.length && (m = ITEM.exec(lines[i])) && /\d/.test(m[1]) === ordered) {
+          const li = el('li');
+          inline(m[2], li);
+          list.append(li);
+          i++;
+        }
+        out.append(list);
+      } else if ((m = /^#{1,6}\s+(.*)$/.exec(line))) {
+        flush();
+        const strong = el('strong');
+        inline(m[1], strong);
+        out.append(el('p', {}, strong));
+        i++;
+      } else {
+        if (line.trim()) para.push(line);
+        else flush();
+        i++;
+      }
+    }
+    flush();
+    return out;
+  }
+
+  // Server-Sent Events from a fetch body: yields {event, data} for each dispatched event.
+  async function* readEvents(body) {
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    let event = 'message';
+    let data = [];
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      // A trailing "\r" may be the first half of "\r\n": keep it until the next chunk.
+      const lines = (buffer + value).split(/\r\n|\r(?!$)|\n/);
+      buffer = lines.pop();
+      for (const line of lines) {
+        if (!line) {
+          if (data.length) yield { event, data: data.join('\n') };
+          event = 'message';
+          data = [];
+          continue;
+        }
+        const colon = line.indexOf(':');
+        if (colon === 0) continue;
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'event') event = val;
+        else if (field === 'data') data.push(val);
+      }
+    }
+  }
+
+  class ApiError extends Error {
+    constructor(code, message, retryAfter) {
+      super(message || code);
+      this.code = code;
+      this.retryAfter = retryAfter;
+    }
+  }
+
+  const apiError = async (res) => {
+    let body = {};
+    try {
+      body = (await res.json()).error || {};
+    } catch { /* a non-JSON error page from a proxy */ }
+    const retryAfter = body.retryAfter ?? Number(res.headers.get('Retry-After'));
+    return new ApiError(body.code || (res.status === 429 ? 'rate_limited' : 'error'), body.message, retryAfter || 0);
+  };
+
+  const store = {
+    get: (key) => { try { return localStorage.getItem(key); } catch { return null; } },
+    set: (key, value) => { try { localStorage.setItem(key, value); } catch { /* storage disabled */ } },
+    drop: (key) => { try { localStorage.removeItem(key); } catch { /* storage disabled */ } },
+  };
+
+  const instances = [];
+
+  class Widget {
+    constructor(options = {}) {
+      this.o = options;
+      this.endpoint = String(options.endpoint || '').replace(/\/+$/, '');
+      this.key = options.storageKey || 'chatkit:session:' + new URL(this.endpoint || '/', location.href).href;
+      this.mode = options.target && options.mode !== 'fullpage' ? 'inline' : options.mode === 'fullpage' ? 'fullpage' : 'floating';
+      const lang = String(options.locale || navigator.language || 'en').toLowerCase().split(/[-_]/)[0];
+      this.t = { ...STRINGS.en, ...STRINGS[lang], ...options.strings };
+      this.listeners = {};
+      this.isOpen = this.mode !== 'floating';
+      this.sid = store.get(this.key);
+      this.build(lang);
+      instances.push(this);
+      this.restore();
+    }
+
+    build(lang) {
+      const { t, o, mode } = this;
+      const floating = mode === 'floating';
+      let target = o.target;
+      if (typeof target === 'string') target = document.querySelector(target);
+      this.host = el('div', { class: 'chatkit-host', 'data-chatkit': mode });
+      (target || document.body).append(this.host);
+      const root = this.host.attachShadow({ mode: 'open' });
+      adopt(root);
+      this.shadow = root;
+
+      const title = o.title || t.title;
+      const classes = ['ck', mode, o.position === 'bottom-left' ? 'left' : '', mode === 'fullpage' && !target ? 'fixed' : ''];
+      this.root = el('div', {
+        class: classes.join(' ').trim(), 'data-theme': ['dark', 'auto'].includes(o.theme) ? o.theme : 'light',
+        dir: RTL.includes(lang) ? 'rtl' : 'ltr', lang,
+      });
+      const panelId = 'ck-panel';
+      this.launcher = floating ? el('button', {
+        class: 'launcher', part: 'launcher', type: 'button', 'aria-label': t.open, 'aria-expanded': 'false',
+        'aria-controls': panelId, click: () => this.toggle(),
+      }, icon('chat')) : null;
+
+      this.messages = el('div', { class: 'messages', part: 'messages', role: 'log', 'aria-live': 'off', 'aria-label': t.conversation, tabindex: '0' });
+      this.live = el('div', { class: 'sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
+      this.input = el('textarea', {
+        part: 'input', rows: '1', placeholder: t.placeholder, 'aria-label': t.message, maxlength: o.maxLength || null,
+        keydown: (e) => {
+          if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+            e.preventDefault();
+            this.submit();
+          }
+        },
+        input: () => this.fitInput(),
+      });
+      this.sendBtn = el('button', { class: 'send', part: 'send', type: 'submit', 'aria-label': t.send, title: t.send }, icon('send'));
+      this.stopBtn = el('button', {
+        class: 'send stop', part: 'stop', type: 'button', 'aria-label': t.stop, title: t.stop, hidden: true,
+        click: () => this.stop(),
+      }, icon('stop'));
+      const form = el('form', { class: 'composer', part: 'composer', submit: (e) => { e.preventDefault(); this.submit(); } },
+        this.input, this.sendBtn, this.stopBtn);
+
+      const header = el('div', { class: 'header', part: 'header' }, el('h2', { part: 'title' }, title),
+        el('button', { class: 'icon', part: 'new-chat', type: 'button', 'aria-label': t.newChat, title: t.newChat, click: () => this.clear() }, icon('new')));
+      if (floating) {
+        header.append(el('button', { class: 'icon', part: 'close', type: 'button', 'aria-label': t.close, title: t.close, click: () => this.close() }, icon('down')));
+      }
+      this.panel = el('div', {
+        class: 'panel', part: 'panel', id: panelId, role: floating ? 'dialog' : 'region', 'aria-modal': floating ? 'true' : null,
+        'aria-label': title, hidden: floating, keydown: (e) => this.onKey(e),
+      }, header, this.messages, form, this.live);
+      this.root.append(...[this.launcher, this.panel].filter(Boolean));
+      root.append(this.root);
+
+      // Keep the full-screen chat above the on-screen keyboard on phones.
+      const vv = window.visualViewport;
+      if (vv) {
+        this.fit = () => {
+          this.panel.style.setProperty('--vh', vv.height + 'px');
+          this.panel.style.setProperty('--vt', vv.offsetTop + 'px');
+        };
+        vv.addEventListener('resize', this.fit);
+        vv.addEventListener('scroll', this.fit);
+        this.fit();
+      }
+    }
+
+    on(event, fn) {
+      (this.listeners[event] ||= new Set()).add(fn);
+      return this;
+    }
+
+    off(event, fn) {
+      this.listeners[event]?.delete(fn);
+      return this;
+    }
+
+    emit(event, detail) {
+      for (const fn of this.listeners[event] || []) {
+        try {
+          fn(detail);
+        } catch (err) {
+          console.error(err);
+        }
+      }
+    }
+
+    open() {
+      if (this.mode === 'floating' && !this.isOpen) {
+        const active = document.activeElement;
+        this.returnTo = active === this.host ? null : active;
+        this.isOpen = true;
+        this.panel.hidden = false;
+        this.root.classList.add('open');
+        this.launcher.setAttribute('aria-expanded', 'true');
+        this.launcher.setAttribute('aria-label', this.t.close);
+        this.launcher.replaceChildren(icon('close'));
+        this.emit('open');
+      }
+      this.input.focus();
+      this.scroll();
+    }
+
+    close() {
+      if (this.mode !== 'floating' || !this.isOpen) return;
+      this.isOpen = false;
+      this.panel.hidden = true;
+      this.root.classList.remove('open');
+      this.launcher.setAttribute('aria-expanded', 'false');
+      this.launcher.setAttribute('aria-label', this.t.open);
+      this.launcher.replaceChildren(icon('chat'));
+      const back = this.returnTo && this.returnTo.isConnected ? this.returnTo : this.launcher;
+      back.focus();
+      if (this.shadow.activeElement !== back && document.activeElement !== back) this.launcher.focus();
+      this.emit('close');
+    }
+
+    toggle() {
+      if (this.isOpen && this.mode === 'floating') this.close();
+      else this.open();
+    }
+
+    onKey(e) {
+      if (this.mode !== 'floating') return;
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        this.close();
+      } else if (e.key === 'Tab') {
+        // aria-modal dialog: keep Tab inside the panel.
+        const items = [...this.panel.querySelectorAll('button,textarea,a[href],[tabindex="0"]')]
+          .filter((node) => !node.disabled && node.getClientRects().length);
+        const first = items[0];
+        const last = items[items.length - 1];
+        const active = this.shadow.activeElement;
+        if (e.shiftKey ? active === first : active === last) {
+          e.preventDefault();
+          (e.shiftKey ? last : first).focus();
+        }
+      }
+    }
+
+    fitInput() {
+      this.input.style.height = 'auto';
+      this.input.style.height = Math.min(this.input.scrollHeight + 2, 140) + 'px';
+    }
+
+    scroll() {
+      this.messages.scrollTop = this.messages.scrollHeight;
+    }
+
+    api(path, init = {}) {
+      const headers = { ...init.headers };
+      if (init.body) headers['Content-Type'] = 'application/json';
+      if (this.o.siteKey) headers['X-ChatKit-Site-Key'] = this.o.siteKey;
+      return fetch(this.endpoint + path, { ...init, headers, credentials: 'omit' });
+    }
+
+    forget() {
+      this.sid = null;
+      store.drop(this.key);
+    }
+
+    async session(signal) {
+      if (this.sid) return this.sid;
+      const res = await this.api('/api/create-session', { method: 'POST', body: '{}', signal });
+      if (!res.ok) throw await apiError(res);
+      this.sid = (await res.json()).sessionId;
+      store.set(this.key, this.sid);
+      return this.sid;
+    }
+
+    welcome() {
+      const text = this.o.welcomeMessage ?? this.t.welcome;
+      this.messages.replaceChildren();
+      if (text) this.bubble('assistant', text, true);
+    }
+
+    async restore() {
+      this.welcome();
+      if (this.sid) {
+        try {
+          const res = await this.api(`/api/session/${encodeURIComponent(this.sid)}/messages`);
+          if (res.status === 404) this.forget();
+          else if (res.ok) {
+            for (const m of (await res.json()).messages) this.bubble(m.role, m.content, false, m.incomplete);
+            this.scroll();
+          }
+        } catch { /* offline: the next message shows the error */ }
+      }
+      await null;
+      this.emit('ready');
+    }
+
+    // Adds a message bubble. Assistant text is markdown from the API (HTML-escaped); user text is plain.
+    bubble(role, content, local, incomplete) {
+      const body = el('div', { class: 'body' });
+      const node = el('div', { class: `msg ${role}`, part: `message ${role}` }, el('span', { class: 'sr' }, (role === 'user' ? this.t.you : this.t.assistant) + ': '), body);
+      node.body = body;
+      this.render(node, content, local);
+      if (incomplete) this.interrupted(node);
+      this.messages.append(node);
+      return node;
+    }
+
+    render(node, content, local) {
+      const text = local ? content : decode(content);
+      if (node.classList.contains('user')) node.body.textContent = text;
+      else node.body.replaceChildren(markdown(text));
+    }
+
+    interrupted(node) {
+      if (!node.querySelector('.note')) node.append(el('span', { class: 'note' }, this.t.interrupted));
+    }
+
+    submit() {
+      const text = this.input.value.trim();
+      if (!text || this.busy) return;
+      this.input.value = '';
+      this.fitInput();
+      this.ask(text);
+    }
+
+    sendMessage(text) {
+      return this.ask(String(text).trim());
+    }
+
+    setBusy(busy) {
+      const hadFocus = this.shadow.activeElement;
+      this.busy = busy;
+      this.sendBtn.hidden = busy;
+      this.stopBtn.hidden = !busy;
+      if (hadFocus === (busy ? this.sendBtn : this.stopBtn)) (busy ? this.stopBtn : this.input).focus();
+    }
+
+    async ask(text, isRetry) {
+      if (!text || this.busy) return;
+      this.error?.remove();
+      if (!isRetry) {
+        this.bubble('user', text, true);
+        this.emit('message', { role: 'user', content: text });
+      }
+      this.setBusy(true);
+      const ctrl = (this.ctrl = new AbortController());
+      const typing = el('div', { class: 'msg assistant typing', part: 'typing', role: 'img', 'aria-label': this.t.typing }, el('i'), el('i'), el('i'));
+      this.messages.append(typing);
+      this.scroll();
+      let node = null;
+      let raw = '';
+      try {
+        const res = await this.chat(text, ctrl.signal);
+        let ended = false;
+        for await (const { event, data } of readEvents(res.body)) {
+          const payload = JSON.parse(data);
+          if (event === 'delta') {
+            typing.remove();
+            node ||= this.bubble('assistant', '');
+            raw += payload.text;
+            this.render(node, raw);
+            this.emit('delta', payload);
+            this.scroll();
+          } else if (event === 'done') {
+            ended = true;
+            const message = payload.message;
+            typing.remove();
+            node ||= this.bubble('assistant', '');
+            this.render(node, message.content);
+            if (message.incomplete) this.interrupted(node);
+            this.live.textContent = decode(message.content);
+            this.emit('message', message);
+          } else if (event === 'error') {
+            throw new ApiError(payload.error?.code || 'error', payload.error?.message);
+          }
+          if (ended) break;
+        }
+        if (!ended) throw new ApiError('network');
+      } catch (err) {
+        if (node) this.interrupted(node);
+        if (!ctrl.signal.aborted) this.fail(err, text);
+      } finally {
+        typing.remove();
+        if (this.ctrl === ctrl) this.ctrl = null;
+        this.setBusy(false);
+        this.scroll();
+      }
+    }
+
+    async chat(text, signal) {
+      for (let attempt = 0; ; attempt++) {
+        const sessionId = await this.session(signal);
+        const res = await this.api('/api/chat', {
+          method: 'POST', signal, headers: { Accept: 'text/event-stream' },
+          body: JSON.stringify({ sessionId, message: text, stream: true }),
+        });
+        if (res.ok) return res;
+        const err = await apiError(res);
+        // An expired session starts a new one silently, once.
+        if (err.code !== 'session_not_found' || attempt) throw err;
+        this.forget();
+      }
+    }
+
+    fail(err, text) {
+      const code = err instanceof ApiError ? err.code : 'network';
+      const wait = Math.ceil(err.retryAfter || 0);
+      const key = code === 'body_too_large' ? 'message_too_long' : code;
+      const message = this.t[ERRORS.includes(key) ? key : 'error'].replace('{n}', wait || 30);
+      const retry = el('button', { type: 'button', part: 'retry', click: () => this.ask(text, true) }, this.t.retry);
+      if (code === 'rate_limited' && wait) {
+        retry.disabled = true;
+        setTimeout(() => { retry.disabled = false; }, wait * 1000);
+      }
+      this.error = el('div', { class: 'error', part: 'error', role: 'alert' }, el('span', {}, message), retry);
+      this.messages.append(this.error);
+      this.scroll();
+      this.emit('error', { code, message: err.message, text: message });
+    }
+
+    stop() {
+      this.ctrl?.abort();
+    }
+
+    async clear() {
+      this.stop();
+      const sid = this.sid;
+      this.forget();
+      this.error = null;
+      this.welcome();
+      this.input.focus();
+      if (sid) await this.api(`/api/session/${encodeURIComponent(sid)}`, { method: 'DELETE' }).catch(() => {});
+    }
+
+    destroy() {
+      this.stop();
+      const vv = window.visualViewport;
+      if (vv && this.fit) {
+        vv.removeEventListener('resize', this.fit);
+        vv.removeEventListener('scroll', this.fit);
+      }
+      this.host.remove();
+      instances.splice(instances.indexOf(this), 1);
+      this.listeners = {};
+    }
+  }
+
+  const publicApi = (widget) => {
+    const api = {};
+    for (const name of ['open', 'close', 'toggle', 'sendMessage', 'clear', 'destroy']) api[name] = (...args) => widget[name](...args);
+    api.on = (event, fn) => (widget.on(event, fn), api);
+    api.off = (event, fn) => (widget.off(event, fn), api);
+    return api;
+  };
+
+  const init = (options) => {
+    if (!document.body) throw new Error('ChatKit.init needs document.body; call it after the page has loaded.');
+    const widget = new Widget(options);
+    return (widget.handle = publicApi(widget));
+  };
+
+  const ChatKit = window.ChatKit || Object.freeze({
+    version: VERSION,
+    init,
+    get instances() { return instances.map((w) => w.handle); },
+  });
+  window.ChatKit = ChatKit;
+
+  // Auto-start from this script tag's data-* attributes when it has data-endpoint.
+  const script = document.currentScript;
+  if (script && script.hasAttribute('data-endpoint')) {
+    const d = script.dataset;
+    const start = () => ChatKit.init({
+      endpoint: d.endpoint, title: d.title, welcomeMessage: d.welcomeMessage, locale: d.locale, theme: d.theme,
+      position: d.position, target: d.target, siteKey: d.siteKey, mode: d.mode,
+    });
+    if (document.body) start();
+    else document.addEventListener('DOMContentLoaded', start, { once: true });
+  }
+})();
