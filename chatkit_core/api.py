@@ -11,6 +11,8 @@ import anyio
 import msgspec
 import structlog
 from litestar import Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -86,8 +88,9 @@ async def _store_errors() -> AsyncIterator[None]:
 
 
 @post("/api/create-session", status_code=HTTP_201_CREATED, summary="Start a conversation")
-async def create_session(request: Request, runtime: Runtime, data: CreateSessionBody | None = None
-                         ) -> Response[SessionCreated]:
+async def create_session(
+    request: Request, runtime: NamedDependency[Runtime], data: JSONBody[CreateSessionBody | None] = None
+) -> Response[SessionCreated]:
     headers = await _limit(runtime, request, "create-session")
     async with _store_errors():
         session = await runtime.store.create((data or CreateSessionBody()).metadata)
@@ -97,7 +100,7 @@ async def create_session(request: Request, runtime: Runtime, data: CreateSession
 
 
 @get("/api/session/{session_id:str}/messages", summary="A conversation's messages, oldest first")
-async def get_messages(session_id: str, runtime: Runtime) -> History:
+async def get_messages(session_id: str, runtime: NamedDependency[Runtime]) -> History:
     async with _store_errors():
         messages = await runtime.store.messages(session_id)
     if messages is None:
@@ -106,7 +109,7 @@ async def get_messages(session_id: str, runtime: Runtime) -> History:
 
 
 @delete("/api/session/{session_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Erase a conversation")
-async def delete_session(session_id: str, runtime: Runtime) -> None:
+async def delete_session(session_id: str, runtime: NamedDependency[Runtime]) -> None:
     async with _store_errors():
         if not await runtime.store.delete(session_id):
             raise session_not_found()
@@ -114,7 +117,9 @@ async def delete_session(session_id: str, runtime: Runtime) -> None:
 
 @post("/api/chat", status_code=HTTP_200_OK,
       summary="Send a message; the answer as JSON, or streamed as Server-Sent Events")
-async def chat(request: Request, runtime: Runtime, data: ChatBody) -> Response[ChatReply] | ServerSentEvent:
+async def chat(
+    request: Request, runtime: NamedDependency[Runtime], data: JSONBody[ChatBody]
+) -> Response[ChatReply] | ServerSentEvent:
     headers = await _limit(runtime, request, "chat", data.session_id)
     text = data.message.strip()
     if not text:
@@ -235,8 +240,9 @@ async def _answer_stream(runtime: Runtime, session_id: str, request: ChatRequest
     yield await _finish_saved(runtime, session_id, message, _event("done", {"message": message}))
 
 
-async def _finish_saved(runtime: Runtime, session_id: str, message: Message, terminal: ServerSentEventMessage
-                        ) -> ServerSentEventMessage:
+async def _finish_saved(
+    runtime: Runtime, session_id: str, message: Message, terminal: ServerSentEventMessage
+) -> ServerSentEventMessage:
     try:
         await _save(runtime, session_id, message)
     except StoreUnavailable:

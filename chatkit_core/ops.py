@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 
 from chatkit_core import __version__
 from chatkit_core.health import Health
@@ -44,7 +45,7 @@ class _ProbeCache:
         self.results: list[Health] = []
         self.lock = asyncio.Lock()
 
-    async def get(self, runtime: Runtime) -> list[Health]:
+    async def get(self, runtime: NamedDependency[Runtime]) -> list[Health]:
         async with self.lock:
             if time.monotonic() - self.at > PROBE_TTL or not self.results:
                 self.results = list(await asyncio.gather(*(_probe(p) for p in runtime.components.providers)))
@@ -53,7 +54,7 @@ class _ProbeCache:
 
 
 @get("/health", summary="Liveness and the status of each provider", cache=False)
-async def health(runtime: Runtime) -> dict[str, Any]:
+async def health(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
     cache: _ProbeCache = runtime.__dict__.setdefault("probe_cache", _ProbeCache())
     probes = await cache.get(runtime)
     providers = []
@@ -77,7 +78,7 @@ async def health(runtime: Runtime) -> dict[str, Any]:
 
 
 @get("/metrics", summary="Prometheus metrics", cache=False)
-async def metrics(runtime: Runtime) -> Response[bytes]:
+async def metrics(runtime: NamedDependency[Runtime]) -> Response[bytes]:
     with contextlib.suppress(Exception):  # metrics must still render while the store is down
         runtime.metrics.active_sessions.set(await runtime.store.count())
     return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,104 @@
+import pytest
+
+from chatkit_core.assembly import assemble
+from chatkit_core.config import ConfigError, load_config
+from tests.core.conftest import config_from
+
+
+def refused(text: str, environ: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as caught:
+        assemble(config_from(text, environ))
+    return str(caught.value)
+
+
+def test_unknown_provider_type_lists_installed_types():
+    message = refused('[providers.x]\ntype = "nope"')
+    assert "providers.x.type" in message and "'nope'" in message
+    assert "canned" in message
+
+
+def test_chain_names_a_missing_provider_table():
+    message = refused('[chain]\norder = ["ghost"]\n[providers.demo]\ntype = "canned"')
+    assert "chain.order" in message and "[providers.ghost]" in message and "demo" in message
+
+
+def test_wrong_type_names_the_key():
+    assert refused('[server]\nport = "eighty"\n[providers.d]\ntype="canned"').startswith("server.port:")
+    assert "providers.d.delay" in refused('[providers.d]\ntype = "canned"\ndelay = "slow"')
+
+
+def test_unknown_key_lists_allowed_keys():
+    message = refused("[server]\nprot = 1")
+    assert "unknown key `prot`" in message and "port" in message and "allowed_origins" in message
+    assert "delays" in refused('[providers.d]\ntype = "canned"\ndelays = 1')
+
+
+def test_bad_url_is_refused_with_its_key():
+    message = refused('[providers.d]\ntype = "canned"\nbase_url = "ftp://x"')
+    assert "providers.d" in message and "base_url" in message
+
+
+def test_unknown_section_and_store_are_refused():
+    assert "unknown section [servr]" in refused("[servr]\nport = 1")
+    message = refused('[providers.d]\ntype = "canned"\n[sessions]\nstore = "mongo"')
+    assert "sessions.store" in message and "memory" in message and "sqlite" in message
+
+
+def test_bad_durations_and_origins_are_refused():
+    assert "sessions" in refused('[providers.d]\ntype="canned"\n[sessions]\nttl = "forever"')
+    assert "allowed_origins" in refused('[server]\nallowed_origins = ["example.com"]')
+
+
+def test_interpolation_and_defaults():
+    config = config_from('[providers.d]\ntype = "canned"\nmodel = "${MODEL:-fallback}"\nbase_url = "${URL}"',
+                         {"URL": "http://10.0.0.1:1"})
+    assert config.providers["d"] == {"type": "canned", "model": "fallback", "base_url": "http://10.0.0.1:1"}
+
+
+def test_seed_environment_variables_override_the_file():
+    text = '[providers.local]\ntype = "ollama"\nmodel = "a"\n[providers.cloud]\ntype = "openai"'
+    env = {"PORT": "9100", "ALLOWED_ORIGINS": "https://a.example, https://b.example", "OLLAMA_MODEL": "b",
+           "OLLAMA_BASE_URL": "http://10.1.1.1:11434", "OPENAI_API_KEY": "sk-x", "LOG_LEVEL": "DEBUG",
+           "RATE_LIMIT_REQUESTS_PER_MINUTE": "5", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    config = config_from(text, env)
+    assert config.server.port == 9100
+    assert config.server.allowed_origins == ["https://a.example", "https://b.example"]
+    assert config.providers["local"]["model"] == "b"
+    assert config.providers["local"]["base_url"] == "http://10.1.1.1:11434"
+    assert config.providers["cloud"]["api_key"] == "sk-x"
+    assert config.logging.level == "debug"
+    assert config.rate_limit["per_ip"] == ["5/minute", "1000/hour"]
+    assert config.rate_limit["storage"] == "redis://127.0.0.1:1/0"
+
+
+def test_bad_environment_value_is_named():
+    with pytest.raises(ConfigError, match="PORT"):
+        config_from("", {"PORT": "http"})
+
+
+def test_defaults_without_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(environ={})
+    assert config.chain.order == ["ollama"] and config.source == "built-in defaults"
+    config = load_config(environ={"OPENAI_API_KEY": "sk"})
+    assert config.chain.order == ["ollama", "openai"]
+
+
+def test_config_file_lookup(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "chatkit.toml").write_text('[chain]\norder = ["here"]\n[providers.here]\ntype = "canned"')
+    assert load_config(environ={}).chain.order == ["here"]
+    other = tmp_path / "other.toml"
+    other.write_text('[providers.there]\ntype = "canned"')
+    monkeypatch.setenv("CHATKIT_CONFIG", str(other))
+    assert list(load_config().providers) == ["there"]
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.toml")
+    (tmp_path / "broken.toml").write_text("[server\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(tmp_path / "broken.toml")
+
+
+def test_chain_defaults_to_file_order():
+    components = assemble(config_from('[providers.b]\ntype = "canned"\n[providers.a]\ntype = "canned"'))
+    assert [p.name for p in components.providers] == ["b", "a"]
