@@ -62,15 +62,11 @@ class FakeOllama(FakeServer):
         if not await arrive(respond, script):
             return
         if _tagged(model) not in self.models and script.status < 400:
-            await _error(
-                respond, Script(status=404, error=f'model "{model}" not found, try pulling it first')
-            )
+            await _error(respond, Script(status=404, error=f'model "{model}" not found, try pulling it first'))
             return
         prompt_count = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", [])) + 10
         if not body.get("stream", True):
-            whole = _message(
-                model, script.text, done=True, prompt_count=prompt_count, eval_count=len(script.pieces())
-            )
+            whole = _message(model, script.text, done=True, prompt_count=prompt_count, eval_count=len(script.pieces()))
             await self._simple(respond, script, whole)
             return
         if script.status >= 400:
@@ -81,14 +77,8 @@ class FakeOllama(FakeServer):
             content_type="application/x-ndjson",
             chunks=[_line(_message(model, piece)) for piece in pieces],
             final=[_line(_message(model, "", done=True, prompt_count=prompt_count, eval_count=len(pieces)))],
-            error=_line(
-                {"error": script.error or "an error was encountered while running the model: unexpected EOF"}
-            ),
-            malformed=b'{"model":"'
-            + model.encode()
-            + b'","created_at":"'
-            + _now().encode()
-            + b'","message":{"ro\n',
+            error=_line({"error": script.error or "an error was encountered while running the model: unexpected EOF"}),
+            malformed=b'{"model":"' + model.encode() + b'","created_at":"' + _now().encode() + b'","message":{"ro\n',
         )
         await play(respond, script, frames)
 
@@ -154,16 +144,12 @@ async def _error(respond: Responder, script: Script) -> None:
 
 
 async def _text(respond: Responder, status: int, body: bytes) -> None:
-    await respond.start(
-        status, [("content-type", "text/plain; charset=utf-8"), ("content-length", str(len(body)))]
-    )
+    await respond.start(status, [("content-type", "text/plain; charset=utf-8"), ("content-length", str(len(body)))])
     await respond.data(body)
     await respond.end()
 
 
-def _message(
-    model: str, content: str, done: bool = False, prompt_count: int = 0, eval_count: int = 0
-) -> dict:
+def _message(model: str, content: str, done: bool = False, prompt_count: int = 0, eval_count: int = 0) -> dict:
     line: dict[str, Any] = {
         "model": model,
         "created_at": _now(),

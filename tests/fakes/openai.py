@@ -93,9 +93,7 @@ class FakeOpenAI(FakeServer):
             return
         completion = _Completion(model, body)
         if not body.get("stream"):
-            await respond.json(
-                200, None, [("x-request-id", completion.request_id)], raw=completion.whole(script)
-            )
+            await respond.json(200, None, [("x-request-id", completion.request_id)], raw=completion.whole(script))
             return
         frames = Frames(
             content_type="text/event-stream; charset=utf-8",
@@ -103,12 +101,8 @@ class FakeOpenAI(FakeServer):
             opening=[completion.chunk({"role": "assistant", "content": "", "refusal": None})],
             chunks=[completion.chunk({"content": piece}) for piece in script.pieces()],
             final=completion.final(script),
-            error=_event(
-                {"error": _error_body(script.error or DEFAULT_ERRORS[500][0], "server_error", None, None)}
-            ),
-            malformed=b'data: {"id":"'
-            + completion.id.encode()
-            + b'","object":"chat.completion.chunk","cho\n\n',
+            error=_event({"error": _error_body(script.error or DEFAULT_ERRORS[500][0], "server_error", None, None)}),
+            malformed=b'data: {"id":"' + completion.id.encode() + b'","object":"chat.completion.chunk","cho\n\n',
         )
         await play(respond, script, frames)
 
@@ -118,9 +112,7 @@ class FakeOpenAI(FakeServer):
         if script.status >= 400:
             await _error(respond, script)
         else:
-            data = [
-                {"id": m, "object": "model", "created": 1721172741, "owned_by": "system"} for m in self.models
-            ]
+            data = [{"id": m, "object": "model", "created": 1721172741, "owned_by": "system"} for m in self.models]
             await respond.json(200, {"object": "list", "data": data})
 
 
@@ -170,9 +162,7 @@ class _Completion:
     def final(self, script: Script) -> list[bytes]:
         frames = [self.chunk({}, "stop")]
         if self.include_usage:
-            frames.append(
-                _event(self._head("chat.completion.chunk") | {"choices": [], "usage": self.usage(script)})
-            )
+            frames.append(_event(self._head("chat.completion.chunk") | {"choices": [], "usage": self.usage(script)}))
         return [*frames, b"data: [DONE]\n\n"]
 
     def whole(self, script: Script) -> bytes:

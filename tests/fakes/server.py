@@ -136,9 +136,7 @@ class Responder:
         await self.sleep(3600)
 
     async def start(self, status: int, headers: list[tuple[str, str]]) -> None:
-        await self._send(
-            h11.Response(status_code=status, headers=[*headers, ("date", formatdate(usegmt=True))])
-        )
+        await self._send(h11.Response(status_code=status, headers=[*headers, ("date", formatdate(usegmt=True))]))
 
     async def data(self, payload: bytes) -> None:
         await self._send(h11.Data(data=payload))
@@ -242,6 +240,8 @@ class FakeServer:
         self._shutdown: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
+        self.connections = 0
+        """TCP connections accepted so far (keep-alive reuse shows here)."""
 
     @property
     def url(self) -> str:
@@ -277,9 +277,7 @@ class FakeServer:
     def start(self) -> None:
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run, args=(ready,), daemon=True, name=type(self).__name__
-        )
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True, name=type(self).__name__)
         self._thread.start()
         if not ready.wait(10):
             raise RuntimeError("fake server did not start")
@@ -325,6 +323,7 @@ class FakeServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.connections += 1
         conn = h11.Connection(h11.SERVER)
         try:
             while await self._exchange(conn, reader, writer):
@@ -335,9 +334,7 @@ class FakeServer:
             self._tasks.discard(task)
             writer.close()
 
-    async def _exchange(
-        self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
+    async def _exchange(self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Serve one request; False when the connection is over."""
         request: h11.Request | None = None
         body = b""

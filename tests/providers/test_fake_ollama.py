@@ -90,9 +90,7 @@ def test_in_band_error_line_mid_stream(fake_ollama: FakeOllama) -> None:
     fake_ollama.script(Script(fault="error", after=2, error="model crashed"))
     seen = []
     with pytest.raises(ollama.ResponseError, match="model crashed"):
-        for part in ollama.Client(host=fake_ollama.url).chat(
-            model="llama3.2", messages=MESSAGES, stream=True
-        ):
+        for part in ollama.Client(host=fake_ollama.url).chat(model="llama3.2", messages=MESSAGES, stream=True):
             seen.append(part.message.content)
     assert len(seen) == 2
 
@@ -117,9 +115,7 @@ def test_end_without_done_line(fake_ollama: FakeOllama) -> None:
 
 
 def test_pacing_and_stall_and_disconnect(fake_ollama: FakeOllama) -> None:
-    fake_ollama.script(
-        Script(text="a b c", first_chunk_delay=0.3, chunk_delay=0.1), Script(fault="stall", after=1)
-    )
+    fake_ollama.script(Script(text="a b c", first_chunk_delay=0.3, chunk_delay=0.1), Script(fault="stall", after=1))
     client = ollama.Client(host=fake_ollama.url, timeout=httpx.Timeout(0.5))
     began = time.monotonic()
     stream = client.chat(model="llama3.2", messages=MESSAGES, stream=True)

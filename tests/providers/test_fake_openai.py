@@ -21,9 +21,7 @@ def client(fake: FakeOpenAI, key: str = "sk-test", timeout: float = 5.0) -> open
 async def stream(fake: FakeOpenAI, **kwargs: object) -> list:
     sdk = client(fake)
     try:
-        chunks = await sdk.chat.completions.create(
-            model="gpt-4o-mini", messages=MESSAGES, stream=True, **kwargs
-        )
+        chunks = await sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True, **kwargs)
         return [chunk async for chunk in chunks]
     finally:
         await sdk.close()

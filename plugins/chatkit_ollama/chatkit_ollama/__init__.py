@@ -1,0 +1,24 @@
+"""ChatKit provider type ``ollama``: Ollama's native ``/api/chat``, streamed as NDJSON over httpx.
+
+[providers.local]
+type = "ollama"
+base_url = "http://127.0.0.1:11434"
+model = "llama3.2"
+keep_alive = "10m"
+temperature = 0.7
+num_ctx = 8192
+pull_on_start = true
+"""
+
+from __future__ import annotations
+
+from chatkit_core import hookimpl
+from chatkit_ollama.options import OllamaOptions
+from chatkit_ollama.provider import OllamaProvider
+
+__all__ = ["OllamaOptions", "OllamaProvider"]
+
+
+@hookimpl
+def register_providers(register):
+    register("ollama", OllamaProvider)

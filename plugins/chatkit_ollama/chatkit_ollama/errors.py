@@ -1,0 +1,59 @@
+"""Ollama failures classified as :class:`ProviderError` for the chain."""
+
+from __future__ import annotations
+
+import httpx
+import msgspec
+
+from chatkit_core.providers import ProviderError
+
+
+class _ErrorBody(msgspec.Struct):
+    error: str = ""
+
+
+def status_error(response: httpx.Response, model: str) -> ProviderError:
+    """An HTTP error answer; its ``{"error": ...}`` body gives the reason."""
+    status = response.status_code
+    reason = _reason(response.content) or response.reason_phrase
+    if status == 404 and "not found" in reason:
+        return ProviderError(
+            f"Ollama does not have model {model!r} ({reason}); run `ollama pull {model}`",
+            kind="not_found",
+            retryable=False,
+            status=status,
+        )
+    message = f"Ollama answered {status}: {reason}"
+    if status in (401, 403):
+        return ProviderError(message, kind="auth", retryable=False, status=status, trip=True)
+    if status == 429:
+        return ProviderError(
+            message, kind="rate_limited", status=status, retry_after=retry_after(response.headers.get("retry-after"))
+        )
+    if status >= 500:
+        return ProviderError(message, kind="server", status=status)
+    return ProviderError(message, kind="bad_request", retryable=False, status=status)
+
+
+def transport_error(error: httpx.HTTPError, base_url: str, answered: bool) -> ProviderError:
+    """A network failure; after the answer began, a broken connection is a cut stream."""
+    if isinstance(error, httpx.TimeoutException):
+        phase = "connecting to" if isinstance(error, httpx.ConnectTimeout) else "waiting for"
+        return ProviderError(f"timed out {phase} Ollama at {base_url}", kind="timeout")
+    if answered:
+        return ProviderError(f"Ollama's stream broke off: {type(error).__name__}", kind="bad_response")
+    return ProviderError(f"cannot reach Ollama at {base_url}: {type(error).__name__}", kind="connect")
+
+
+def retry_after(value: str | None) -> float | None:
+    try:
+        return max(float(value), 0.0) if value else None
+    except ValueError:
+        return None
+
+
+def _reason(body: bytes) -> str:
+    try:
+        return msgspec.json.decode(body, type=_ErrorBody).error
+    except msgspec.DecodeError:
+        return body.decode(errors="replace").strip()[:200]

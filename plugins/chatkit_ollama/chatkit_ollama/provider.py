@@ -1,0 +1,170 @@
+"""The ``ollama`` provider: one pooled httpx client per configured provider."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import msgspec
+import structlog
+
+from chatkit_core.health import Health
+from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderError
+from chatkit_ollama.errors import status_error, transport_error
+from chatkit_ollama.options import OllamaOptions
+from chatkit_ollama.pull import pull_model
+
+log = structlog.get_logger("chatkit.ollama")
+
+
+class _Message(msgspec.Struct):
+    content: str = ""
+
+
+class _Line(msgspec.Struct):
+    """One NDJSON line of a streamed ``/api/chat`` answer."""
+
+    message: _Message | None = None
+    done: bool = False
+    done_reason: str = ""
+    error: str | None = None
+    prompt_eval_count: int = 0
+    eval_count: int = 0
+    total_duration: int = 0
+    load_duration: int = 0
+    prompt_eval_duration: int = 0
+    eval_duration: int = 0
+
+
+class _Tags(msgspec.Struct):
+    models: list[dict[str, Any]] = []
+
+
+_decode_line = msgspec.json.Decoder(_Line).decode
+
+
+class OllamaProvider(Provider):
+    Options = OllamaOptions
+    options: OllamaOptions
+
+    def __init__(self, name: str, options: OllamaOptions) -> None:
+        super().__init__(name, options)
+        self._client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        options = self.options
+        # The chain enforces the precise first-token and between-chunk limits; these
+        # are a backstop so that a dead socket never outlives them.
+        read = max(options.first_token_timeout or options.timeout, options.chunk_timeout)
+        self._client = httpx.AsyncClient(
+            base_url=options.base_url,
+            timeout=httpx.Timeout(read, connect=options.connect_timeout),
+            transport=httpx.AsyncHTTPTransport(retries=0),
+        )
+        if options.pull_on_start:
+            await self._pull_if_missing()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        body = {
+            "model": self.options.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "options": self.options.model_options(),
+        }
+        if self.options.keep_alive is not None:
+            body["keep_alive"] = self.options.keep_alive
+        answered = False
+        try:
+            async with self._http().stream("POST", "/api/chat", json=body) as response:
+                answered = True
+                if response.is_error:
+                    await response.aread()
+                    raise status_error(response, self.options.model)
+                final: _Line | None = None
+                async for raw in response.aiter_lines():
+                    line = _parse(raw)
+                    if line is None or final is not None:
+                        continue
+                    if line.message and line.message.content:
+                        yield Chunk(text=line.message.content)
+                    if line.done:
+                        final = line
+                if final is None:
+                    raise ProviderError("Ollama's stream ended without its done line", kind="bad_response")
+                yield Chunk(usage=_usage(final))
+        except httpx.HTTPError as error:
+            raise transport_error(error, self.options.base_url, answered) from error
+
+    async def health(self) -> Health:
+        try:
+            models = await self._models()
+        except ProviderError as error:
+            return Health("down", str(error))
+        wanted = _tagged(self.options.model)
+        if wanted not in models:
+            return Health("down", f"model {wanted} is not pulled; run `ollama pull {self.options.model}`")
+        return Health("up", f"model {wanted} is available")
+
+    async def _models(self) -> set[str]:
+        """Names (with tags) of the models Ollama has, from ``GET /api/tags``."""
+        try:
+            response = await self._http().get("/api/tags", timeout=self.options.connect_timeout)
+        except httpx.HTTPError as error:
+            raise transport_error(error, self.options.base_url, answered=False) from error
+        if response.is_error:
+            raise status_error(response, self.options.model)
+        try:
+            tags = msgspec.json.decode(response.content, type=_Tags)
+        except msgspec.DecodeError:
+            raise ProviderError("Ollama's model list is not valid JSON", kind="bad_response") from None
+        return {_tagged(str(entry.get("model") or entry.get("name", ""))) for entry in tags.models}
+
+    async def _pull_if_missing(self) -> None:
+        """Pull the model when it is missing; an unreachable Ollama is left to the chain."""
+        try:
+            if _tagged(self.options.model) in await self._models():
+                return
+            await pull_model(self._http(), self.options.model, self.options.base_url)
+        except ProviderError as error:
+            log.warning("ollama_pull_skipped", provider=self.name, model=self.options.model, reason=str(error))
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise RuntimeError(f"provider {self.name!r} used before start()")
+        return self._client
+
+
+def _parse(raw: str) -> _Line | None:
+    if not raw.strip():
+        return None
+    try:
+        line = _decode_line(raw)
+    except msgspec.DecodeError:
+        raise ProviderError("Ollama sent a line that is not valid JSON", kind="bad_response") from None
+    if line.error is not None:
+        raise ProviderError(f"Ollama failed mid-answer: {line.error}", kind="bad_response")
+    return line
+
+
+def _usage(final: _Line) -> dict[str, Any]:
+    return {
+        "prompt_tokens": final.prompt_eval_count,
+        "completion_tokens": final.eval_count,
+        "total_tokens": final.prompt_eval_count + final.eval_count,
+        "done_reason": final.done_reason,
+        "total_duration_ns": final.total_duration,
+        "load_duration_ns": final.load_duration,
+        "prompt_eval_duration_ns": final.prompt_eval_duration,
+        "eval_duration_ns": final.eval_duration,
+    }
+
+
+def _tagged(name: str) -> str:
+    """Ollama's full model name: ``llama3.2`` means ``llama3.2:latest``."""
+    return name if ":" in name else f"{name}:latest"
