@@ -1,0 +1,140 @@
+"""The ``limits`` rate limiter: per-IP limits on every limited route, per-session on chat."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import structlog
+from limits.aio.strategies import (
+    FixedWindowRateLimiter,
+    MovingWindowRateLimiter,
+    SlidingWindowCounterRateLimiter,
+)
+from limits.errors import StorageError
+from limits.util import WindowStats
+
+from chatkit_core.health import Health
+from chatkit_core.ratelimit import Decision, LimiterUnavailable, RateLimiter
+from chatkit_ratelimit.headers import Policy, policy_header, policy_name, seconds_until, state_header
+from chatkit_ratelimit.locks import KeyLocks
+from chatkit_ratelimit.options import LimitsOptions, parse_limits
+from chatkit_ratelimit.storage import open_storage
+
+log = structlog.get_logger("chatkit.ratelimit")
+
+STRATEGIES = {
+    "moving-window": MovingWindowRateLimiter,
+    "sliding-window": SlidingWindowCounterRateLimiter,
+    "fixed-window": FixedWindowRateLimiter,
+}
+
+
+class Check(NamedTuple):
+    """One limit applied to one client: the policy and the key it is counted under."""
+
+    policy: Policy
+    identifiers: tuple[str, str]
+
+
+class LimitsLimiter(RateLimiter):
+    """Counts requests in ``limits`` storage; a request passes only if every limit has room.
+
+    All limits are checked before any is spent, under a per-key lock, so inside one process
+    a refused request costs nothing. Across processes sharing Redis each spend is atomic, so
+    a limit never admits more than its quota; a request that loses a race for the last unit
+    between check and spend may have spent units of the limits checked before it.
+    """
+
+    Options = LimitsOptions
+    options: LimitsOptions
+
+    def __init__(self, options: LimitsOptions) -> None:
+        super().__init__(options)
+        self._policies = {
+            scope: [Policy(policy_name(scope, item), item) for item in parse_limits(f"per_{scope}", texts)]
+            for scope, texts in (("ip", options.per_ip), ("session", options.per_session))
+        }
+        self._storage, self._pool = open_storage(options.storage, options.key_prefix, options.timeout)
+        self._strategy = STRATEGIES[options.strategy](self._storage)
+        self._locks = KeyLocks()
+        self._outage: str | None = None
+        """Why the storage failed, while it is failing."""
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
+    async def hit(self, route: str, ip: str, session_id: str | None = None) -> Decision | None:
+        cost = self.options.routes.get(route)
+        if cost is None:
+            return None
+        checks = self._checks(ip, session_id)
+        try:
+            async with self._locks.hold(check.identifiers for check in checks):
+                decision = await self._decide(checks, cost)
+        except StorageError as error:
+            return self._storage_failed(error)
+        self._storage_back()
+        return decision
+
+    async def health(self) -> Health:
+        if await self._storage.check():
+            self._storage_back()
+            return Health("up")
+        self._outage = self._outage or "no answer to PING"
+        return Health("down", f"rate limit storage unreachable: {self._outage}")
+
+    def _checks(self, ip: str, session_id: str | None) -> list[Check]:
+        checks = [Check(policy, ("ip", ip)) for policy in self._policies["ip"]]
+        if session_id is not None:
+            # The session id is the conversation's secret; storage only ever sees a digest.
+            digest = hashlib.blake2b(session_id.encode(), digest_size=16).hexdigest()
+            checks += [Check(policy, ("session", digest)) for policy in self._policies["session"]]
+        return checks
+
+    async def _decide(self, checks: Sequence[Check], cost: int) -> Decision:
+        before = await self._stats(checks)
+        if any(stats.remaining < cost for stats in before):
+            return self._refusal(checks, before, cost)
+        for check in checks:
+            if not await self._strategy.hit(check.policy.item, *check.identifiers, cost=cost):
+                # Another process took the last unit between the check and the spend.
+                return self._refusal(checks, await self._stats(checks), cost)
+        return Decision(allowed=True, headers=self._headers(checks, await self._stats(checks)))
+
+    async def _stats(self, checks: Sequence[Check]) -> list[WindowStats]:
+        return await asyncio.gather(
+            *(self._strategy.get_window_stats(c.policy.item, *c.identifiers) for c in checks)
+        )
+
+    def _refusal(self, checks: Sequence[Check], stats: Sequence[WindowStats], cost: int) -> Decision:
+        now = time.time()
+        waits = [seconds_until(s.reset_time, now) for s in stats if s.remaining < cost]
+        return Decision(allowed=False, retry_after=max([1, *waits]), headers=self._headers(checks, stats, now))
+
+    def _headers(self, checks: Sequence[Check], stats: Sequence[WindowStats], now: float | None = None
+                 ) -> dict[str, str]:
+        policies = [check.policy for check in checks]
+        return {
+            "RateLimit-Policy": policy_header(policies),
+            "RateLimit": state_header(policies, stats, time.time() if now is None else now),
+        }
+
+    def _storage_failed(self, error: StorageError) -> Decision:
+        reason = str(error.storage_error) or type(error.storage_error).__name__
+        if self._outage is None:
+            log.warning("rate_limit_storage_unreachable", error=reason,
+                        on_storage_error=self.options.on_storage_error)
+        self._outage = reason
+        if self.options.on_storage_error == "closed":
+            raise LimiterUnavailable(f"rate limit storage unreachable: {reason}") from error
+        return Decision(allowed=True)
+
+    def _storage_back(self) -> None:
+        if self._outage is not None:
+            log.info("rate_limit_storage_recovered")
+            self._outage = None

@@ -1,0 +1,68 @@
+"""The ``[rate_limit]`` keys of the ``limits`` limiter, checked when the config loads."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+import msgspec
+from limits import RateLimitItem, parse_many
+
+from chatkit_core.ratelimit import RateLimitOptions
+
+ROUTES = ("chat", "create-session")
+STORAGE_SCHEMES = ("memory", "redis", "rediss", "valkey", "valkeys")
+LIMIT_EXAMPLES = '"60/minute", "1000/hour" or "10 per 30 seconds"'
+
+
+class LimitsOptions(RateLimitOptions, kw_only=True, forbid_unknown_fields=True):
+    strategy: Literal["moving-window", "sliding-window", "fixed-window"] = "moving-window"
+    """``moving-window`` is exact; ``sliding-window`` approximates it with two counters per
+    limit; ``fixed-window`` is cheapest but admits up to twice a limit across a window edge."""
+    on_storage_error: Literal["open", "closed"] = "open"
+    """When the storage is unreachable: ``open`` admits requests unlimited, ``closed`` answers 503."""
+    routes: dict[str, int] = msgspec.field(default_factory=lambda: {"chat": 1, "create-session": 1})
+    """Limited routes and what one request costs; a route left out is not limited."""
+    key_prefix: str = "chatkit:ratelimit"
+    """Prefix of the limiter's keys in Redis, so several deployments can share one server."""
+    timeout: float = 0.5
+    """Seconds a storage call may take before it counts as a storage error."""
+
+    def __post_init__(self) -> None:
+        parse_limits("per_ip", self.per_ip)
+        parse_limits("per_session", self.per_session)
+        check_storage(self.storage)
+        for route, cost in self.routes.items():
+            if route not in ROUTES:
+                raise ValueError(f"routes: unknown route {route!r}; limited routes are {', '.join(ROUTES)}")
+            if cost < 1:
+                raise ValueError(f"routes: the cost of {route!r} must be at least 1, got {cost}")
+        if self.timeout <= 0:
+            raise ValueError(f"timeout must be greater than 0, got {self.timeout}")
+
+
+def parse_limits(key: str, texts: list[str]) -> list[RateLimitItem]:
+    """Each string as one limit; ``ValueError`` naming ``key`` and the string otherwise."""
+    items = [parse_limit(key, text) for text in texts]
+    windows = [(item.multiples, item.GRANULARITY.name) for item in items]
+    if len(set(windows)) != len(windows):
+        raise ValueError(f"{key}: two limits share one window; keep one limit per window")
+    return items
+
+
+def parse_limit(key: str, text: str) -> RateLimitItem:
+    try:
+        items = parse_many(text)
+    except ValueError:
+        items = []
+    if len(items) != 1 or items[0].amount < 1:
+        quoted = msgspec.json.encode(text).decode()
+        raise ValueError(f"{key}: {quoted} is not a rate limit; write one limit per string, like {LIMIT_EXAMPLES}")
+    return items[0]
+
+
+def check_storage(storage: str) -> None:
+    scheme = urlsplit(storage).scheme
+    if scheme not in STORAGE_SCHEMES:
+        raise ValueError(f"storage: {storage!r} is not a supported storage; use \"memory://\", "
+                         "\"redis://HOST:PORT/DB\" (\"rediss://\" for TLS) or \"valkey://HOST:PORT/DB\"")
