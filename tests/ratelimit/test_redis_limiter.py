@@ -1,0 +1,102 @@
+"""The limiter on a real redis-server: exact across instances, and what a Redis outage does."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import redis.asyncio
+from structlog.testing import capture_logs
+
+from chatkit_core.ratelimit import LimiterUnavailable
+from tests.ratelimit.limiters import limiter, parse_header
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.mark.parametrize("strategy", ["moving-window", "sliding-window", "fixed-window"])
+async def test_200_concurrent_hits_admit_exactly_the_limit(redis_server, strategy):
+    async with limiter(storage=redis_server.url, strategy=strategy, per_ip=["25/minute", "1000/hour"]) as limits:
+        decisions = await asyncio.gather(*(limits.hit("create-session", "203.0.113.7") for _ in range(200)))
+        assert sum(d.allowed for d in decisions) == 25
+        assert parse_header(decisions[-1].headers["RateLimit"])["per-ip-hour"]["r"] == 975
+
+
+async def test_two_instances_share_one_limit(redis_server):
+    table = {"storage": redis_server.url, "per_ip": ["30/minute"], "per_session": ["1000/hour"]}
+    async with limiter(**table) as first, limiter(**table) as second:
+        decisions = await asyncio.gather(*(
+            (first if n % 2 else second).hit("chat", "203.0.113.7", "conversation") for n in range(200)
+        ))
+        assert sum(d.allowed for d in decisions) == 30
+
+
+async def test_counts_survive_a_restarted_limiter(redis_server):
+    async with limiter(storage=redis_server.url, per_ip=["3/minute"]) as limits:
+        assert all([(await limits.hit("chat", "192.0.2.1")).allowed for _ in range(2)])
+    async with limiter(storage=redis_server.url, per_ip=["3/minute"]) as limits:
+        assert [(await limits.hit("chat", "192.0.2.1")).allowed for _ in range(2)] == [True, False]
+
+
+async def test_storage_never_sees_session_ids(redis_server):
+    secret = "k3Y-very-secret-session-id-0123456789abcdef"
+    async with limiter(storage=redis_server.url, per_session=["5/minute"]) as limits:
+        await limits.hit("chat", "192.0.2.1", secret)
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    keys = [key.decode() for key in await client.keys("*")]
+    await client.aclose()
+    assert keys
+    assert all(key.startswith("chatkit:ratelimit:") for key in keys)
+    assert not any(secret in key for key in keys)
+
+
+async def test_fail_open_admits_logs_and_recovers(redis_server):
+    async with limiter(storage=redis_server.url, per_ip=["2/minute"], timeout=0.3) as limits:
+        assert (await limits.hit("chat", "192.0.2.1")).allowed
+        assert (await limits.health()).status == "up"
+
+        redis_server.stop()
+        with capture_logs() as logs:
+            during = [await limits.hit("chat", "192.0.2.1") for _ in range(5)]
+        assert all(d.allowed and d.headers == {} for d in during)
+        warnings = [entry for entry in logs if entry["log_level"] == "warning"]
+        assert [w["event"] for w in warnings] == ["rate_limit_storage_unreachable"]  # once per outage
+        assert warnings[0]["on_storage_error"] == "open"
+        health = await limits.health()
+        assert health.status == "down"
+        assert "rate limit storage unreachable" in health.detail
+
+        redis_server.start()  # same port, empty
+        assert (await limits.health()).status == "up"
+        with capture_logs() as logs:
+            back = [(await limits.hit("chat", "192.0.2.1")).allowed for _ in range(3)]
+        assert back == [True, True, False]
+        assert not [entry for entry in logs if entry["log_level"] == "warning"]
+
+
+async def test_fail_closed_refuses_while_down_and_recovers(redis_server):
+    async with limiter(storage=redis_server.url, on_storage_error="closed", timeout=0.3) as limits:
+        assert (await limits.hit("create-session", "192.0.2.1")).allowed
+        redis_server.stop()
+        with pytest.raises(LimiterUnavailable):
+            await limits.hit("create-session", "192.0.2.1")
+        assert (await limits.health()).status == "down"
+        redis_server.start()
+        assert (await limits.hit("create-session", "192.0.2.1")).allowed
+        assert (await limits.health()).status == "up"
+
+
+async def test_a_hung_redis_costs_at_most_the_timeout(redis_server):
+    async with limiter(storage=redis_server.url, timeout=0.3) as limits:
+        assert (await limits.hit("chat", "192.0.2.1")).allowed
+        redis_server.pause()
+        try:
+            started = time.monotonic()
+            assert (await limits.hit("chat", "192.0.2.1")).allowed
+            assert time.monotonic() - started < 1.0
+            assert (await limits.health()).status == "down"
+        finally:
+            redis_server.resume()
+        assert (await limits.hit("chat", "192.0.2.1")).allowed
+        assert (await limits.health()).status == "up"
