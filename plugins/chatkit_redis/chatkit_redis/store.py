@@ -1,0 +1,155 @@
+"""Sessions and their messages in Redis, shared by every backend instance.
+
+Keys, under ``key_prefix``:
+
+- ``session:ID``: a hash with ``created_at``, ``last_seen`` and ``metadata`` (JSON);
+- ``messages:ID``: a list of messages (msgspec JSON), oldest first;
+- ``sessions``: a sorted set of live session ids scored by last activity, for ``count``.
+
+Both per-session keys carry the session's TTL, refreshed by every append. An append is one
+Lua script, so writers on different instances never interleave half-written state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from chatkit_core.health import Health
+from chatkit_core.sessions import Message, Session, SessionStore, SessionStoreOptions, StoreUnavailable
+
+SCHEMES = ("redis", "rediss", "unix", "valkey", "valkeys")
+
+# KEYS: session hash, message list, index. ARGV: message, max messages, TTL ms, now, id.
+_APPEND = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+redis.call('HSET', KEYS[1], 'last_seen', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+return 1
+"""
+
+_encode = msgspec.json.Encoder().encode
+_decode_message = msgspec.json.Decoder(Message).decode
+_decode_metadata = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+class RedisOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True):
+    key_prefix: str = "chatkit:"
+    """Prefix of every key, so several deployments can share one Redis database."""
+    timeout: float = 2.0
+    """Seconds to connect or to wait for an answer before the store counts as unavailable."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if urlsplit(self.url).scheme not in SCHEMES:
+            raise ValueError(f"url: {self.url!r} is not a Redis URL; use e.g. \"redis://127.0.0.1:6379/1\" "
+                             "(\"rediss://\" for TLS) or set REDIS_URL")
+        if self.timeout <= 0:
+            raise ValueError(f"timeout must be greater than 0, got {self.timeout}")
+
+
+class RedisStore(SessionStore):
+    """Conversations in Redis. A Redis outage raises :class:`StoreUnavailable`; nothing is retried
+    here (the API answers 503 and the visitor tries again), and the next call after Redis is back
+    opens a fresh connection."""
+
+    Options = RedisOptions
+    options: RedisOptions
+
+    def __init__(self, options: RedisOptions) -> None:
+        super().__init__(options)
+        # Valkey speaks the Redis protocol.
+        url = options.url.replace("valkey", "redis", 1) if options.url.startswith("valkey") else options.url
+        self._redis = Redis.from_url(
+            url, socket_timeout=options.timeout, socket_connect_timeout=options.timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._append = self._redis.register_script(_APPEND)
+        self._ttl_ms = int(self.ttl * 1000)
+        self._index = options.key_prefix + "sessions"
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    def _keys(self, session_id: str) -> tuple[str, str]:
+        prefix = self.options.key_prefix
+        return f"{prefix}session:{session_id}", f"{prefix}messages:{session_id}"
+
+    async def create(self, metadata: dict[str, Any]) -> Session:
+        session = self._new_session(metadata)
+        session_key, _ = self._keys(session.id)
+        fields = {"created_at": repr(session.created_at), "last_seen": repr(session.last_seen),
+                  "metadata": _encode(metadata)}
+        async with _unavailable(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(session_key, mapping=fields)
+            pipe.pexpire(session_key, self._ttl_ms)
+            pipe.zadd(self._index, {session.id: session.last_seen})
+            await pipe.execute()
+        return session
+
+    async def get(self, session_id: str) -> Session | None:
+        session_key, _ = self._keys(session_id)
+        async with _unavailable():
+            fields = await self._redis.hgetall(session_key)
+        if not fields:
+            return None
+        return Session(id=session_id, created_at=float(fields[b"created_at"]),
+                       last_seen=float(fields[b"last_seen"]), metadata=_decode_metadata(fields[b"metadata"]))
+
+    async def append(self, session_id: str, message: Message) -> bool:
+        keys = [*self._keys(session_id), self._index]
+        args = [_encode(message), self.options.max_messages, self._ttl_ms, repr(time.time()), session_id]
+        async with _unavailable():
+            return bool(await self._append(keys=keys, args=args))
+
+    async def messages(self, session_id: str, limit: int | None = None) -> list[Message] | None:
+        session_key, messages_key = self._keys(session_id)
+        async with _unavailable(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.exists(session_key)
+            pipe.lrange(messages_key, -limit if limit else 0, -1)
+            exists, items = await pipe.execute()
+        if not exists:
+            return None
+        return [_decode_message(item) for item in items]
+
+    async def delete(self, session_id: str) -> bool:
+        async with _unavailable(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*self._keys(session_id))
+            pipe.zrem(self._index, session_id)
+            deleted, _ = await pipe.execute()
+        return deleted > 0
+
+    async def count(self) -> int:
+        async with _unavailable(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(self._index, "-inf", time.time() - self.ttl)
+            pipe.zcard(self._index)
+            _, live = await pipe.execute()
+        return live
+
+    async def health(self) -> Health:
+        try:
+            await self._redis.ping()
+        except RedisError as error:
+            return Health("down", f"redis unreachable: {error}")
+        return Health("up")
+
+
+@contextlib.asynccontextmanager
+async def _unavailable() -> AsyncIterator[None]:
+    try:
+        yield
+    except RedisError as error:
+        raise StoreUnavailable(f"redis: {error}") from error
