@@ -185,10 +185,13 @@ def test_env_example_values_match_the_compose_defaults(compose):
             assert example[name] == default, name
 
 
-def test_one_subnet_for_the_network_and_the_trusted_proxies(compose):
+def test_the_backend_trusts_forwarded_addresses_from_nginx_alone(compose):
     subnet = with_defaults(compose["networks"]["chatkit"]["ipam"]["config"][0]["subnet"])
-    assert env_example()["CHATKIT_SUBNET"] == subnet
-    assert with_defaults(environment(compose["services"]["backend"])["CHATKIT_SUBNET"]) == subnet
-    toml = (ROOT / "deploy/chatkit.toml").read_text()
-    assert f'trusted_proxies = ["${{CHATKIT_SUBNET:-{subnet}}}"]' in toml
+    edge_ip = with_defaults(compose["services"]["web"]["networks"]["chatkit"]["ipv4_address"])
+    assert ipaddress.ip_address(edge_ip) in ipaddress.ip_network(subnet)
     assert ipaddress.ip_network(subnet).is_private
+    assert env_example()["CHATKIT_SUBNET"] == subnet
+    assert env_example()["CHATKIT_EDGE_IP"] == edge_ip
+    assert with_defaults(environment(compose["services"]["backend"])["CHATKIT_EDGE_IP"]) == edge_ip
+    toml = (ROOT / "deploy/chatkit.toml").read_text()
+    assert f'trusted_proxies = ["${{CHATKIT_EDGE_IP:-{edge_ip}}}"]' in toml
