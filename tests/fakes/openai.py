@@ -62,7 +62,16 @@ class FakeOpenAI(FakeServer):
 
     async def handle(self, request: Recorded, respond: Responder) -> None:
         if self.api_key is not None and request.headers.get("authorization") != f"Bearer {self.api_key}":
-            await _error(respond, Script(status=401))
+            sent = request.headers.get("authorization", "").removeprefix("Bearer ")
+            masked = sent[:8] + "*" * max(len(sent) - 12, 0) + sent[-4:]
+            await _error(
+                respond,
+                Script(
+                    status=401,
+                    error=f"Incorrect API key provided: {masked}. You can find "
+                    "your API key at https://platform.openai.com/account/api-keys.",
+                ),
+            )
             return
         route = (request.method, request.path)
         if route == ("POST", self.chat_path):

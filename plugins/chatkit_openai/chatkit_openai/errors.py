@@ -1,0 +1,76 @@
+"""SDK exceptions classified as :class:`ProviderError` for the chain, with secrets removed."""
+
+from __future__ import annotations
+
+import re
+import time
+from email.utils import parsedate_to_datetime
+
+import openai
+
+from chatkit_core.providers import ProviderError
+
+_KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_*-]{3})[A-Za-z0-9_*-]+")
+
+
+def classify(error: Exception, host: str, answered: bool, secret: str) -> ProviderError:
+    """The ProviderError for ``error``; ``answered`` once the response started streaming."""
+    if isinstance(error, openai.APITimeoutError):
+        return ProviderError(f"timed out waiting for {host}", kind="timeout")
+    if isinstance(error, openai.APIConnectionError):
+        if answered:
+            return ProviderError(f"the stream from {host} broke off", kind="bad_response")
+        return ProviderError(f"cannot reach {host}", kind="connect")
+    if isinstance(error, openai.APIStatusError):
+        return _status_error(error, host, secret)
+    if isinstance(error, openai.APIError):  # an error event inside the stream
+        return ProviderError(f"{host} failed mid-answer: {redact(error.message, secret)}", kind="bad_response")
+    return ProviderError(f"{host} sent a chunk that is not valid JSON", kind="bad_response")
+
+
+def _status_error(error: openai.APIStatusError, host: str, secret: str) -> ProviderError:
+    status = error.status_code
+    message = f"{host} answered {status}: {redact(_reason(error), secret)}"
+    if status in (401, 403):
+        return ProviderError(message, kind="auth", retryable=False, status=status, trip=True)
+    if status == 404:
+        return ProviderError(message, kind="not_found", retryable=False, status=status)
+    if status == 429:
+        if error.code == "insufficient_quota":  # billing, not load: waiting will not help
+            return ProviderError(message, kind="rate_limited", retryable=False, status=status, trip=True)
+        return ProviderError(message, kind="rate_limited", status=status, retry_after=retry_after(error))
+    if status == 408:
+        return ProviderError(message, kind="timeout", status=status)
+    if status >= 500:
+        return ProviderError(message, kind="server", status=status, retry_after=retry_after(error))
+    return ProviderError(message, kind="bad_request", retryable=False, status=status)
+
+
+def retry_after(error: openai.APIStatusError) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    headers = error.response.headers
+    try:
+        if milliseconds := headers.get("retry-after-ms"):
+            return max(float(milliseconds) / 1000, 0.0)
+        value = headers.get("retry-after")
+        if not value:
+            return None
+        if value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def redact(text: str, secret: str) -> str:
+    """``text`` without the key, nor anything shaped like an OpenAI key."""
+    if secret:
+        text = text.replace(secret, "***")
+    return _KEY_LIKE.sub(r"\1***", text)
+
+
+def _reason(error: openai.APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return error.response.reason_phrase or "error"

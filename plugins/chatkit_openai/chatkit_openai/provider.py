@@ -1,0 +1,110 @@
+"""The ``openai`` provider: one SDK client per configured provider, retries left to the chain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import openai
+import structlog
+
+from chatkit_core.health import Health
+from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderError
+from chatkit_openai.errors import classify
+from chatkit_openai.options import OpenAIOptions
+
+log = structlog.get_logger("chatkit.openai")
+
+
+class OpenAIProvider(Provider):
+    Options = OpenAIOptions
+    options: OpenAIOptions
+
+    def __init__(self, name: str, options: OpenAIOptions) -> None:
+        super().__init__(name, options)
+        self._client: openai.AsyncOpenAI | None = None
+        self._usage_option = True
+        """Ask for a usage chunk until the server refuses ``stream_options``."""
+        self._host = urlsplit(options.base_url).netloc
+
+    def problems(self) -> list[str]:
+        if self.options.is_openai and not self.options.configured_key():
+            return ["no API key for api.openai.com: set api_key or OPENAI_API_KEY"]
+        return []
+
+    async def start(self) -> None:
+        options = self.options
+        # The chain enforces the precise first-token and between-chunk limits; these
+        # are a backstop so that a dead socket never outlives them.
+        read = max(options.first_token_timeout or options.timeout, options.chunk_timeout)
+        timeout = openai.Timeout(read, connect=options.connect_timeout)
+        self._client = openai.AsyncOpenAI(
+            api_key=options.resolved_key(),
+            organization=options.organization or None,
+            base_url=options.base_url,
+            max_retries=0,
+            timeout=timeout,
+            # httpx transports make no retries of their own either: the chain owns them.
+            http_client=openai.DefaultAsyncHttpxClient(timeout=timeout),
+        )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        answered = False
+        try:
+            chunks = await self._create([{"role": m.role, "content": m.content} for m in request.messages])
+            answered = True
+            finish_reason = None
+            usage: dict[str, Any] = {}
+            async with chunks:
+                async for chunk in chunks:
+                    if chunk.usage is not None:
+                        usage = chunk.usage.model_dump(exclude_none=True)
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    if choice.delta and choice.delta.content:
+                        yield Chunk(text=choice.delta.content)
+                    finish_reason = choice.finish_reason or finish_reason
+            if finish_reason is None:
+                raise ProviderError(f"the stream from {self._host} ended before it finished", kind="bad_response")
+            yield Chunk(usage={**usage, "finish_reason": finish_reason})
+        except (openai.OpenAIError, json.JSONDecodeError) as error:
+            # ``from None``: the SDK's exception holds the request, whose headers hold the key.
+            raise classify(error, self._host, answered, self.options.resolved_key()) from None
+
+    async def health(self) -> Health:
+        try:
+            page = await self._sdk().with_options(timeout=self.options.connect_timeout).models.list()
+        except openai.OpenAIError as error:
+            problem = classify(error, self._host, False, self.options.resolved_key())
+            return Health("down", str(problem))
+        listed = any(model.id == self.options.model for model in page.data)
+        return Health("up", f"model {self.options.model} {'listed' if listed else 'not listed'} by {self._host}")
+
+    async def _create(self, messages: list[dict[str, str]]) -> openai.AsyncStream:
+        """Start a streamed completion, dropping ``stream_options`` if the server refuses it."""
+        options = self.options
+        arguments: dict[str, Any] = {"model": options.model, "messages": messages, "stream": True, **options.sampling()}
+        if options.extra_body:
+            arguments["extra_body"] = options.extra_body
+        if self._usage_option:
+            try:
+                return await self._sdk().chat.completions.create(**arguments, stream_options={"include_usage": True})
+            except openai.BadRequestError as error:
+                if "stream_options" not in f"{error.param} {error.message}":
+                    raise
+                self._usage_option = False
+                log.info("openai_stream_options_refused", provider=self.name, host=self._host)
+        return await self._sdk().chat.completions.create(**arguments)
+
+    def _sdk(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            raise RuntimeError(f"provider {self.name!r} used before start()")
+        return self._client
