@@ -82,12 +82,10 @@ class Chain:
                 self._fell_back(provider, "circuit_open", fallbacks)
                 continue
             async with contextlib.aclosing(self._try(provider, request, deadline, fallbacks, buffered)) as events:
-                answered = False
                 async for event in events:
-                    answered = True
                     yield event
-                if answered:
-                    return
+                    if isinstance(event, Finished):
+                        return
             if time.monotonic() >= deadline:
                 break
         raise ChainFailed(fallbacks)
@@ -103,6 +101,9 @@ class Chain:
             try:
                 async with contextlib.aclosing(self._attempt(provider, request, deadline, fallbacks, state)) as events:
                     async for event in events:
+                        if isinstance(event, Finished):
+                            breaker.succeeded()
+                            self.metrics.provider_outcome(provider.name, "success")
                         yield event
             except ProviderError as error:
                 breaker.failed(trip=error.trip)
@@ -118,10 +119,8 @@ class Chain:
                 await asyncio.sleep(delay)
                 continue
             except (asyncio.CancelledError, GeneratorExit):
-                breaker.released()
+                breaker.released()  # no verdict: a half-open circuit may probe again
                 raise
-            breaker.succeeded()
-            self.metrics.provider_outcome(provider.name, "success")
             return
 
     async def _attempt(

@@ -79,7 +79,7 @@ def test_middleware_order_comes_from_config(echo_plugin):
     assert [name for name, _ in default.middleware] == ["access_log", "security_headers", "cors", "tag"]
     chosen = assemble(config_from('[providers.e]\ntype = "echo"\n[middleware]\norder = ["tag"]\ndisabled = ["cors"]'))
     assert [name for name, _ in chosen.middleware] == ["tag", "access_log", "security_headers"]
-    with pytest.raises(ConfigError, match="middleware.order: unknown name 'nope'"):
+    with pytest.raises(ConfigError, match=r"middleware\.order: unknown name 'nope'"):
         assemble(config_from('[providers.e]\ntype = "echo"\n[middleware]\norder = ["nope"]'))
 
 

@@ -1,0 +1,118 @@
+"""The built-in session stores: memory (bounded, expiring) and sqlite (durable, shared)."""
+
+import asyncio
+import subprocess
+import sys
+import time
+
+import pytest
+
+from chatkit_core.builtins.stores import MemoryOptions, MemoryStore, SQLiteStore
+from chatkit_core.sessions import Message, SessionStoreOptions, new_message_id, now_rfc3339
+
+
+def message(text: str, role: str = "user") -> Message:
+    return Message(id=new_message_id(), role=role, content=text, created_at=now_rfc3339())
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request, tmp_path):
+    if request.param == "memory":
+        made = MemoryStore(MemoryOptions(ttl="1h", max_messages=5))
+    else:
+        made = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/s.db", ttl="1h",
+                                               max_messages=5))
+    await made.start()
+    yield made
+    await made.close()
+
+
+async def test_conversation_round_trip(store):
+    session = await store.create({"page": "/pricing"})
+    assert len(session.id) >= 43 and (await store.get(session.id)).metadata == {"page": "/pricing"}
+    for index in range(7):
+        assert await store.append(session.id, message(f"m{index}"))
+    kept = await store.messages(session.id)
+    assert [m.content for m in kept] == ["m2", "m3", "m4", "m5", "m6"]  # max_messages, oldest dropped
+    assert [m.content for m in await store.messages(session.id, limit=2)] == ["m5", "m6"]
+    assert await store.count() == 1
+    assert await store.delete(session.id)
+    assert await store.get(session.id) is None and await store.messages(session.id) is None
+    assert not await store.append(session.id, message("late"))
+    assert not await store.delete(session.id)
+
+
+async def test_idle_sessions_expire_and_activity_refreshes(store):
+    store.ttl = 0.3
+    idle = await store.create({})
+    busy = await store.create({})
+    for _ in range(3):
+        await asyncio.sleep(0.15)
+        assert await store.append(busy.id, message("still here"))
+    assert await store.get(idle.id) is None
+    assert await store.get(busy.id) is not None
+    assert await store.count() == 1
+
+
+async def test_memory_store_evicts_the_least_recently_active():
+    store = MemoryStore(MemoryOptions(max_sessions=3))
+    first, second, third = [await store.create({}) for _ in range(3)]
+    await store.append(first.id, message("keep me"))
+    await store.create({})
+    assert await store.get(second.id) is None
+    assert await store.get(first.id) is not None and await store.get(third.id) is not None
+
+
+async def test_sqlite_survives_a_restart(tmp_path):
+    options = SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/chat.db")
+    store = SQLiteStore(options)
+    await store.start()
+    session = await store.create({})
+    await store.append(session.id, message("before restart"))
+    await store.close()
+
+    reopened = SQLiteStore(options)
+    await reopened.start()
+    assert [m.content for m in await reopened.messages(session.id)] == ["before restart"]
+    await reopened.close()
+
+
+WRITER = """
+import asyncio, sys
+from chatkit_core.builtins.stores import SQLiteStore
+from chatkit_core.sessions import Message, SessionStoreOptions, new_message_id, now_rfc3339
+async def main(url, session_id, tag):
+    store = SQLiteStore(SessionStoreOptions(store="sqlite", url=url, max_messages=1000))
+    await store.start()
+    for index in range(100):
+        ok = await store.append(session_id, Message(id=new_message_id(), role="user",
+                                content=f"{tag}-{index}", created_at=now_rfc3339()))
+        assert ok
+    await store.close()
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_sqlite_is_safe_with_several_worker_processes(tmp_path):
+    url = f"sqlite:///{tmp_path}/shared.db"
+    store = SQLiteStore(SessionStoreOptions(store="sqlite", url=url, max_messages=1000))
+    await store.start()
+    session = await store.create({})
+    started = time.monotonic()
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, url, session.id, tag]) for tag in "ab"]
+    assert [await asyncio.to_thread(w.wait) for w in writers] == [0, 0]
+    contents = [m.content for m in await store.messages(session.id)]
+    await store.close()
+    assert len(contents) == 200
+    for tag in "ab":  # each writer's messages, all there and in its own order
+        assert [c for c in contents if c.startswith(tag)] == [f"{tag}-{i}" for i in range(100)]
+    assert time.monotonic() - started < 60
+
+
+def test_sqlite_url_forms():
+    from chatkit_core.builtins.stores import _sqlite_path
+
+    assert _sqlite_path("sqlite:///data/chat.db") == "data/chat.db"
+    assert _sqlite_path("sqlite:////var/lib/chatkit.db") == "/var/lib/chatkit.db"
+    with pytest.raises(ValueError, match="sqlite:///"):
+        _sqlite_path("postgres://x")
