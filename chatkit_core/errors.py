@@ -91,6 +91,13 @@ def handle_http_exception(request: Request, error: HTTPException) -> Response:
     return Response(error_body(code, message), status_code=error.status_code, headers=error.headers or {})
 
 
+def handle_undecodable(request: Request, error: UnicodeDecodeError | RecursionError) -> Response:
+    """msgspec raises these, not a DecodeError, for invalid UTF-8 and for very deep nesting."""
+    if isinstance(error, RecursionError):
+        return respond(invalid(None, "The request body is nested too deeply."))
+    return respond(invalid(None, "The request body is not valid UTF-8 JSON."))
+
+
 def handle_unexpected(request: Request, error: Exception) -> Response:
     log.exception("unhandled_error", path=request.url.path)
     return Response(error_body("internal_error", "Something went wrong on our side. Please try again."),
@@ -100,5 +107,7 @@ def handle_unexpected(request: Request, error: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     APIError: handle_api_error,
     HTTPException: handle_http_exception,
+    UnicodeDecodeError: handle_undecodable,
+    RecursionError: handle_undecodable,
     Exception: handle_unexpected,
 }
