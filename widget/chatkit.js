@@ -126,6 +126,7 @@ border:1px solid var(--bd);border-radius:var(--r);box-shadow:0 16px 48px rgba(0,
 .left .panel{right:auto;left:var(--x)}
 .inline .panel{min-height:var(--chatkit-height,480px);border:1px solid var(--bd);border-radius:var(--r)}
 .fixed .panel{position:fixed;inset:0;z-index:var(--z)}
+.fullpage .messages,.fullpage .composer{padding-inline:max(16px,calc(50% - 380px))}
 @keyframes ck-in{from{opacity:0;transform:translateY(12px)}}
 .header{display:flex;align-items:center;gap:4px;padding:10px 8px;padding-inline-start:18px;background:var(--a);color:var(--af)}
 .header h2{flex:1;margin:0;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
@@ -373,8 +374,10 @@ textarea{font-size:16px}}
     constructor(options = {}) {
       this.o = options;
       this.endpoint = String(options.endpoint || '').replace(/\/+$/, '');
-      this.key = options.storageKey || 'chatkit:session:' + new URL(this.endpoint || '/', location.href).href;
       this.mode = options.target && options.mode !== 'fullpage' ? 'inline' : options.mode === 'fullpage' ? 'fullpage' : 'floating';
+      // One conversation per endpoint, and per target element for widgets placed in the page.
+      const target = options.target && (typeof options.target === 'string' ? options.target : '#' + options.target.id);
+      this.key = options.storageKey || `chatkit:session:${new URL(this.endpoint || '/', location.href).href}${target ? ' ' + target : ''}`;
       const lang = String(options.locale || navigator.language || 'en').toLowerCase().split(/[-_]/)[0];
       this.t = { ...STRINGS.en, ...STRINGS[lang], ...options.strings };
       this.listeners = {};
@@ -411,7 +414,7 @@ textarea{font-size:16px}}
       this.messages = el('div', { class: 'messages', part: 'messages', role: 'log', 'aria-live': 'off', 'aria-label': t.conversation, tabindex: '0' });
       this.live = el('div', { class: 'sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
       this.input = el('textarea', {
-        part: 'input', rows: '1', placeholder: t.placeholder, 'aria-label': t.message, maxlength: o.maxLength || null,
+        part: 'input', rows: '1', dir: 'auto', placeholder: t.placeholder, 'aria-label': t.message, maxlength: o.maxLength || null,
         keydown: (e) => {
           if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
             e.preventDefault();
@@ -455,6 +458,8 @@ textarea{font-size:16px}}
 
     on(event, fn) {
       (this.listeners[event] ||= new Set()).add(fn);
+      // A listener added after start-up still hears "ready".
+      if (event === 'ready' && this.ready) queueMicrotask(() => this.listeners.ready?.has(fn) && fn());
       return this;
     }
 
@@ -576,12 +581,13 @@ textarea{font-size:16px}}
         } catch { /* offline: the next message shows the error */ }
       }
       await null;
+      this.ready = true;
       this.emit('ready');
     }
 
     // Adds a message bubble. Assistant text is markdown from the API (HTML-escaped); user text is plain.
     bubble(role, content, local, incomplete) {
-      const body = el('div', { class: 'body' });
+      const body = el('div', { class: 'body', dir: 'auto' });
       const node = el('div', { class: `msg ${role}`, part: `message ${role}` }, el('span', { class: 'sr' }, (role === 'user' ? this.t.you : this.t.assistant) + ': '), body);
       node.body = body;
       this.render(node, content, local);
