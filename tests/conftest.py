@@ -1,0 +1,37 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Venv:
+    """A fresh virtualenv, as a new user would make one: pip installs from the source tree."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.bin = path / "bin"
+
+    def pip(self, *args: str) -> None:
+        subprocess.run([str(self.bin / "python"), "-m", "pip", "--quiet", "--disable-pip-version-check", *args],
+                       check=True, capture_output=True, text=True)
+
+    def run(self, *args: str, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.bin / args[0]), *args[1:]], capture_output=True, text=True, check=check,
+                              timeout=120, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def fresh_venv(tmp_path_factory) -> Venv:
+    """A new virtualenv holding the core alone (no plugins). Tests install plugins into it."""
+    path = tmp_path_factory.mktemp("venv") / "env"
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    venv = Venv(path)
+    venv.pip("install", str(ROOT))
+    return venv
