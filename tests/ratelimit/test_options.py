@@ -55,6 +55,7 @@ def test_two_limits_over_one_window_are_refused():
     ({"routes": {"chats": 1}}, "routes: unknown route 'chats'"),
     ({"routes": {"chat": 0}}, "routes: the cost of 'chat' must be at least 1"),
     ({"timeout": 0}, "timeout must be greater than 0"),
+    ({"max_connections": 0}, "max_connections at least 1"),
     ({"per_minute": 5}, "unknown field `per_minute`"),
 ])
 def test_other_bad_keys_are_refused(table, message):

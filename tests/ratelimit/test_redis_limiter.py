@@ -100,3 +100,20 @@ async def test_a_hung_redis_costs_at_most_the_timeout(redis_server):
             redis_server.resume()
         assert (await limits.hit("chat", "192.0.2.1")).allowed
         assert (await limits.health()).status == "up"
+
+
+async def test_a_burst_waits_for_pooled_connections(redis_server):
+    async with limiter(storage=redis_server.url, max_connections=4, per_ip=["5/minute"]) as limits:
+        with capture_logs() as logs:
+            decisions = await asyncio.gather(*(limits.hit("chat", f"10.1.{n // 250}.{n % 250}") for n in range(500)))
+        assert not [entry for entry in logs if entry["log_level"] == "warning"]
+        assert all(d.allowed and "RateLimit" in d.headers for d in decisions)  # counted, not failed open
+
+
+async def test_changing_the_strategy_meets_no_old_data(redis_server):
+    for strategy in ("moving-window", "fixed-window", "sliding-window", "moving-window"):
+        async with limiter(storage=redis_server.url, strategy=strategy, per_ip=["2/minute"]) as limits:
+            with capture_logs() as logs:
+                decisions = [await limits.hit("chat", "192.0.2.1") for _ in range(3)]
+            assert not logs
+            assert [d.allowed for d in decisions][-1] is False

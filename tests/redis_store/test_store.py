@@ -188,3 +188,10 @@ def test_the_core_builds_it_from_sessions_and_redis_url(redis_server):
 def test_bad_options_are_refused(table, message):
     with pytest.raises(ConfigError, match=message):
         build_store(decode({"sessions": {"store": "redis", **table}}))
+
+
+async def test_a_burst_waits_for_pooled_connections(redis_server):
+    async with store(redis_server.url, max_connections=3) as sessions:
+        created = await asyncio.gather(*(sessions.create({}) for _ in range(300)))
+        await asyncio.gather(*(sessions.append(s.id, message("hi")) for s in created))
+        assert await sessions.count() == 300

@@ -37,7 +37,7 @@ class Check(NamedTuple):
     """One limit applied to one client: the policy and the key it is counted under."""
 
     policy: Policy
-    identifiers: tuple[str, str]
+    identifiers: tuple[str, str, str]
 
 
 class LimitsLimiter(RateLimiter):
@@ -46,7 +46,7 @@ class LimitsLimiter(RateLimiter):
     All limits are checked before any is spent, under a per-key lock, so inside one process
     a refused request costs nothing. Across processes sharing Redis each spend is atomic, so
     a limit never admits more than its quota; a request that loses a race for the last unit
-    between check and spend may have spent units of the limits checked before it.
+    between check and spend is refused but may have spent a unit of its other limits.
     """
 
     Options = LimitsOptions
@@ -58,7 +58,9 @@ class LimitsLimiter(RateLimiter):
             scope: [Policy(policy_name(scope, item), item) for item in parse_limits(f"per_{scope}", texts)]
             for scope, texts in (("ip", options.per_ip), ("session", options.per_session))
         }
-        self._storage, self._pool = open_storage(options.storage, options.key_prefix, options.timeout)
+        self._storage, self._pool = open_storage(
+            options.storage, options.key_prefix, options.timeout, options.max_connections
+        )
         self._strategy = STRATEGIES[options.strategy](self._storage)
         self._locks = KeyLocks()
         self._outage: str | None = None
@@ -89,21 +91,25 @@ class LimitsLimiter(RateLimiter):
         return Health("down", f"rate limit storage unreachable: {self._outage}")
 
     def _checks(self, ip: str, session_id: str | None) -> list[Check]:
-        checks = [Check(policy, ("ip", ip)) for policy in self._policies["ip"]]
+        # Strategies keep different data under a key, so each has its own keys: changing
+        # the strategy (even mid rolling deploy) never meets another strategy's data.
+        strategy = self.options.strategy
+        checks = [Check(policy, (strategy, "ip", ip)) for policy in self._policies["ip"]]
         if session_id is not None:
             # The session id is the conversation's secret; storage only ever sees a digest.
             digest = hashlib.blake2b(session_id.encode(), digest_size=16).hexdigest()
-            checks += [Check(policy, ("session", digest)) for policy in self._policies["session"]]
+            checks += [Check(policy, (strategy, "session", digest)) for policy in self._policies["session"]]
         return checks
 
     async def _decide(self, checks: Sequence[Check], cost: int) -> Decision:
         before = await self._stats(checks)
         if any(stats.remaining < cost for stats in before):
             return self._refusal(checks, before, cost)
-        for check in checks:
-            if not await self._strategy.hit(check.policy.item, *check.identifiers, cost=cost):
-                # Another process took the last unit between the check and the spend.
-                return self._refusal(checks, await self._stats(checks), cost)
+        spent = await asyncio.gather(
+            *(self._strategy.hit(c.policy.item, *c.identifiers, cost=cost) for c in checks)
+        )
+        if not all(spent):  # another process took the last unit between the check and the spend
+            return self._refusal(checks, await self._stats(checks), cost)
         return Decision(allowed=True, headers=self._headers(checks, await self._stats(checks)))
 
     async def _stats(self, checks: Sequence[Check]) -> list[WindowStats]:

@@ -27,6 +27,8 @@ class LimitsOptions(RateLimitOptions, kw_only=True, forbid_unknown_fields=True):
     """Prefix of the limiter's keys in Redis, so several deployments can share one server."""
     timeout: float = 0.5
     """Seconds a storage call may take before it counts as a storage error."""
+    max_connections: int = 50
+    """Redis connections per process; more concurrent requests wait for one."""
 
     def __post_init__(self) -> None:
         parse_limits("per_ip", self.per_ip)
@@ -37,8 +39,8 @@ class LimitsOptions(RateLimitOptions, kw_only=True, forbid_unknown_fields=True):
                 raise ValueError(f"routes: unknown route {route!r}; limited routes are {', '.join(ROUTES)}")
             if cost < 1:
                 raise ValueError(f"routes: the cost of {route!r} must be at least 1, got {cost}")
-        if self.timeout <= 0:
-            raise ValueError(f"timeout must be greater than 0, got {self.timeout}")
+        if self.timeout <= 0 or self.max_connections < 1:
+            raise ValueError("timeout must be greater than 0 and max_connections at least 1")
 
 
 def parse_limits(key: str, texts: list[str]) -> list[RateLimitItem]:

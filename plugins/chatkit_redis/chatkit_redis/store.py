@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -51,14 +51,16 @@ class RedisOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True
     """Prefix of every key, so several deployments can share one Redis database."""
     timeout: float = 2.0
     """Seconds to connect or to wait for an answer before the store counts as unavailable."""
+    max_connections: int = 50
+    """Redis connections per process; more concurrent requests wait (up to ``timeout``) for one."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if urlsplit(self.url).scheme not in SCHEMES:
             raise ValueError(f"url: {self.url!r} is not a Redis URL; use e.g. \"redis://127.0.0.1:6379/1\" "
                              "(\"rediss://\" for TLS) or set REDIS_URL")
-        if self.timeout <= 0:
-            raise ValueError(f"timeout must be greater than 0, got {self.timeout}")
+        if self.timeout <= 0 or self.max_connections < 1:
+            raise ValueError("timeout must be greater than 0 and max_connections at least 1")
 
 
 class RedisStore(SessionStore):
@@ -73,10 +75,10 @@ class RedisStore(SessionStore):
         super().__init__(options)
         # Valkey speaks the Redis protocol.
         url = options.url.replace("valkey", "redis", 1) if options.url.startswith("valkey") else options.url
-        self._redis = Redis.from_url(
-            url, socket_timeout=options.timeout, socket_connect_timeout=options.timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
+        self._redis = Redis.from_pool(BlockingConnectionPool.from_url(
+            url, max_connections=options.max_connections, timeout=options.timeout,
+            socket_timeout=options.timeout, socket_connect_timeout=options.timeout, retry=Retry(NoBackoff(), 0),
+        ))
         self._append = self._redis.register_script(_APPEND)
         self._ttl_ms = int(self.ttl * 1000)
         self._index = options.key_prefix + "sessions"
