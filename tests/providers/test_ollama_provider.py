@@ -247,3 +247,16 @@ async def test_message_text_is_never_logged(fake_ollama: FakeOllama) -> None:
                 with contextlib.suppress(ProviderError):
                     await answer(ollama)
     assert "capital of France" not in repr(logs)
+
+
+async def test_a_404_that_is_not_about_the_model_is_a_bad_request(fake_ollama: FakeOllama) -> None:
+    error = await failure(fake_ollama.url + "/wrong/prefix")
+    assert (error.kind, error.status) == ("bad_request", 404)
+    assert "404 page not found" in str(error) and "ollama pull" not in str(error)
+
+
+async def test_credentials_in_the_url_stay_out_of_errors() -> None:
+    url = closed_port_url().replace("http://", "http://admin:hunter2@")
+    error = await failure(url)
+    assert error.kind == "connect" and "hunter2" not in str(error) and "admin" not in str(error)
+    assert url.rpartition("@")[2] in str(error)

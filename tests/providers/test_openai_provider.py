@@ -264,3 +264,11 @@ async def test_the_key_stays_out_of_repr_and_logs(fake: FakeOpenAI) -> None:
                     await answer(openai)
             await openai.health()
     assert SECRET not in repr(logs) and "capital of France" not in repr(logs)
+
+
+async def test_credentials_in_the_url_stay_out_of_errors_and_health() -> None:
+    url = closed_port_url().replace("http://", "http://admin:hunter2@")
+    error = await failure(url)
+    async with started(provider(url)) as openai:
+        health = await openai.health()
+    assert "hunter2" not in str(error) + health.detail and health.status == "down"

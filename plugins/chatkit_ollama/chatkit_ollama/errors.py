@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 import httpx
 import msgspec
 
 from chatkit_core.providers import ProviderError
+
+_MODEL_NOT_FOUND = re.compile(r"model .*not found")
 
 
 class _ErrorBody(msgspec.Struct):
@@ -16,7 +21,7 @@ def status_error(response: httpx.Response, model: str) -> ProviderError:
     """An HTTP error answer; its ``{"error": ...}`` body gives the reason."""
     status = response.status_code
     reason = _reason(response.content) or response.reason_phrase
-    if status == 404 and "not found" in reason:
+    if status == 404 and _MODEL_NOT_FOUND.search(reason):
         return ProviderError(
             f"Ollama does not have model {model!r} ({reason}); run `ollama pull {model}`",
             kind="not_found",
@@ -35,8 +40,17 @@ def status_error(response: httpx.Response, model: str) -> ProviderError:
     return ProviderError(message, kind="bad_request", retryable=False, status=status)
 
 
+def public_url(url: str) -> str:
+    """``url`` without any credentials in it, for messages."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
 def transport_error(error: httpx.HTTPError, base_url: str, answered: bool) -> ProviderError:
-    """A network failure; after the answer began, a broken connection is a cut stream."""
+    """A network failure; after the answer began, a broken connection is a cut stream.
+
+    ``base_url`` is shown as is: pass it through :func:`public_url` first.
+    """
     if isinstance(error, httpx.TimeoutException):
         phase = "connecting to" if isinstance(error, httpx.ConnectTimeout) else "waiting for"
         return ProviderError(f"timed out {phase} Ollama at {base_url}", kind="timeout")

@@ -11,7 +11,7 @@ import structlog
 
 from chatkit_core.health import Health
 from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderError
-from chatkit_ollama.errors import status_error, transport_error
+from chatkit_ollama.errors import public_url, status_error, transport_error
 from chatkit_ollama.options import OllamaOptions
 from chatkit_ollama.pull import pull_model
 
@@ -51,6 +51,7 @@ class OllamaProvider(Provider):
     def __init__(self, name: str, options: OllamaOptions) -> None:
         super().__init__(name, options)
         self._client: httpx.AsyncClient | None = None
+        self._where = public_url(options.base_url)
 
     async def start(self) -> None:
         options = self.options
@@ -99,7 +100,7 @@ class OllamaProvider(Provider):
                     raise ProviderError("Ollama's stream ended without its done line", kind="bad_response")
                 yield Chunk(usage=_usage(final))
         except httpx.HTTPError as error:
-            raise transport_error(error, self.options.base_url, answered) from error
+            raise transport_error(error, self._where, answered) from error
 
     async def health(self) -> Health:
         try:
@@ -116,7 +117,7 @@ class OllamaProvider(Provider):
         try:
             response = await self._http().get("/api/tags", timeout=self.options.connect_timeout)
         except httpx.HTTPError as error:
-            raise transport_error(error, self.options.base_url, answered=False) from error
+            raise transport_error(error, self._where, answered=False) from error
         if response.is_error:
             raise status_error(response, self.options.model)
         try:
@@ -130,7 +131,7 @@ class OllamaProvider(Provider):
         try:
             if _tagged(self.options.model) in await self._models():
                 return
-            await pull_model(self._http(), self.options.model, self.options.base_url)
+            await pull_model(self._http(), self.options.model, self._where)
         except ProviderError as error:
             log.warning("ollama_pull_skipped", provider=self.name, model=self.options.model, reason=str(error))
 

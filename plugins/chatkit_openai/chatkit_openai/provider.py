@@ -27,7 +27,8 @@ class OpenAIProvider(Provider):
         self._client: openai.AsyncOpenAI | None = None
         self._usage_option = True
         """Ask for a usage chunk until the server refuses ``stream_options``."""
-        self._host = urlsplit(options.base_url).netloc
+        self._host = urlsplit(options.base_url).netloc.rpartition("@")[2]
+        """Where errors say the failure was: no credentials, even if the URL holds some."""
 
     def problems(self) -> list[str]:
         if self.options.is_openai and not self.options.configured_key():
