@@ -26,6 +26,8 @@ class OpenAIOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=True):
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    """What OpenAI's reasoning models take instead of ``max_tokens``."""
     seed: int | None = None
     stop: list[str] | None = None
     extra_body: dict[str, Any] = {}
@@ -57,6 +59,7 @@ class OpenAIOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=True):
             "temperature": self.temperature,
             "top_p": self.top_p,
             "max_tokens": self.max_tokens,
+            "max_completion_tokens": self.max_completion_tokens,
             "seed": self.seed,
             "stop": self.stop,
         }
