@@ -13,13 +13,15 @@ import time
 from collections.abc import Callable
 
 import structlog
+from litestar import Response
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import MutableScopeHeaders
+from litestar.datastructures import Headers, MutableScopeHeaders
 from litestar.middleware.cors import CORSMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatkit_core import hookimpl
 from chatkit_core.config import Config
+from chatkit_core.errors import error_body
 
 log = structlog.get_logger("chatkit.http")
 
@@ -123,11 +125,29 @@ def security_headers(config: Config) -> Middleware:
     return wrap
 
 
+class ExactOrigins(CORSConfig):
+    """Origins match exactly: Litestar would read ``*`` inside an origin as a wildcard."""
+
+    def is_origin_allowed(self, origin: str) -> bool:
+        return self.is_allow_all_origins or origin in self.allow_origins
+
+
+class RefusingCORSMiddleware(CORSMiddleware):
+    """Litestar's CORS, with refused preflights answered in the API's error shape."""
+
+    def _create_preflight_response(self, origin: str, request_headers: Headers) -> Response:
+        response = super()._create_preflight_response(origin=origin, request_headers=request_headers)
+        if response.status_code < 400:
+            return response
+        return Response(error_body("forbidden", "This website is not allowed to use the chat service."),
+                        status_code=403)
+
+
 def cors(config: Config) -> Middleware | None:
     """Exact-origin CORS from ``server.allowed_origins``; never with credentials."""
     if not config.server.allowed_origins:
         return None
-    cors_config = CORSConfig(
+    cors_config = ExactOrigins(
         allow_origins=config.server.allowed_origins,
         allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
         allow_headers=["Content-Type", "Accept", "X-ChatKit-Site-Key", "X-Request-ID"],
@@ -135,7 +155,7 @@ def cors(config: Config) -> Middleware | None:
         allow_credentials=False,
         max_age=600,
     )
-    return lambda app: CORSMiddleware(app=app, config=cors_config)
+    return lambda app: RefusingCORSMiddleware(app=app, config=cors_config)
 
 
 @hookimpl

@@ -19,8 +19,9 @@ PAYLOADS = [line for line in (Path(__file__).parent.parent / "data" / "xss_paylo
             if line.strip()]
 
 
-def canned(replies: list[str] | None = None, chunk_chars: int = 8, extra: str = "") -> str:
-    """A config answered by the canned provider, without a rate limiter."""
+def canned(replies: list[str] | None = None, chunk_chars: int = 8, extra: str = "",
+           rate_limit: str = 'type = "none"') -> str:
+    """A config answered by the canned provider; no rate limiter unless ``rate_limit`` says."""
     return f"""
 [chain]
 order = ["demo"]
@@ -30,7 +31,7 @@ replies = {json.dumps(replies or [])}
 chunk_chars = {chunk_chars}
 delay = 0
 [rate_limit]
-type = "none"
+{rate_limit}
 {extra}
 """
 
