@@ -23,6 +23,7 @@ DEFAULT_PLUGINS = (
     "chatkit_core.builtins.stores",
     "chatkit_core.builtins.sanitizer",
     "chatkit_core.builtins.middleware",
+    "chatkit_core.builtins.site_keys",
 )
 
 pm = pluggy.PluginManager("chatkit")
