@@ -1,0 +1,95 @@
+"""``python -m bench``: start the mocks and redis, run the scenarios, write the report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+from datetime import UTC, datetime
+
+import uvloop
+
+from bench import procs, report, scenarios
+from bench.setup import has_limiter, has_openai
+
+SECTIONS = ("fixed_rates", "max_sustained", "streaming", "concurrent_streams", "session_memory", "fallback",
+            "limiter_storage")
+PACINGS = {"reply": "0.05:10:0", "stream": "0.05:50:0.02", "slow": "0.05:20:0.25", "instant": "0:10:0"}
+"""Mock listeners, ``LATENCY:CHUNKS:INTERVAL``: answers after 50 ms; streams of 50 chunks 20 ms apart;
+long streams that keep 1,000 connections open; instant answers to fill the session store fast."""
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    top.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
+    top.add_argument("--workers", type=int, default=2, help="uvicorn workers (default 2: both cores)")
+    top.add_argument("--quick", action="store_true", help="shorter runs, for trying the bench itself")
+    top.add_argument("--core", help="run the server with the chatkit_core package from this tree (A/B checks)")
+    top.add_argument("--no-write", action="store_true", help="print the report, leave bench/results alone")
+    return top
+
+
+async def _run(args: argparse.Namespace, env: scenarios.Env, sections: list[str]) -> dict:
+    kinds = ["ollama", *(["openai"] if has_openai() else [])]
+    results: dict = {}
+    for section in sections:
+        print(f"== {section}", flush=True)
+        if section == "fixed_rates":
+            results[section] = await scenarios.fixed_rates(env, [100, 500, 1000], kinds)
+        elif section == "streaming":
+            results[section] = await scenarios.streaming(env, kinds)
+        elif section == "limiter_storage":
+            if has_limiter():
+                results[section] = await scenarios.limiter_storage(env)
+        else:
+            results[section] = await getattr(scenarios, section)(env)
+    return results
+
+
+def _notes(env: scenarios.Env) -> list[str]:
+    notes = [
+        "Added latency = ChatKit percentile minus the same percentile of the mock answering the same load "
+        "directly; open-loop runs measure each request from the moment it was due.",
+        "The server runs the rate limiter (type limits, moving window, limits too high to refuse) and the "
+        "memory session store with access logging at info level, as deployed.",
+        "Each client connection uses its own loopback source address (many visitors for per-IP limits) and its "
+        "own conversations, so with several workers each conversation stays with the worker that holds it.",
+        "Load generator, mock upstream and server share the machine's cores; other work on the machine "
+        "(see load average) inflates absolute numbers, server CPU ms per request is the steadier figure.",
+    ]
+    if not has_limiter():
+        notes.append("chatkit_ratelimit is not installed: no limiter in the runs, section 7 skipped.")
+    if env.redis is None:
+        notes.append("redis-server is not installed: the redis:// limiter row is missing.")
+    return notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    sections = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser().error(f"unknown sections: {', '.join(sorted(unknown))}")
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    ports = {name: procs.free_port() for name in PACINGS}
+    ports["dead"] = procs.free_port()  # nothing listens: connections are refused
+    load_before = os.getloadavg()
+    with procs.mock([f"{ports[name]}:{PACINGS[name]}" for name in PACINGS], None), \
+            procs.redis_server(None) as redis:
+        env = scenarios.Env(ports, args.core, redis, args.workers, 0.4 if args.quick else 1.0)
+        results = uvloop.run(_run(args, env, sections))
+    data = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpu": procs.cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+                    "workers": args.workers, "load_before": [round(x, 2) for x in load_before],
+                    "load_after": [round(x, 2) for x in os.getloadavg()], "core": args.core or "working tree"},
+        "scenarios": results,
+        "notes": _notes(env),
+    }
+    print(report.markdown(data))
+    if not args.no_write:
+        for path in report.write(data):
+            print(f"wrote {path}")
+    return 0

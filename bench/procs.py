@@ -1,0 +1,172 @@
+"""Starting and measuring the processes under test: mock upstreams, ChatKit, redis-server."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGS = Path(tempfile.gettempdir()) / "chatkit-bench"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pinned(command: list[str], cpus: str | None) -> list[str]:
+    return ["taskset", "-c", cpus, *command] if cpus and shutil.which("taskset") else command
+
+
+def _raise_fd_limit() -> None:
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+@contextlib.contextmanager
+def process(command: list[str], name: str, cpus: str | None = None, env: dict[str, str] | None = None
+            ) -> Iterator[subprocess.Popen]:
+    LOGS.mkdir(exist_ok=True)
+    with open(LOGS / f"{name}.log", "wb") as log:
+        proc = subprocess.Popen(_pinned(command, cpus), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                env={**os.environ, **(env or {})}, preexec_fn=_raise_fd_limit,
+                                start_new_session=True)
+        try:
+            yield proc
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}; see {LOGS}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port} after {timeout}s")
+
+
+def wait_for_health(base_url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"ChatKit exited with {proc.returncode}; see {LOGS}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{base_url}/health", timeout=2) as answer:
+            if answer.status == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"ChatKit at {base_url} not healthy after {timeout}s")
+
+
+@contextlib.contextmanager
+def mock(specs: list[str], cpus: str | None) -> Iterator[None]:
+    with process([sys.executable, "-m", "bench.mock", *specs], "mock", cpus) as proc:
+        wait_for_port(int(specs[-1].split(":")[0]), proc)
+        yield
+
+
+@contextlib.contextmanager
+def chatkit(config: str, workers: int, cpus: str | None, core: str | None = None, name: str = "chatkit"
+            ) -> Iterator[tuple[int, subprocess.Popen]]:
+    """ChatKit serving ``config`` (TOML text) on a free port; ``core`` overrides the core package's tree."""
+    port = free_port()
+    LOGS.mkdir(exist_ok=True)
+    path = LOGS / f"{name}.toml"
+    path.write_text(config)
+    env = {"PYTHONPATH": core} if core else {}
+    command = [sys.executable, "-m", "chatkit_core", "serve", "--config", str(path), "--port", str(port),
+               "--workers", str(workers)]
+    with process(command, name, cpus, env) as proc:
+        wait_for_health(f"http://127.0.0.1:{port}", proc)
+        yield port, proc
+
+
+@contextlib.contextmanager
+def redis_server(cpus: str | None) -> Iterator[int | None]:
+    """A throwaway redis-server, or None when it is not installed."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None
+        return
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder, process(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder],
+        "redis", cpus,
+    ) as proc:
+        wait_for_port(port, proc)
+        yield port
+
+
+def workers(proc: subprocess.Popen) -> list[int]:
+    """The uvicorn processes that serve requests: the children when it forked workers, else itself."""
+    children = []
+    for pid in _descendants(proc.pid):
+        cmdline = _cmdline(pid)
+        if "spawn_main" in cmdline and "resource_tracker" not in cmdline:
+            children.append(pid)
+    return children or [proc.pid]  # one worker: uvicorn serves in-process (taskset execs into it)
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                kids = [int(k) for k in (task / "children").read_text().split()]
+                found += kids
+                todo += kids
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks

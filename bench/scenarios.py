@@ -1,0 +1,238 @@
+"""The measurements. Each returns plain data for the report.
+
+"Added" numbers are ChatKit's percentile minus the same percentile of the mock answering
+the same load directly, so the mock's fixed latency and the client's own cost cancel out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from bench import calls, procs
+from bench.client import Call, Connection, Sample, closed_loop, open_loop
+from bench.setup import Setup
+
+
+@dataclass
+class Env:
+    ports: dict[str, int]
+    """Mock listeners by pacing: ``reply``, ``stream``, ``slow``, ``instant``; ``dead`` refuses."""
+    core: str | None
+    redis: int | None
+    workers: int
+    scale: float
+    """Multiplies every duration (``--quick`` runs shorter)."""
+
+    def seconds(self, value: float) -> float:
+        return max(1.0, value * self.scale)
+
+
+@contextlib.contextmanager
+def serving(env: Env, setup: Setup, workers: int | None = None, name: str = "chatkit"
+            ) -> Iterator[tuple[int, list[int]]]:
+    with procs.chatkit(setup.toml(), workers or env.workers, None, env.core, name) as (port, proc):
+        yield port, procs.workers(proc)
+
+
+def live(env: Env, kind: str = "ollama", pacing: str = "reply", **setup: object) -> Setup:
+    return Setup([("live", kind, env.ports[pacing])], **setup)
+
+
+def _pool(rate: float, seconds_each: float) -> int:
+    """Connections enough for ``rate`` requests each busy ``seconds_each``, with room for spikes."""
+    return max(32, int(rate * seconds_each * 3))
+
+
+async def _connect(port: int, count: int, chats: int | None) -> list[Connection]:
+    connections = [Connection("127.0.0.1", port) for _ in range(count)]
+    if chats is None:
+        await asyncio.gather(*(c.open() for c in connections))
+    else:
+        await calls.prepare(connections, chats)
+    return connections
+
+
+async def run(port: int, call: Call, rate: float | None, duration: float, connections: int,
+              pids: list[int] | None = None, chatkit: bool = True) -> dict:
+    """One load run; ``rate`` None is closed-loop. With ``pids``, also their CPU per request."""
+    pool = await _connect(port, connections, int((rate or 2000) * duration) if chatkit else None)
+    before = procs.cpu_seconds(pids or [])
+    try:
+        sample: Sample = await (open_loop(pool, call, rate, duration) if rate else closed_loop(pool, call, duration))
+    finally:
+        for connection in pool:
+            connection.close()
+    result = sample.summary()
+    if pids:
+        result["server_cpu_ms_per_request"] = (procs.cpu_seconds(pids) - before) / max(sample.count, 1) * 1000
+    return result
+
+
+def added(chatkit: dict, direct: dict) -> dict:
+    out = {}
+    for key in ("p50_ms", "p99_ms", "ttft_p50_ms", "ttft_p99_ms"):
+        if chatkit.get(key) == chatkit.get(key) and direct.get(key) == direct.get(key):  # both not NaN
+            out[f"added_{key}"] = chatkit[key] - direct[key]
+    return out
+
+
+async def warm(port: int, call: Call, rate: float = 50) -> None:
+    await run(port, call, rate, 1.5, 16)
+
+
+async def fixed_rates(env: Env, rates: list[int], kinds: list[str]) -> list[dict]:
+    """1. Non-streamed chat at constant arrival rates: ChatKit vs the mock directly."""
+    rows = []
+    for kind in kinds:
+        direct = calls.direct(kind)
+        chat = calls.chatkit_chat(stream=False)
+        kind_rates = rates if kind == "ollama" else rates[:1]
+        baselines = {rate: await run(env.ports["reply"], direct, rate, env.seconds(8), _pool(rate, 0.06),
+                                     chatkit=False) for rate in kind_rates}
+        with serving(env, live(env, kind)) as (port, pids):
+            await warm(port, chat)
+            for rate in kind_rates:
+                result = await run(port, chat, rate, env.seconds(8), _pool(rate, 0.06), pids)
+                rows.append({"provider": kind, "rate": rate, "direct": baselines[rate], "chatkit": result,
+                             **added(result, baselines[rate])})
+    return rows
+
+
+async def max_sustained(env: Env) -> dict:
+    """2. Highest constant rate with < 1% errors and p99 added latency < 10 ms."""
+    chat = calls.chatkit_chat(stream=False)
+    with serving(env, live(env)) as (port, pids):
+        await warm(port, chat)
+        estimate = await run(port, chat, None, env.seconds(6), 128, pids)
+        capacity = estimate["rps"]
+        tried = []
+        for fraction in (1.0, 0.85, 0.7, 0.55, 0.4, 0.25, 0.1):
+            rate = max(10, round(capacity * fraction))
+            direct = await run(env.ports["reply"], calls.direct("ollama"), rate, env.seconds(5),
+                               _pool(rate, 0.06), chatkit=False)
+            result = await run(port, chat, rate, env.seconds(5), _pool(rate, 0.06), pids)
+            row = {"rate": rate, "chatkit": result, "direct": direct, **added(result, direct)}
+            tried.append(row)
+            if result["error_rate"] < 0.01 and row.get("added_p99_ms", 1e9) < 10:
+                return {"closed_loop": estimate, "sustained_rps": rate, "tried": tried}
+    return {"closed_loop": estimate, "sustained_rps": None, "tried": tried}
+
+
+async def streaming(env: Env, kinds: list[str], rate: float = 50) -> list[dict]:
+    """3. Time to first token of streamed answers (50 chunks 20 ms apart)."""
+    rows = []
+    for kind in kinds:
+        direct = await run(env.ports["stream"], calls.direct(kind), rate, env.seconds(8), _pool(rate, 1.1),
+                           chatkit=False)
+        with serving(env, live(env, kind, "stream")) as (port, pids):
+            await warm(port, calls.chatkit_chat(stream=True), rate=20)
+            result = await run(port, calls.chatkit_chat(stream=True), rate, env.seconds(8), _pool(rate, 1.1), pids)
+        rows.append({"provider": kind, "rate": rate, "direct": direct, "chatkit": result, **added(result, direct)})
+    return rows
+
+
+async def _sample_rss(pids: list[int], peaks: dict[int, float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                peaks[pid] = max(peaks.get(pid, 0.0), procs.rss_mb(pid))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.2)
+
+
+async def concurrent_streams(env: Env, count: int = 1000) -> dict:
+    """4. ``count`` SSE streams open at once (20 chunks 250 ms apart, about 5 s each)."""
+    with serving(env, live(env, pacing="slow")) as (port, pids):
+        await warm(port, calls.chatkit_chat(stream=True), rate=20)
+        idle = {pid: procs.rss_mb(pid) for pid in pids}
+        peaks: dict[int, float] = {}
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(_sample_rss(pids, peaks, stop))
+        began = time.perf_counter()
+        result = await run(port, calls.chatkit_chat(stream=True), count, 1.0, count, pids)
+        stop.set()
+        await sampler
+    return {"streams": count, "chatkit": result, "wall_s": time.perf_counter() - began,
+            "rss_idle_mb": list(idle.values()), "rss_peak_mb": list(peaks.values())}
+
+
+async def session_memory(env: Env, sessions: int = 10_000, budget: float = 240) -> dict:
+    """5. One worker's RSS idle, then while filling ``sessions`` conversations of 20 messages."""
+    setup = live(env, pacing="instant")
+    with serving(env, setup, workers=1, name="chatkit-rss") as (port, pids):
+        await asyncio.sleep(1)
+        idle = procs.rss_mb(pids[0])
+        connections = await _connect(port, 32, None)
+        filled = 0
+        checkpoints: list[dict] = []
+        deadline = time.perf_counter() + budget * env.scale
+        chat = calls.chatkit_chat(stream=False)
+
+        async def fill(connection: Connection) -> None:
+            nonlocal filled
+            while filled < sessions and time.perf_counter() < deadline:
+                filled += 1
+                connection.sessions = calls.Sessions([await calls.new_session(connection)])
+                for _ in range(calls.CHATS_PER_SESSION):
+                    reply = await chat(connection)
+                    if reply.status != 200:
+                        raise RuntimeError(f"chat answered {reply.status} while filling sessions")
+                if filled % 1000 == 0:
+                    checkpoints.append({"sessions": filled, "rss_mb": procs.rss_mb(pids[0])})
+
+        began = time.perf_counter()
+        await asyncio.gather(*(fill(c) for c in connections))
+        elapsed = time.perf_counter() - began
+        for connection in connections:
+            connection.close()
+        await asyncio.sleep(0.5)
+        final = procs.rss_mb(pids[0])
+    per_session_kb = (final - idle) * 1024 / max(filled, 1)
+    return {"rss_idle_mb": idle, "sessions_filled": filled, "messages_each": 2 * calls.CHATS_PER_SESSION,
+            "rss_after_mb": final, "per_session_kb": per_session_kb, "fill_seconds": elapsed,
+            "checkpoints": checkpoints, "complete": filled >= sessions,
+            "rss_at_target_mb": final if filled >= sessions else idle + per_session_kb * sessions / 1024}
+
+
+async def fallback(env: Env, rate: float = 100) -> list[dict]:
+    """6. Chain [dead, live]: refused every time, and with the dead provider's circuit open."""
+    chat = calls.chatkit_chat(stream=False)
+    chain = [("dead", "ollama", env.ports["dead"]), ("live", "ollama", env.ports["reply"])]
+    cases = [
+        ("live only", Setup(chain[1:])),
+        ("refused (retries=0)", Setup(chain, chain={"retries": 0, "breaker_failures": 1_000_000_000})),
+        ("refused (retries=1, backoff)", Setup(chain, chain={"breaker_failures": 1_000_000_000})),
+        ("circuit open", Setup(chain)),
+    ]
+    rows = []
+    for label, setup in cases:
+        with serving(env, setup) as (port, pids):
+            await warm(port, chat, rate=20)  # opens the circuit where the breaker allows it
+            result = await run(port, chat, rate, env.seconds(6), _pool(rate, 0.3), pids)
+        rows.append({"case": label, "rate": rate, "chatkit": result})
+    base = rows[0]["chatkit"]
+    for row in rows[1:]:
+        row.update(added(row["chatkit"], base))
+    return rows
+
+
+async def limiter_storage(env: Env) -> list[dict]:
+    """7. Closed-loop throughput without a limiter, with memory:// and with redis:// storage."""
+    variants: list[tuple[str, Setup]] = [("no limiter", live(env, limiter=None)),
+                                          ("memory://", live(env, limiter="memory://"))]
+    if env.redis:
+        variants.append(("redis://", live(env, limiter=f"redis://127.0.0.1:{env.redis}/0")))
+    variants.append(("memory:// + sqlite store", live(env, limiter="memory://", store="sqlite",
+                                                       store_url=f"sqlite:///{procs.LOGS}/bench.sqlite3")))
+    rows = []
+    chat = calls.chatkit_chat(stream=False)
+    for label, setup in variants:
+        with serving(env, setup, name="chatkit-" + label.split(":")[0].replace(" ", "-")) as (port, pids):
+            await warm(port, chat)
+            result = await run(port, chat, None, env.seconds(6), 128, pids)
+        rows.append({"variant": label, "chatkit": result})
+    return rows
