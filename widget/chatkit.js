@@ -202,7 +202,7 @@ textarea{font-size:16px}}
     return svg;
   };
 
-  // Element builder: attributes only, text as text nodes; never touches innerHTML or style attributes.
+  // Element builder: attributes only, text only as text nodes, no markup parsing, no style attributes.
   function el(tag, attrs = {}, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs)) {

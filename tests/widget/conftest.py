@@ -36,8 +36,15 @@ def foreign_requests() -> list[str]:
 
 
 @pytest.fixture
-def context(browser: Browser, base_url: str, foreign_requests: list[str]) -> Iterator[BrowserContext]:
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 800})
+def context_options() -> dict:
+    """Extra ``browser.new_context`` options; a module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def context(browser: Browser, base_url: str, foreign_requests: list[str],
+            context_options: dict) -> Iterator[BrowserContext]:
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 800}, **context_options)
 
     def only_loopback(route) -> None:
         if urlsplit(route.request.url).hostname in LOOPBACK:

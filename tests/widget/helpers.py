@@ -14,8 +14,18 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
 QUOTE_TAIL = ". This is the canned demo provider; point ChatKit at Ollama or OpenAI for real answers."
 
 
+# The browser suite sends many messages from one address; limits get their own tests.
+GENEROUS_LIMITS = """
+[rate_limit]
+type = "limits"
+storage = "memory://"
+per_ip = ["100000/minute"]
+per_session = ["100000/minute"]
+"""
+
+
 def server_config(replies: list[str] | None = None, chunk_chars: int = 8, delay: float = 0.0,
-                  extra: str = "") -> str:
+                  extra: str = GENEROUS_LIMITS) -> str:
     return f"""
 [chain]
 order = ["demo"]
