@@ -21,13 +21,16 @@ def _load(path: str | None) -> tuple[Config, Components]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    config, _ = _load(args.config)
+    config, components = _load(args.config)
+    workers = args.workers or config.server.workers
+    if workers > 1 and components.store_type == "memory":
+        raise ConfigError(f"sessions.store = \"memory\" keeps conversations inside one process, so {workers} workers "
+                          "would each see a different part of them; use store = \"sqlite\" or \"redis\"")
     found = find_config_path(args.config)
     if found is not None:  # worker processes read the same file
         os.environ["CHATKIT_CONFIG"] = str(found.resolve())
     host = args.host or config.server.host
     port = args.port or config.server.port
-    workers = args.workers or config.server.workers
     print(f"ChatKit on http://{host}:{port}  (config: {config.source})", file=sys.stderr)
     uvicorn.run(
         "chatkit_core.app:app_from_environment", factory=True, host=host, port=port, workers=workers,

@@ -84,3 +84,10 @@ def test_example_plugin_installs_answers_and_uninstalls(fresh_venv, tmp_path):
     check = fresh_venv.run("chatkit", "config", "check", "--config", str(config))
     assert check.returncode == 1
     assert "providers.demo.type: unknown provider type 'canned'; installed provider types: none" in check.stderr
+
+
+def test_serve_refuses_several_workers_with_the_memory_store(tmp_path):
+    path = tmp_path / "chatkit.toml"
+    path.write_text(CANNED)
+    result = chatkit("serve", "--config", str(path), "--workers", "2", "--port", "9")
+    assert result.returncode == 1 and 'sessions.store = "memory"' in result.stderr and "sqlite" in result.stderr
