@@ -22,12 +22,17 @@ from tests.support.server import free_port
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def render(backend: str, port: int, site: Path, workdir: Path) -> str:
-    """web/nginx.conf for this machine; fails loudly if a rewritten line has changed."""
+def render(backends: str | list[str], port: int, site: Path, workdir: Path) -> str:
+    """web/nginx.conf for this machine; fails loudly if a rewritten line has changed.
+
+    Several ``backends`` (host:port) stand for the replicas that Docker's DNS returns for
+    ``backend`` after ``docker compose --scale backend=N``.
+    """
     text = (ROOT / "web/nginx.conf").read_text()
+    servers = [backends] if isinstance(backends, str) else backends
     replacements = {  # /tmp/ first: the temporary prefix may itself live under /tmp
         "/tmp/": f"{workdir}/",
-        "server backend:8000;": f"server {backend};",
+        "server backend:8000;": " ".join(f"server {backend};" for backend in servers),
         "listen 8080;": f"listen 127.0.0.1:{port};",
         "root /usr/share/nginx/html;": f"root {site};",
         "access_log /dev/stdout main;": f"access_log {workdir}/access.log main;",
@@ -52,13 +57,13 @@ def nginx_command(workdir: Path, *args: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_nginx(backend: str, site: Path | None = None, timeout: float = 10.0) -> Iterator[str]:
-    """nginx with web/nginx.conf proxying to ``backend`` (host:port); yields its base URL."""
+def running_nginx(backends: str | list[str], site: Path | None = None, timeout: float = 10.0) -> Iterator[str]:
+    """nginx with web/nginx.conf proxying to ``backends`` (host:port); yields its base URL."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         port = free_port()
         site = site or site_copy(workdir / "site")
-        (workdir / "nginx.conf").write_text(render(backend, port, site, workdir))
+        (workdir / "nginx.conf").write_text(render(backends, port, site, workdir))
         with open(workdir / "error.log", "wb") as errors:
             process = subprocess.Popen(nginx_command(workdir), stdout=errors, stderr=subprocess.STDOUT)
         try:
