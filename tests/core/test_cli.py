@@ -91,3 +91,16 @@ def test_serve_refuses_several_workers_with_the_memory_store(tmp_path):
     path.write_text(CANNED)
     result = chatkit("serve", "--config", str(path), "--workers", "2", "--port", "9")
     assert result.returncode == 1 and 'sessions.store = "memory"' in result.stderr and "sqlite" in result.stderr
+
+
+def test_two_workers_share_conversations_through_sqlite(tmp_path):
+    config = CANNED + f'[sessions]\nstore = "sqlite"\nurl = "sqlite:///{tmp_path}/chat.sqlite3"\n'
+    with running_server(config, workers=2) as url, httpx.Client(base_url=url, timeout=10) as http:
+        session = http.post("/api/create-session").json()["sessionId"]
+        for index in range(12):  # a new connection each time, so both workers take turns
+            reply = http.post("/api/chat", json={"sessionId": session, "message": f"q{index}"},
+                              headers={"Connection": "close"})
+            assert reply.status_code == 200, reply.text
+        messages = http.get(f"/api/session/{session}/messages").json()["messages"]
+    assert [m["content"] for m in messages[::2]] == [f"q{i}" for i in range(12)]
+    assert all(m["role"] == "assistant" for m in messages[1::2])
