@@ -26,12 +26,35 @@ CONTRACT_ENV = {
     "REDIS_URL", "LOG_LEVEL", "CHATKIT_LOAD_PLUGINS",
 }
 
-_COMPOSE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?+]([^}]*))?\}")
+# ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR:+replacement}; innermost first.
+_COMPOSE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^${}]*))?\}")
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's variable interpolation of ``text`` with ``env`` as the .env file and shell."""
+
+    def value(match: re.Match[str]) -> str:
+        name, operator, argument = match[1], match[2] or "", match[3] or ""
+        if operator == ":+":
+            return argument if env.get(name) else ""
+        if operator == "+":
+            return argument if name in env else ""
+        if operator == ":-":
+            return env.get(name) or argument
+        if operator == "-":
+            return env.get(name, argument)
+        if operator.endswith("?") and not env.get(name):
+            raise ValueError(f"{name}: {argument}")
+        return env.get(name, "")
+
+    while (expanded := _COMPOSE_VAR.sub(value, text)) != text:
+        text = expanded
+    return text
 
 
 def with_defaults(text: str) -> str:
-    """Compose's interpolation with an empty environment: every variable takes its default."""
-    return _COMPOSE_VAR.sub(lambda m: m[2] or "", text)
+    """Interpolation with an empty .env: every default applies."""
+    return interpolate(text, {})
 
 
 def env_example(commented: bool = True) -> dict[str, str]:
@@ -171,17 +194,24 @@ def test_env_example_lists_every_variable(compose):
     text = (ROOT / "compose.yaml").read_text()
     assert documented >= CONTRACT_ENV
     assert documented >= code_env_reads()
-    assert documented >= {m[1] for m in _COMPOSE_VAR.finditer(text)}
+    assert documented >= set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
     backend = environment(compose["services"]["backend"])
     assert documented >= {name for name, value in backend.items() if value is None}
+
+
+def test_redis_url_alone_moves_sessions_to_redis(compose):
+    session_store = environment(compose["services"]["backend"])["SESSION_STORE"]
+    assert interpolate(session_store, {}) == ""  # deploy/chatkit.toml then says memory
+    assert interpolate(session_store, {"REDIS_URL": "redis://redis:6379/0"}) == "redis"
+    assert interpolate(session_store, {"REDIS_URL": "redis://redis:6379/0", "SESSION_STORE": "memory"}) == "memory"
 
 
 def test_env_example_values_match_the_compose_defaults(compose):
     example = env_example(commented=False)
     text = (ROOT / "compose.yaml").read_text()
     for match in _COMPOSE_VAR.finditer(text):
-        name, default = match[1], match[2]
-        if default and example.get(name):
+        name, operator, default = match[1], match[2], match[3]
+        if operator == ":-" and default and example.get(name):
             assert example[name] == default, name
 
 

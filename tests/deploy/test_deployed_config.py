@@ -14,7 +14,7 @@ import pytest
 
 from tests.deploy.conftest import ROOT
 from tests.deploy.edge import NGINX, running_nginx
-from tests.deploy.test_compose import environment, with_defaults
+from tests.deploy.test_compose import environment, interpolate
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Script
@@ -27,15 +27,20 @@ pytest.importorskip("chatkit_ratelimit")
 DEPLOYED = (ROOT / "deploy/chatkit.toml").read_text()
 
 
-def backend_env(compose: dict[str, Any], **overrides: str) -> dict[str, str]:
-    """The backend container's environment with .env.example's defaults, then ``overrides``.
+def backend_env(compose: dict[str, Any], **dotenv: str) -> dict[str, str]:
+    """The backend container's environment when .env holds ``dotenv``, by compose's rules.
 
     nginx runs on 127.0.0.1 here, so that is the edge address the backend trusts.
     """
-    env = {name: with_defaults(value) for name, value in environment(compose["services"]["backend"]).items()
-           if value is not None}
+    dotenv = {"CHATKIT_EDGE_IP": "127.0.0.1", **dotenv}
+    env = {}
+    for name, value in environment(compose["services"]["backend"]).items():
+        if value is not None:
+            env[name] = interpolate(value, dotenv)
+        elif name in dotenv:  # a bare name passes through only when set
+            env[name] = dotenv[name]
     env.pop("CHATKIT_CONFIG")  # the test server gets the file through --config
-    return {**env, "CHATKIT_EDGE_IP": "127.0.0.1", **overrides}
+    return env
 
 
 @pytest.fixture

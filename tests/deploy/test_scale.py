@@ -40,9 +40,9 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def replica_env(compose, redis: RedisServer | None, **overrides: str) -> dict[str, str]:
-    shared = {"REDIS_URL": redis.url, "SESSION_STORE": "redis"} if redis else {}
-    return backend_env(compose, **shared, **overrides)
+def replica_env(compose, redis: RedisServer | None, **dotenv: str) -> dict[str, str]:
+    """A replica's environment; with ``redis``, .env holds REDIS_URL as docs/deployment.md says."""
+    return backend_env(compose, **({"REDIS_URL": redis.url} if redis else {}), **dotenv)
 
 
 def create_sessions(edge: str, count: int, address: str) -> list[int]:
@@ -53,6 +53,7 @@ def create_sessions(edge: str, count: int, address: str) -> list[int]:
 
 def test_a_conversation_survives_losing_the_replica_that_began_it(compose, redis: RedisServer):
     env = replica_env(compose, redis)
+    assert env["SESSION_STORE"] == "redis"
     with contextlib.ExitStack() as stack:
         first = contextlib.ExitStack()
         stack.callback(first.close)
