@@ -18,7 +18,7 @@ pytestmark = pytest.mark.redis
 
 
 def config(redis_url: str, per_ip: str = "1000/minute", per_session: str = "1000/minute",
-           trusted_proxies: str = "", delay: float = 0.0, storage: str | None = None) -> str:
+           trusted_proxies: str = "", delay: float = 0.0, on_storage_error: str = "open") -> str:
     return f"""
 [server]
 trusted_proxies = [{trusted_proxies}]
@@ -31,7 +31,8 @@ delay = {delay}
 
 [rate_limit]
 type = "limits"
-storage = "{storage or redis_url}"
+storage = "{redis_url}"
+on_storage_error = "{on_storage_error}"
 per_ip = ["{per_ip}"]
 per_session = ["{per_session}"]
 
@@ -180,7 +181,9 @@ def test_redis_outage_and_recovery_through_the_api(redis_server):
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "store_unavailable"
         assert create(base).status_code == 503
-        health = httpx.get(base + "/health").json()
+        response = httpx.get(base + "/health")
+        assert response.status_code == 200
+        health = response.json()
         assert health["status"] == "degraded"
         assert health["sessions"]["status"] == "down"
         assert health["rateLimit"]["status"] == "down"
@@ -191,3 +194,15 @@ def test_redis_outage_and_recovery_through_the_api(redis_server):
         fresh = create(base)
         assert fresh.status_code == 201
         assert chat(base, fresh.json()["sessionId"], "Back again").status_code == 200
+
+
+def test_a_fail_closed_limiter_answers_503_while_redis_is_down(redis_server):
+    with running_server(config(redis_server.url, on_storage_error="closed")) as base:
+        assert create(base).status_code == 201
+        redis_server.stop()
+        refused = create(base)
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "rate_limiter_unavailable"
+        assert refused.headers["Retry-After"] == "5"
+        redis_server.start()
+        assert create(base).status_code == 201

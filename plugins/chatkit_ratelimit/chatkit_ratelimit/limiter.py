@@ -88,7 +88,7 @@ class LimitsLimiter(RateLimiter):
             self._storage_back()
             return Health("up")
         self._outage = self._outage or "no answer to PING"
-        return Health("down", f"rate limit storage unreachable: {self._outage}")
+        return Health("down", f"rate limit storage unreachable ({self._outage})")
 
     def _checks(self, ip: str, session_id: str | None) -> list[Check]:
         # Strategies keep different data under a key, so each has its own keys: changing
@@ -131,13 +131,14 @@ class LimitsLimiter(RateLimiter):
         }
 
     def _storage_failed(self, error: StorageError) -> Decision:
-        reason = str(error.storage_error) or type(error.storage_error).__name__
+        cause = error.storage_error
         if self._outage is None:
-            log.warning("rate_limit_storage_unreachable", error=reason,
+            log.warning("rate_limit_storage_unreachable", error=str(cause) or repr(cause),
                         on_storage_error=self.options.on_storage_error)
-        self._outage = reason
+        # /health is public: name the failure, keep addresses for the logs.
+        self._outage = type(cause).__name__
         if self.options.on_storage_error == "closed":
-            raise LimiterUnavailable(f"rate limit storage unreachable: {reason}") from error
+            raise LimiterUnavailable(f"rate limit storage unreachable ({self._outage})") from error
         return Decision(allowed=True)
 
     def _storage_back(self) -> None:

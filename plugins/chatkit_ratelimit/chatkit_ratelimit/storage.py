@@ -9,6 +9,7 @@ from limits.storage import storage_from_string
 from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 # Valkey speaks the Redis protocol, so one client (redis-py) serves both.
 _REDIS_SCHEMES = {"redis": "redis", "rediss": "rediss", "valkey": "redis", "valkeys": "rediss"}
@@ -20,10 +21,8 @@ def open_storage(
     """The storage for ``url`` and, for Redis, the connection pool to close at shutdown.
 
     Storage errors are wrapped in ``limits.errors.StorageError`` so the limiter can tell
-    them from its own bugs. The Redis client does not retry: a failed call is reported at
-    once and the next call opens a fresh connection, which is how the limiter recovers
-    when Redis comes back. A burst of requests waits (up to ``timeout``) for one of
-    ``max_connections`` connections instead of opening one each.
+    them from its own bugs. A burst of requests waits (up to ``timeout``) for one of
+    ``max_connections`` connections instead of opening one each. See ``reconnect_once``.
     """
     parts = urlsplit(url)
     if parts.scheme == "memory":
@@ -31,10 +30,20 @@ def open_storage(
     redis_url = parts._replace(scheme=_REDIS_SCHEMES[parts.scheme]).geturl()
     pool = BlockingConnectionPool.from_url(
         redis_url, max_connections=max_connections, timeout=timeout, socket_timeout=timeout,
-        socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
+        socket_connect_timeout=timeout, retry=reconnect_once(),
     )
     storage = storage_from_string(
         "async+redis://", implementation="redispy", connection_pool=pool, key_prefix=key_prefix,
         wrap_exceptions=True,
     )
     return storage, pool
+
+
+def reconnect_once() -> Retry:
+    """Redis calls get one immediate reconnect when the connection was lost, nothing more.
+
+    A pooled connection that Redis closed (a restart, a failover, an idle timeout) is only
+    found out when it is next used; reconnecting at once keeps that from failing a request.
+    Timeouts are not retried, so a hung Redis costs one ``timeout`` per call.
+    """
+    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))

@@ -22,6 +22,7 @@ import msgspec
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from chatkit_core.health import Health
@@ -30,9 +31,11 @@ from chatkit_core.sessions import Message, Session, SessionStore, SessionStoreOp
 SCHEMES = ("redis", "rediss", "unix", "valkey", "valkeys")
 
 # KEYS: session hash, message list, index. ARGV: message, max messages, TTL ms, now, id.
+# A message already last in the list (its id makes it unique) is not pushed again, so the
+# reconnect after a lost connection cannot store it twice.
 _APPEND = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[1])
+if redis.call('LINDEX', KEYS[2], -1) ~= ARGV[1] then redis.call('RPUSH', KEYS[2], ARGV[1]) end
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
 redis.call('HSET', KEYS[1], 'last_seen', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -64,9 +67,9 @@ class RedisOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True
 
 
 class RedisStore(SessionStore):
-    """Conversations in Redis. A Redis outage raises :class:`StoreUnavailable`; nothing is retried
-    here (the API answers 503 and the visitor tries again), and the next call after Redis is back
-    opens a fresh connection."""
+    """Conversations in Redis. A Redis outage raises :class:`StoreUnavailable` (the API answers
+    503 and the visitor tries again); beyond one reconnect for a lost connection nothing is
+    retried here, and the first call after Redis is back succeeds."""
 
     Options = RedisOptions
     options: RedisOptions
@@ -77,7 +80,10 @@ class RedisStore(SessionStore):
         url = options.url.replace("valkey", "redis", 1) if options.url.startswith("valkey") else options.url
         self._redis = Redis.from_pool(BlockingConnectionPool.from_url(
             url, max_connections=options.max_connections, timeout=options.timeout,
-            socket_timeout=options.timeout, socket_connect_timeout=options.timeout, retry=Retry(NoBackoff(), 0),
+            socket_timeout=options.timeout, socket_connect_timeout=options.timeout,
+            # A pooled connection that Redis closed (restart, failover, idle timeout) is only
+            # found out when used: reconnect at once, once. Timeouts are not retried.
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         ))
         self._append = self._redis.register_script(_APPEND)
         self._ttl_ms = int(self.ttl * 1000)
@@ -145,7 +151,8 @@ class RedisStore(SessionStore):
         try:
             await self._redis.ping()
         except RedisError as error:
-            return Health("down", f"redis unreachable: {error}")
+            # /health is public: name the failure, keep addresses for the logs.
+            return Health("down", f"redis unreachable ({type(error).__name__})")
         return Health("up")
 
 
