@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,7 @@ print(json.dumps(out))
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     work = tmp_path_factory.mktemp("backend-image")
     stages = parse("deploy/backend.Dockerfile")
     uppers: dict[str, Path] = {}
@@ -50,7 +52,8 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         build_stage(stage, work, uppers, python_bin=str(Path(sys.executable).parent))
     final = stages[-1]
     result = run_image(final, work, PROBE)
-    return {"final": final, "upper": uppers[final.name], **result}
+    yield {"final": final, "upper": uppers[final.name], **result}
+    shutil.rmtree(work)  # a few hundred MB of wheels and venv
 
 
 def test_the_image_builds_and_its_healthcheck_passes(image):
