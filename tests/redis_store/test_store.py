@@ -90,9 +90,12 @@ async def test_idle_sessions_expire_and_append_refreshes_the_ttl(redis_server):
         assert await sessions.count() == 1
         await asyncio.sleep(1.1)
         assert await sessions.get(kept.id) is None
-        assert await sessions.count() == 0
         client = redis.asyncio.Redis.from_url(redis_server.url)
-        assert [key for key in await client.keys("*") if key != b"chatkit:sessions"] == []
+        assert await client.zrange("chatkit:sessions", 0, -1) == [kept.id.encode()]  # trimmed lazily
+        fresh = await sessions.create({})
+        assert await client.zrange("chatkit:sessions", 0, -1) == [fresh.id.encode()]
+        assert len(await client.keys("chatkit:session:*")) == 1
+        assert await client.keys("chatkit:messages:*") == []
         await client.aclose()
 
 

@@ -105,6 +105,8 @@ class RedisStore(SessionStore):
             pipe.hset(session_key, mapping=fields)
             pipe.pexpire(session_key, self._ttl_ms)
             pipe.zadd(self._index, {session.id: session.last_seen})
+            # Expired sessions leave the index here, so it stays bounded without a sweeper.
+            pipe.zremrangebyscore(self._index, "-inf", session.last_seen - self.ttl)
             await pipe.execute()
         return session
 
