@@ -57,13 +57,17 @@ def nginx_command(workdir: Path, *args: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_nginx(backends: str | list[str], site: Path | None = None, timeout: float = 10.0) -> Iterator[str]:
+def running_nginx(backends: str | list[str], site: Path | None = None, access_log: Path | None = None,
+                  timeout: float = 10.0) -> Iterator[str]:
     """nginx with web/nginx.conf proxying to ``backends`` (host:port); yields its base URL."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         port = free_port()
         site = site or site_copy(workdir / "site")
-        (workdir / "nginx.conf").write_text(render(backends, port, site, workdir))
+        config = render(backends, port, site, workdir)
+        if access_log:
+            config = config.replace(f"{workdir}/access.log", str(access_log))
+        (workdir / "nginx.conf").write_text(config)
         with open(workdir / "error.log", "wb") as errors:
             process = subprocess.Popen(nginx_command(workdir), stdout=errors, stderr=subprocess.STDOUT)
         try:

@@ -236,3 +236,16 @@ def test_without_trusted_proxies_every_visitor_shares_the_proxy_address():
         assert refused.status_code == 429
         assert refused.json()["error"]["code"] == "rate_limited"
         assert int(refused.headers["retry-after"]) > 0
+
+
+def test_the_access_log_keeps_session_ids_short(backend: str, tmp_path: Path):
+    log = tmp_path / "access.log"
+    with running_nginx(backend.removeprefix("http://"), access_log=log) as edge, httpx.Client() as client:
+        session_id = new_session(client, edge)
+        assert client.get(f"{edge}/api/session/{session_id}/messages?x=1").status_code == 200
+        assert client.delete(f"{edge}/api/session/{session_id}").status_code == 204
+    lines = log.read_text().splitlines()
+    assert session_id not in log.read_text()
+    assert f'"GET /api/session/{session_id[:6]}.../messages HTTP/1.1" 200' in lines[-2]
+    assert f'"DELETE /api/session/{session_id[:6]}... HTTP/1.1" 204' in lines[-1]
+    assert '"POST /api/create-session HTTP/1.1" 201' in lines[-3]
