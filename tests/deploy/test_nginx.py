@@ -243,8 +243,12 @@ def test_the_access_log_keeps_session_ids_short(backend: str, tmp_path: Path):
     with running_nginx(backend.removeprefix("http://"), access_log=log) as edge, httpx.Client() as client:
         session_id = new_session(client, edge)
         assert client.get(f"{edge}/api/session/{session_id}/messages?x=1").status_code == 200
-        assert client.delete(f"{edge}/api/session/{session_id}").status_code == 204
+        deleted = client.delete(f"{edge}/api/session/{session_id}", headers={"X-Request-ID": "chosen-by-visitor"})
+        assert deleted.status_code == 204
     lines = log.read_text().splitlines()
+    # The edge's request id reaches the backend, which answers with it.
+    assert lines[-1].endswith(f"request_id={deleted.headers['x-request-id']}")
+    assert len(deleted.headers["x-request-id"]) == 32
     assert session_id not in log.read_text()
     assert f'"GET /api/session/{session_id[:6]}.../messages HTTP/1.1" 200' in lines[-2]
     assert f'"DELETE /api/session/{session_id[:6]}... HTTP/1.1" 204' in lines[-1]
