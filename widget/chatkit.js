@@ -98,6 +98,7 @@
 
   const CSS = `
 :host{all:initial;display:block}
+:host([data-chatkit=inline]),:host([data-chatkit=fullpage]){height:100%}
 *{box-sizing:border-box}
 [hidden]{display:none!important}
 .ck{--a:var(--chatkit-accent,#1d4ed8);--af:var(--chatkit-accent-fg,#fff);--bg:var(--chatkit-bg,#fff);
@@ -322,26 +323,31 @@ textarea{font-size:16px}}
     let buffer = '';
     let event = 'message';
     let data = [];
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      // A trailing "\r" may be the first half of "\r\n": keep it until the next chunk.
-      const lines = (buffer + value).split(/\r\n|\r(?!$)|\n/);
-      buffer = lines.pop();
-      for (const line of lines) {
-        if (!line) {
-          if (data.length) yield { event, data: data.join('\n') };
-          event = 'message';
-          data = [];
-          continue;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        // A trailing "\r" may be the first half of "\r\n": keep it until the next chunk.
+        const lines = (buffer + value).split(/\r\n|\r(?!$)|\n/);
+        buffer = lines.pop();
+        for (const line of lines) {
+          if (!line) {
+            if (data.length) yield { event, data: data.join('\n') };
+            event = 'message';
+            data = [];
+            continue;
+          }
+          const colon = line.indexOf(':');
+          if (colon === 0) continue;
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'event') event = val;
+          else if (field === 'data') data.push(val);
         }
-        const colon = line.indexOf(':');
-        if (colon === 0) continue;
-        const field = colon < 0 ? line : line.slice(0, colon);
-        const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'event') event = val;
-        else if (field === 'data') data.push(val);
       }
+    } finally {
+      // Leaving early (after the terminal event, or on abort) releases the connection.
+      reader.cancel().catch(() => {});
     }
   }
 
@@ -374,10 +380,12 @@ textarea{font-size:16px}}
     constructor(options = {}) {
       this.o = options;
       this.endpoint = String(options.endpoint || '').replace(/\/+$/, '');
-      this.mode = options.target && options.mode !== 'fullpage' ? 'inline' : options.mode === 'fullpage' ? 'fullpage' : 'floating';
+      this.target = typeof options.target === 'string' ? document.querySelector(options.target) : options.target;
+      if (options.target && !this.target) console.warn('ChatKit: no element matches target', options.target);
+      this.mode = options.mode === 'fullpage' ? 'fullpage' : this.target ? 'inline' : 'floating';
       // One conversation per endpoint, and per target element for widgets placed in the page.
-      const target = options.target && (typeof options.target === 'string' ? options.target : '#' + options.target.id);
-      this.key = options.storageKey || `chatkit:session:${new URL(this.endpoint || '/', location.href).href}${target ? ' ' + target : ''}`;
+      const place = options.target && (typeof options.target === 'string' ? options.target : '#' + options.target.id);
+      this.key = options.storageKey || `chatkit:session:${new URL(this.endpoint || '/', location.href).href}${place ? ' ' + place : ''}`;
       const lang = String(options.locale || navigator.language || 'en').toLowerCase().split(/[-_]/)[0];
       this.t = { ...STRINGS.en, ...STRINGS[lang], ...options.strings };
       this.listeners = {};
@@ -391,8 +399,7 @@ textarea{font-size:16px}}
     build(lang) {
       const { t, o, mode } = this;
       const floating = mode === 'floating';
-      let target = o.target;
-      if (typeof target === 'string') target = document.querySelector(target);
+      const target = this.target;
       this.host = el('div', { class: 'chatkit-host', 'data-chatkit': mode });
       (target || document.body).append(this.host);
       const root = this.host.attachShadow({ mode: 'open' });

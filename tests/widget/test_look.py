@@ -207,3 +207,14 @@ def add_boxes(page: Page) -> None:
         const box = Object.assign(document.createElement('div'), {id, className: 'chat-box'});
         document.body.append(box);
     } }""")
+
+
+def test_inline_and_full_page_fill_their_space(page: Page) -> None:
+    page.goto("/examples/inline.html")
+    target = page.locator("#support-chat").bounding_box()
+    expect(Chat(page).panel).to_be_visible()
+    assert Chat(page).panel.bounding_box() == target
+    expect(Chat(page).panel).to_have_attribute("role", "region")
+    expect(Chat(page).launcher).to_have_count(0)
+    page.goto("/examples/fullpage.html")
+    assert Chat(page).panel.bounding_box() == {"x": 0, "y": 0, "width": 1280, "height": 800}
