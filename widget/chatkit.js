@@ -421,7 +421,7 @@ textarea{font-size:16px}}
       this.messages = el('div', { class: 'messages', part: 'messages', role: 'log', 'aria-live': 'off', 'aria-label': t.conversation, tabindex: '0' });
       this.live = el('div', { class: 'sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
       this.input = el('textarea', {
-        part: 'input', rows: '1', dir: 'auto', placeholder: t.placeholder, 'aria-label': t.message, maxlength: o.maxLength || null,
+        part: 'input', rows: '1', dir: 'auto', placeholder: t.placeholder, 'aria-label': t.message,
         keydown: (e) => {
           if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
             e.preventDefault();
@@ -488,7 +488,7 @@ textarea{font-size:16px}}
     open() {
       if (this.mode === 'floating' && !this.isOpen) {
         const active = document.activeElement;
-        this.returnTo = active === this.host ? null : active;
+        this.returnTo = active === this.host || active === document.body ? null : active;
         this.isOpen = true;
         this.panel.hidden = false;
         this.root.classList.add('open');
