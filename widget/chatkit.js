@@ -11,7 +11,7 @@
       retry: 'Try again', typing: 'The assistant is typing', interrupted: '(answer interrupted)',
       you: 'You', assistant: 'Assistant', conversation: 'Conversation', message: 'Message',
       network: 'Could not reach the chat service. Check your connection and try again.',
-      rate_limited: 'Too many messages. Please try again in {n} seconds.',
+      rate_limited: 'Too many messages. Please try again in {n}.',
       providers_unavailable: 'The assistant is unavailable right now. Please try again in a moment.',
       message_too_long: 'That message is too long. Please shorten it and try again.',
       forbidden: 'This website is not allowed to use the chat service.',
@@ -25,7 +25,7 @@
       typing: 'El asistente está escribiendo', interrupted: '(respuesta interrumpida)', you: 'Tú',
       assistant: 'Asistente', conversation: 'Conversación', message: 'Mensaje',
       network: 'No se pudo conectar con el servicio de chat. Comprueba tu conexión e inténtalo de nuevo.',
-      rate_limited: 'Demasiados mensajes. Inténtalo de nuevo en {n} segundos.',
+      rate_limited: 'Demasiados mensajes. Inténtalo de nuevo en {n}.',
       providers_unavailable: 'El asistente no está disponible en este momento. Inténtalo de nuevo en un momento.',
       message_too_long: 'El mensaje es demasiado largo. Acórtalo e inténtalo de nuevo.',
       forbidden: 'Este sitio web no tiene permiso para usar el servicio de chat.',
@@ -39,7 +39,7 @@
       typing: 'L’assistant écrit', interrupted: '(réponse interrompue)', you: 'Vous',
       assistant: 'Assistant', conversation: 'Conversation', message: 'Message',
       network: 'Impossible de joindre le service de chat. Vérifiez votre connexion et réessayez.',
-      rate_limited: 'Trop de messages. Réessayez dans {n} secondes.',
+      rate_limited: 'Trop de messages. Réessayez dans {n}.',
       providers_unavailable: 'L’assistant est indisponible pour le moment. Réessayez dans un instant.',
       message_too_long: 'Ce message est trop long. Raccourcissez-le et réessayez.',
       forbidden: 'Ce site n’est pas autorisé à utiliser le service de chat.',
@@ -53,7 +53,7 @@
       typing: 'Der Assistent schreibt', interrupted: '(Antwort unterbrochen)', you: 'Sie',
       assistant: 'Assistent', conversation: 'Unterhaltung', message: 'Nachricht',
       network: 'Der Chat-Dienst ist nicht erreichbar. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.',
-      rate_limited: 'Zu viele Nachrichten. Bitte versuchen Sie es in {n} Sekunden erneut.',
+      rate_limited: 'Zu viele Nachrichten. Bitte versuchen Sie es in {n} erneut.',
       providers_unavailable: 'Der Assistent ist gerade nicht verfügbar. Bitte versuchen Sie es gleich noch einmal.',
       message_too_long: 'Die Nachricht ist zu lang. Bitte kürzen Sie sie und versuchen Sie es erneut.',
       forbidden: 'Diese Website darf den Chat-Dienst nicht verwenden.',
@@ -66,7 +66,7 @@
       typing: '助手正在输入', interrupted: '（回答已中断）', you: '您', assistant: '助手',
       conversation: '对话', message: '消息',
       network: '无法连接聊天服务。请检查网络后重试。',
-      rate_limited: '消息过多，请在 {n} 秒后重试。',
+      rate_limited: '消息过多，请在{n}后重试。',
       providers_unavailable: '助手暂时不可用，请稍后重试。',
       message_too_long: '消息过长，请缩短后重试。',
       forbidden: '此网站无权使用聊天服务。',
@@ -80,7 +80,7 @@
       interrupted: '(انقطعت الإجابة)', you: 'أنت', assistant: 'المساعد', conversation: 'المحادثة',
       message: 'رسالة',
       network: 'تعذّر الوصول إلى خدمة المحادثة. تحقّق من اتصالك وحاول مرة أخرى.',
-      rate_limited: 'رسائل كثيرة جدًا. حاول مرة أخرى بعد {n} ثانية.',
+      rate_limited: 'رسائل كثيرة جدًا. حاول مرة أخرى بعد {n}.',
       providers_unavailable: 'المساعد غير متاح حاليًا. حاول مرة أخرى بعد قليل.',
       message_too_long: 'الرسالة طويلة جدًا. يُرجى اختصارها والمحاولة مرة أخرى.',
       forbidden: 'لا يُسمح لهذا الموقع باستخدام خدمة المحادثة.',
@@ -704,7 +704,7 @@ textarea{font-size:16px}}
       const code = err instanceof ApiError ? err.code : 'network';
       const wait = Math.ceil(err.retryAfter || 0);
       const key = code === 'body_too_large' ? 'message_too_long' : code;
-      const message = this.t[ERRORS.includes(key) ? key : 'error'].replace('{n}', wait || 30);
+      const message = this.t[ERRORS.includes(key) ? key : 'error'].replace('{n}', this.seconds(wait || 30));
       const retry = el('button', { type: 'button', part: 'retry', click: () => this.ask(text, true) }, this.t.retry);
       if (code === 'rate_limited' && wait) {
         retry.disabled = true;
@@ -714,6 +714,14 @@ textarea{font-size:16px}}
       this.messages.append(this.error);
       this.scroll();
       this.emit('error', { code, message: err.message, text: message });
+    }
+
+    seconds(n) {
+      try {
+        return new Intl.NumberFormat(this.root.lang, { style: 'unit', unit: 'second', unitDisplay: 'long' }).format(n);
+      } catch {
+        return n + ' s';
+      }
     }
 
     stop() {
