@@ -206,3 +206,39 @@ def test_a_fail_closed_limiter_answers_503_while_redis_is_down(redis_server):
         assert refused.headers["Retry-After"] == "5"
         redis_server.start()
         assert create(base).status_code == 201
+
+
+def test_a_fail_open_limiter_admits_while_redis_is_down(redis_server):
+    toml = config(redis_server.url, per_ip="2/minute").replace(
+        f'[sessions]\nstore = "redis"\nurl = "{redis_server.url}"', '[sessions]\nstore = "memory"')
+    with running_server(toml) as base:
+        assert [create(base).status_code for _ in range(3)] == [201, 201, 429]
+        redis_server.stop()
+        during = [create(base) for _ in range(3)]
+        assert [r.status_code for r in during] == [201, 201, 201]
+        assert not any("RateLimit" in r.headers for r in during)
+        assert httpx.get(base + "/health").json()["rateLimit"]["status"] == "down"
+        redis_server.start()
+        assert [create(base).status_code for _ in range(3)] == [201, 201, 429]
+        assert httpx.get(base + "/health").json()["status"] == "ok"
+
+
+def test_the_seed_environment_variables_configure_both_instances(redis_server):
+    """REDIS_URL and RATE_LIMIT_REQUESTS_PER_MINUTE alone point both plugins at Redis."""
+    toml = """
+[providers.demo]
+type = "canned"
+delay = 0
+
+[rate_limit]
+type = "limits"
+
+[sessions]
+store = "redis"
+"""
+    env = {"REDIS_URL": redis_server.url, "RATE_LIMIT_REQUESTS_PER_MINUTE": "4"}
+    with running_server(toml, env=env) as first, running_server(toml, env=env) as second:
+        responses = [create(base) for base in [first, second] * 3]
+        assert [r.status_code for r in responses] == [201, 201, 201, 201, 429, 429]
+        assert history(second, responses[0].json()["sessionId"]) == []  # created on the first
+        assert create(second).headers["RateLimit-Policy"].startswith('"per-ip-minute";q=4;w=60')
