@@ -150,6 +150,16 @@ def test_phone_layout_fills_the_screen(browser: Browser, base_url: str) -> None:
     assert chat.input.evaluate("t => getComputedStyle(t).fontSize") == "16px"
     chat.ask("Open on Monday?")
     expect(chat.assistant.last).to_be_in_viewport()
+    # An on-screen keyboard shrinks the visual viewport; the panel follows it.
+    cdp = context.new_cdp_session(page)
+    cdp.send("Emulation.setPageScaleFactor", {"pageScaleFactor": 2})
+    page.wait_for_function("""() => {
+        const panel = document.querySelector('.chatkit-host').shadowRoot.querySelector('[part=panel]');
+        const box = panel.getBoundingClientRect();
+        return visualViewport.height < 400 && Math.abs(box.height - visualViewport.height) < 1
+            && Math.abs(box.top - visualViewport.offsetTop) < 1;
+    }""")
+    cdp.send("Emulation.setPageScaleFactor", {"pageScaleFactor": 1})
     chat.host.locator("[part=close]").tap()
     expect(chat.launcher).to_be_visible()
     context.close()
