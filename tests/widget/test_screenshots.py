@@ -22,17 +22,17 @@ DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 # (file, page, viewport, question, answer, open the launcher first)
 STATES = [
-    ("widget-light.png", "/", (1100, 760), "Do you have sourdough today?",
+    ("light.png", "/", (1100, 760), "Do you have sourdough today?",
      "Yes! Our **country sourdough** comes out of the oven at 7:00, 11:00 and 15:00.\n\n"
      "Also on the shelves today:\n\n- Rye & seed loaf (wheat-free)\n- Cardamom buns\n- Butter croissants\n\n"
      "You can reserve a loaf by phone or see the [full menu](https://crumbandcrust.example/menu).", True),
-    ("widget-dark.png", "/examples/themed.html", (1100, 760), "How do I track my cake order?",
+    ("dark.png", "/examples/themed.html", (1100, 760), "How do I track my cake order?",
      "Use the code from your confirmation email, for example `CAKE-2041`:\n\n1. Open **My orders**\n"
      "2. Paste the code\n3. Press *Track*\n\nThe night desk answers until 22:00.", True),
-    ("widget-rtl.png", "/examples/rtl.html", (900, 720), "هل لديكم خبز طازج اليوم؟",
+    ("rtl.png", "/examples/rtl.html", (900, 720), "هل لديكم خبز طازج اليوم؟",
      "نعم! نخبز **خبز العجين المخمّر** كل صباح.\n\n- الكرواسون بالزبدة\n- كعك الهيل\n\n"
      "نفتح من الثلاثاء إلى الأحد.", False),
-    ("widget-mobile.png", "/", (375, 667), "How early should I order a birthday cake?",
+    ("mobile.png", "/", (375, 667), "How early should I order a birthday cake?",
      "We need **72 hours\u2019 notice** for most celebration cakes. Vegan and gluten-free options are "
      "available, and delivery within 5 km is free.", True),
 ]
