@@ -75,6 +75,7 @@ def test_config_check_accepts_the_deployed_file(compose):
     assert "session store: memory" in result.stdout
 
 
+@pytest.mark.nginx
 @pytest.mark.skipif(not os.access(NGINX, os.X_OK), reason="nginx is not installed (apt-get install nginx-light)")
 def test_the_local_model_answers_with_the_model_from_env(compose, ollama: FakeOllama):
     env = backend_env(compose, OLLAMA_BASE_URL=ollama.url, OLLAMA_MODEL="qwen2.5:0.5b")
@@ -88,6 +89,7 @@ def test_the_local_model_answers_with_the_model_from_env(compose, ollama: FakeOl
     assert [p["name"] for p in health["providers"]] == ["local"]
 
 
+@pytest.mark.nginx
 @pytest.mark.skipif(not os.access(NGINX, os.X_OK), reason="nginx is not installed (apt-get install nginx-light)")
 def test_openai_takes_over_when_ollama_fails(compose, ollama: FakeOllama, openai: FakeOpenAI):
     ollama.default = Script(status=503)

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.deploy.conftest import ROOT
 from tests.deploy.edge import NGINX, running_nginx
 from tests.support.server import running_server
 
@@ -22,7 +21,6 @@ pytestmark = [
     pytest.mark.nginx,
     pytest.mark.skipif(not os.access(NGINX, os.X_OK), reason="nginx is not installed (apt-get install nginx-light)"),
     pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK), reason="chromium is not installed"),
-    pytest.mark.skipif(not (ROOT / "web/index.html").is_file(), reason="web/index.html is not there yet"),
 ]
 
 REPLY = "Our sourdough is baked every morning at six."
@@ -81,8 +79,6 @@ def page(browser, edge: str):
 
 @pytest.mark.parametrize("path", ["/", "/examples/csp.html"])
 def test_the_widget_chats_under_the_edge_policy(page, path: str):
-    if path != "/" and not (ROOT / "web" / path.lstrip("/")).is_file():
-        pytest.skip(f"web{path} is not there")
     console_errors: list[str] = []
     page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
     response = page.goto(path)
