@@ -53,6 +53,13 @@ async def test_route_costs_and_unlimited_routes():
         assert await limits.hit("create-session", "192.0.2.1") is None
 
 
+async def test_empty_limit_lists_limit_nothing():
+    async with limiter(per_ip=[], per_session=["1/minute"]) as limits:
+        assert await limits.hit("create-session", "192.0.2.1") is None
+        assert (await limits.hit("chat", "192.0.2.1", "s1")).allowed
+        assert not (await limits.hit("chat", "192.0.2.1", "s1")).allowed
+
+
 async def test_headers_follow_the_ietf_draft():
     async with limiter(per_ip=["3/minute", "100/hour"], per_session=["2 per 10 seconds"]) as limits:
         decision = await limits.hit("chat", "192.0.2.1", "s1")

@@ -72,9 +72,9 @@ class LimitsLimiter(RateLimiter):
 
     async def hit(self, route: str, ip: str, session_id: str | None = None) -> Decision | None:
         cost = self.options.routes.get(route)
-        if cost is None:
-            return None
         checks = self._checks(ip, session_id)
+        if cost is None or not checks:
+            return None
         try:
             async with self._locks.hold(check.identifiers for check in checks):
                 decision = await self._decide(checks, cost)
