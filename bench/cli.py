@@ -15,7 +15,7 @@ from bench.setup import has_limiter, has_openai
 
 SECTIONS = ("fixed_rates", "max_sustained", "streaming", "concurrent_streams", "session_memory", "fallback",
             "limiter_storage")
-PACINGS = {"reply": "0.05:10:0", "stream": "0.05:50:0.02", "slow": "0.05:20:0.25", "instant": "0:10:0"}
+PACINGS = {"reply": "0.05:10:0", "stream": "0.05:50:0.02", "slow": "0.05:40:0.25", "instant": "0:10:0"}
 """Mock listeners, ``LATENCY:CHUNKS:INTERVAL``: answers after 50 ms; streams of 50 chunks 20 ms apart;
 long streams that keep 1,000 connections open; instant answers to fill the session store fast."""
 
@@ -23,7 +23,8 @@ long streams that keep 1,000 connections open; instant answers to fill the sessi
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     top.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
-    top.add_argument("--workers", type=int, default=2, help="uvicorn workers (default 2: both cores)")
+    top.add_argument("--workers", type=int, default=2,
+                     help="workers for the throughput sections (default 2: both cores)")
     top.add_argument("--quick", action="store_true", help="shorter runs, for trying the bench itself")
     top.add_argument("--core", help="run the server with the chatkit_core package from this tree (A/B checks)")
     top.add_argument("--no-write", action="store_true", help="print the report, leave bench/results alone")
@@ -52,9 +53,10 @@ def _notes(env: scenarios.Env) -> list[str]:
         "Added latency = ChatKit percentile minus the same percentile of the mock answering the same load "
         "directly; open-loop runs measure each request from the moment it was due.",
         "The server runs the rate limiter (type limits, moving window, limits too high to refuse) and the "
-        "memory session store with access logging at info level, as deployed.",
+        "session store (memory for one worker, SQLite shared by several) with access logging at info level, "
+        "as deployed.",
         "Each client connection uses its own loopback source address (many visitors for per-IP limits) and its "
-        "own conversations, so with several workers each conversation stays with the worker that holds it.",
+        "own conversations.",
         "Load generator, mock upstream and server share the machine's cores; other work on the machine "
         "(see load average) inflates absolute numbers, server CPU ms per request is the steadier figure.",
     ]

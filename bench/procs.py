@@ -37,11 +37,11 @@ def _raise_fd_limit() -> None:
 
 
 @contextlib.contextmanager
-def process(command: list[str], name: str, cpus: str | None = None, env: dict[str, str] | None = None
-            ) -> Iterator[subprocess.Popen]:
+def process(command: list[str], name: str, cpus: str | None = None, env: dict[str, str] | None = None,
+            cwd: Path = ROOT) -> Iterator[subprocess.Popen]:
     LOGS.mkdir(exist_ok=True)
     with open(LOGS / f"{name}.log", "wb") as log:
-        proc = subprocess.Popen(_pinned(command, cpus), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        proc = subprocess.Popen(_pinned(command, cpus), stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
                                 env={**os.environ, **(env or {})}, preexec_fn=_raise_fd_limit,
                                 start_new_session=True)
         try:
@@ -89,15 +89,19 @@ def mock(specs: list[str], cpus: str | None) -> Iterator[None]:
 @contextlib.contextmanager
 def chatkit(config: str, workers: int, cpus: str | None, core: str | None = None, name: str = "chatkit"
             ) -> Iterator[tuple[int, subprocess.Popen]]:
-    """ChatKit serving ``config`` (TOML text) on a free port; ``core`` overrides the core package's tree."""
+    """ChatKit serving ``config`` (TOML text) on a free port.
+
+    ``core`` is another source tree (a patched copy) whose core, plugins and examples take
+    the place of the installed ones, for measuring a proposed change.
+    """
     port = free_port()
     LOGS.mkdir(exist_ok=True)
     path = LOGS / f"{name}.toml"
     path.write_text(config)
-    env = {"PYTHONPATH": core} if core else {}
+    env = {"PYTHONPATH": os.pathsep.join([core, *map(str, Path(core).glob("*/chatkit_*"))])} if core else {}
     command = [sys.executable, "-m", "chatkit_core", "serve", "--config", str(path), "--port", str(port),
                "--workers", str(workers)]
-    with process(command, name, cpus, env) as proc:
+    with process(command, name, cpus, env, Path(core) if core else ROOT) as proc:
         wait_for_health(f"http://127.0.0.1:{port}", proc)
         yield port, proc
 

@@ -27,16 +27,16 @@ class Setup:
     store_url: str = ""
     chain: dict[str, float | int] = field(default_factory=dict)
     strategy: str = "moving-window"
+    log_level: str = "info"
 
     def toml(self) -> str:
         lines = ['[server]', 'host = "127.0.0.1"', 'allowed_origins = ["http://127.0.0.1:8080"]',
-                 '[logging]', 'level = "info"', '[chain]',
+                 '[logging]', f'level = "{self.log_level}"', '[chain]',
                  f'order = [{", ".join(repr(name) for name, _, _ in self.providers)}]']
         lines += [f"{key} = {value}" for key, value in self.chain.items()]
         for name, kind, port in self.providers:
             base = f"http://127.0.0.1:{port}" + ("/v1" if kind == "openai" else "")
-            lines += [f"[providers.{name}]", f'type = "{kind}"', f'base_url = "{base}"', 'model = "bench"',
-                      "connect_timeout = 2"]
+            lines += [f"[providers.{name}]", f'type = "{kind}"', f'base_url = "{base}"', 'model = "bench"']
             if kind == "openai":
                 lines.append('api_key = "sk-bench"')
         if self.limiter and has_limiter():
