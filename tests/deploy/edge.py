@@ -68,14 +68,21 @@ def running_nginx(backends: str | list[str], site: Path | None = None, access_lo
         if access_log:
             config = config.replace(f"{workdir}/access.log", str(access_log))
         (workdir / "nginx.conf").write_text(config)
-        with open(workdir / "error.log", "wb") as errors:
-            process = subprocess.Popen(nginx_command(workdir), stdout=errors, stderr=subprocess.STDOUT)
-        try:
-            _wait_listening(port, process, workdir / "error.log", timeout)
+        with serving(workdir, port, timeout):
             yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(10)
+
+
+@contextlib.contextmanager
+def serving(workdir: Path, port: int, timeout: float = 10.0) -> Iterator[None]:
+    """Run nginx with ``workdir``/nginx.conf, which listens on ``port``, until the block ends."""
+    with open(workdir / "error.log", "wb") as errors:
+        process = subprocess.Popen(nginx_command(workdir), stdout=errors, stderr=subprocess.STDOUT)
+    try:
+        _wait_listening(port, process, workdir / "error.log", timeout)
+        yield
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def _wait_listening(port: int, process: subprocess.Popen, log: Path, timeout: float) -> None:
