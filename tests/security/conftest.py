@@ -15,7 +15,9 @@ from litestar.testing import AsyncTestClient
 from chatkit_core.app import create_app
 from tests.core.conftest import config_from
 
-PAYLOADS = [line for line in (Path(__file__).parent.parent / "data" / "xss_payloads.txt").read_text().splitlines()
+# One payload per line; a literal ``\n`` stands for a line break inside a payload.
+PAYLOADS = [line.replace("\\n", "\n")
+            for line in (Path(__file__).parent.parent / "data" / "xss_payloads.txt").read_text().splitlines()
             if line.strip()]
 
 
