@@ -653,12 +653,14 @@ textarea{font-size:16px}}
         for await (const { event, data } of readEvents(res.body)) {
           const payload = JSON.parse(data);
           if (event === 'delta') {
+            // Follow the answer unless the visitor has scrolled up to read.
+            const follow = this.messages.scrollHeight - this.messages.scrollTop - this.messages.clientHeight < 60;
             typing.remove();
             node ||= this.bubble('assistant', '');
             raw += payload.text;
             this.render(node, raw);
             this.emit('delta', payload);
-            this.scroll();
+            if (follow) this.scroll();
           } else if (event === 'done') {
             ended = true;
             const message = payload.message;
@@ -666,7 +668,7 @@ textarea{font-size:16px}}
             node ||= this.bubble('assistant', '');
             this.render(node, message.content);
             if (message.incomplete) this.interrupted(node);
-            this.live.textContent = decode(message.content);
+            this.live.textContent = node.body.textContent;
             this.emit('message', message);
           } else if (event === 'error') {
             throw new ApiError(payload.error?.code || 'error', payload.error?.message);
@@ -681,7 +683,6 @@ textarea{font-size:16px}}
         typing.remove();
         if (this.ctrl === ctrl) this.ctrl = null;
         this.setBusy(false);
-        this.scroll();
       }
     }
 
