@@ -98,6 +98,13 @@ def handle_undecodable(request: Request, error: UnicodeDecodeError | RecursionEr
     return respond(invalid(None, "The request body is not valid UTF-8 JSON."))
 
 
+def handle_value_error(request: Request, error: ValueError) -> Response:
+    """Static files hand the path to ``os.stat``, which refuses a NUL byte with ValueError."""
+    if "\x00" in request.scope["path"]:
+        return respond(APIError(404, *_STATUS_CODES[404]))
+    return handle_unexpected(request, error)
+
+
 def handle_unexpected(request: Request, error: Exception) -> Response:
     log.exception("unhandled_error", path=request.url.path)
     return Response(error_body("internal_error", "Something went wrong on our side. Please try again."),
@@ -109,5 +116,6 @@ EXCEPTION_HANDLERS = {
     HTTPException: handle_http_exception,
     UnicodeDecodeError: handle_undecodable,
     RecursionError: handle_undecodable,
+    ValueError: handle_value_error,
     Exception: handle_unexpected,
 }
