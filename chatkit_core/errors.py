@@ -6,6 +6,7 @@ stack trace or an upstream's reply reaches them.
 
 from __future__ import annotations
 
+import errno
 import re
 from typing import Any
 
@@ -85,6 +86,8 @@ def handle_api_error(request: Request, error: APIError) -> Response:
 def handle_http_exception(request: Request, error: HTTPException) -> Response:
     if isinstance(error, ValidationException):
         return respond(_describe(error))
+    if error.status_code >= 500 and _bad_file_path(request, error):
+        return respond(APIError(404, *_STATUS_CODES[404]))
     code, message = _STATUS_CODES.get(error.status_code, ("error", "The request could not be completed."))
     if error.status_code >= 500:
         code, message = "internal_error", "Something went wrong on our side. Please try again."
@@ -98,9 +101,16 @@ def handle_undecodable(request: Request, error: UnicodeDecodeError | RecursionEr
     return respond(invalid(None, "The request body is not valid UTF-8 JSON."))
 
 
+def _bad_file_path(request: Request, error: Exception) -> bool:
+    """Static files hand the path to the OS, which refuses a NUL byte (ValueError) and an
+    over-long name (OSError, which Litestar wraps in a 500): nothing is at such an address."""
+    cause = error.__cause__ if isinstance(error, HTTPException) else error
+    too_long = isinstance(cause, OSError) and cause.errno == errno.ENAMETOOLONG
+    return too_long or "\x00" in request.scope["path"]
+
+
 def handle_value_error(request: Request, error: ValueError) -> Response:
-    """Static files hand the path to ``os.stat``, which refuses a NUL byte with ValueError."""
-    if "\x00" in request.scope["path"]:
+    if _bad_file_path(request, error):
         return respond(APIError(404, *_STATUS_CODES[404]))
     return handle_unexpected(request, error)
 
