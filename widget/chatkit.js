@@ -214,6 +214,9 @@ textarea{font-size:16px}}
     return node;
   }
 
+  const button = (part, label, click, name, cls = 'icon') =>
+    el('button', { class: cls, part, type: 'button', 'aria-label': label, title: label, click }, icon(name));
+
   // The API returns HTML-escaped text; turn entities back into characters, in one pass.
   const NAMED = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
   const decode = (text) => String(text || '').replace(/&(#x[\da-f]+|#\d+|[a-z]+);/gi, (all, name) => {
@@ -385,7 +388,8 @@ textarea{font-size:16px}}
       this.mode = options.mode === 'fullpage' ? 'fullpage' : this.target ? 'inline' : 'floating';
       // One conversation per endpoint, and per target element for widgets placed in the page.
       const place = options.target && (typeof options.target === 'string' ? options.target : '#' + options.target.id);
-      this.key = options.storageKey || `chatkit:session:${new URL(this.endpoint || '/', location.href).href}${place ? ' ' + place : ''}`;
+      const base = new URL(this.endpoint || '/', location.href).href;
+      this.key = options.storageKey || `chatkit:session:${base}${place ? ' ' + place : ''}`;
       const lang = String(options.locale || navigator.language || 'en').toLowerCase().split(/[-_]/)[0];
       this.t = { ...STRINGS.en, ...STRINGS[lang], ...options.strings };
       this.listeners = {};
@@ -407,7 +411,8 @@ textarea{font-size:16px}}
       this.shadow = root;
 
       const title = o.title || t.title;
-      const classes = ['ck', mode, o.position === 'bottom-left' ? 'left' : '', mode === 'fullpage' && !target ? 'fixed' : ''];
+      const classes = ['ck', mode, o.position === 'bottom-left' ? 'left' : '',
+        mode === 'fullpage' && !target ? 'fixed' : ''];
       this.root = el('div', {
         class: classes.join(' ').trim(), 'data-theme': ['dark', 'auto'].includes(o.theme) ? o.theme : 'light',
         dir: RTL.includes(lang) ? 'rtl' : 'ltr', lang,
@@ -418,7 +423,9 @@ textarea{font-size:16px}}
         'aria-controls': panelId, click: () => this.toggle(),
       }, icon('chat')) : null;
 
-      this.messages = el('div', { class: 'messages', part: 'messages', role: 'log', 'aria-live': 'off', 'aria-label': t.conversation, tabindex: '0' });
+      this.messages = el('div', {
+        class: 'messages', part: 'messages', role: 'log', 'aria-live': 'off', 'aria-label': t.conversation, tabindex: '0',
+      });
       this.live = el('div', { class: 'sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
       this.input = el('textarea', {
         part: 'input', rows: '1', dir: 'auto', placeholder: t.placeholder, 'aria-label': t.message,
@@ -430,22 +437,19 @@ textarea{font-size:16px}}
         },
         input: () => this.fitInput(),
       });
-      this.sendBtn = el('button', { class: 'send', part: 'send', type: 'submit', 'aria-label': t.send, title: t.send }, icon('send'));
-      this.stopBtn = el('button', {
-        class: 'send stop', part: 'stop', type: 'button', 'aria-label': t.stop, title: t.stop, hidden: true,
-        click: () => this.stop(),
-      }, icon('stop'));
+      this.sendBtn = button('send', t.send, null, 'send', 'send');
+      this.sendBtn.type = 'submit';
+      this.stopBtn = button('stop', t.stop, () => this.stop(), 'stop', 'send stop');
+      this.stopBtn.hidden = true;
       const form = el('form', { class: 'composer', part: 'composer', submit: (e) => { e.preventDefault(); this.submit(); } },
         this.input, this.sendBtn, this.stopBtn);
 
       const header = el('div', { class: 'header', part: 'header' }, el('h2', { part: 'title' }, title),
-        el('button', { class: 'icon', part: 'new-chat', type: 'button', 'aria-label': t.newChat, title: t.newChat, click: () => this.clear() }, icon('new')));
-      if (floating) {
-        header.append(el('button', { class: 'icon', part: 'close', type: 'button', 'aria-label': t.close, title: t.close, click: () => this.close() }, icon('down')));
-      }
+        button('new-chat', t.newChat, () => this.clear(), 'new'));
+      if (floating) header.append(button('close', t.close, () => this.close(), 'down'));
       this.panel = el('div', {
-        class: 'panel', part: 'panel', id: panelId, role: floating ? 'dialog' : 'region', 'aria-modal': floating ? 'true' : null,
-        'aria-label': title, hidden: floating, keydown: (e) => this.onKey(e),
+        class: 'panel', part: 'panel', id: panelId, role: floating ? 'dialog' : 'region',
+        'aria-modal': floating ? 'true' : null, 'aria-label': title, hidden: floating, keydown: (e) => this.onKey(e),
       }, header, this.messages, form, this.live);
       this.root.append(...[this.launcher, this.panel].filter(Boolean));
       root.append(this.root);
@@ -595,7 +599,8 @@ textarea{font-size:16px}}
     // Adds a message bubble. Assistant text is markdown from the API (HTML-escaped); user text is plain.
     bubble(role, content, local, incomplete) {
       const body = el('div', { class: 'body', dir: 'auto' });
-      const node = el('div', { class: `msg ${role}`, part: `message ${role}` }, el('span', { class: 'sr' }, (role === 'user' ? this.t.you : this.t.assistant) + ': '), body);
+      const who = el('span', { class: 'sr' }, (role === 'user' ? this.t.you : this.t.assistant) + ': ');
+      const node = el('div', { class: `msg ${role}`, part: `message ${role}` }, who, body);
       node.body = body;
       this.render(node, content, local);
       if (incomplete) this.interrupted(node);
@@ -642,7 +647,8 @@ textarea{font-size:16px}}
       }
       this.setBusy(true);
       const ctrl = (this.ctrl = new AbortController());
-      const typing = el('div', { class: 'msg assistant typing', part: 'typing', role: 'img', 'aria-label': this.t.typing }, el('i'), el('i'), el('i'));
+      const typing = el('div', { class: 'msg assistant typing', part: 'typing', role: 'img', 'aria-label': this.t.typing },
+        el('i'), el('i'), el('i'));
       this.messages.append(typing);
       this.scroll();
       let node = null;
@@ -754,7 +760,9 @@ textarea{font-size:16px}}
 
   const publicApi = (widget) => {
     const api = {};
-    for (const name of ['open', 'close', 'toggle', 'sendMessage', 'clear', 'destroy']) api[name] = (...args) => widget[name](...args);
+    for (const name of ['open', 'close', 'toggle', 'sendMessage', 'clear', 'destroy']) {
+      api[name] = (...args) => widget[name](...args);
+    }
     api.on = (event, fn) => (widget.on(event, fn), api);
     api.off = (event, fn) => (widget.off(event, fn), api);
     return api;
