@@ -397,7 +397,7 @@ textarea{font-size:16px}}
       this.sid = store.get(this.key);
       this.build(lang);
       instances.push(this);
-      this.restore();
+      this.restoring = this.restore();
     }
 
     build(lang) {
@@ -639,6 +639,8 @@ textarea{font-size:16px}}
     }
 
     async ask(text, isRetry) {
+      // The restored history goes first, so a message sent during start-up waits for it.
+      await this.restoring;
       if (!text || this.busy) return;
       this.error?.remove();
       if (!isRetry) {
@@ -736,6 +738,7 @@ textarea{font-size:16px}}
     }
 
     async clear() {
+      await this.restoring;
       this.stop();
       const sid = this.sid;
       this.forget();
