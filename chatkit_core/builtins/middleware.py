@@ -93,7 +93,8 @@ def security_headers(config: Config) -> Middleware:
     if config.server.hsts:
         common["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     api = {**common, "Cache-Control": "no-store", "Content-Security-Policy": API_CSP, "X-Frame-Options": "DENY"}
-    page = {**common, "Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "SAMEORIGIN"}
+    page = {**common, "Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "SAMEORIGIN",
+            "Permissions-Policy": "camera=(), microphone=(), geolocation=()"}
     # The widget is embedded by other sites' pages, so it must be loadable cross-origin.
     widget = {**common, "Cross-Origin-Resource-Policy": "cross-origin", "Cache-Control": "public, max-age=300"}
 

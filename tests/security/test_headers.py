@@ -80,6 +80,7 @@ async def test_every_response_carries_the_security_headers(make_client, hsts: bo
     page_csp = responses["page 200"].headers["content-security-policy"]
     assert "script-src 'self'" in page_csp and "unsafe-inline" not in page_csp and "unsafe-eval" not in page_csp
     assert "object-src 'none'" in page_csp and "connect-src 'self'" in page_csp
+    assert responses["page 200"].headers["permissions-policy"] == "camera=(), microphone=(), geolocation=()"
     assert responses["widget 200"].headers["cross-origin-resource-policy"] == "cross-origin"
     assert "javascript" in responses["widget 200"].headers["content-type"]  # nosniff needs a script type
 

@@ -115,6 +115,8 @@ async def test_failures_are_visitor_readable(make_client) -> None:
         whole = await client.post("/api/chat", json={"sessionId": session, "message": "hi"})
         stream = await client.post("/api/chat", json={"sessionId": session, "message": "hi", "stream": True})
     assert whole.status_code == 503 and whole.json()["error"]["code"] == "providers_unavailable"
+    assert whole.headers["cache-control"] == "no-store" and whole.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in whole.headers["content-security-policy"]
     name, data = sse_events(stream.text)[-1]
     assert name == "error" and data["error"]["code"] == "stream_interrupted"
 
