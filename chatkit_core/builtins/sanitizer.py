@@ -39,6 +39,7 @@ _WEB_AUTOLINK = re.compile(r"<((?:https?://|mailto:)[^\s<>\"']+)>", re.I)
 _IMAGE = re.compile(r"!(\[[^\]\n]*\][(\[])")
 _SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):")
 _SAFE_SCHEMES = {"http", "https", "mailto"}
+_IGNORED_IN_URL = re.compile(r"[\s\x00-\x20<>]+")
 _DROP_WITH_CONTENT = {"script", "style", "iframe", "noscript", "template", "object", "textarea", "title"}
 
 
@@ -65,9 +66,9 @@ def _clean_prose(text: str) -> str:
 
 def _unsafe(target: str) -> bool:
     """Whether a link target names a scheme other than http(s) or mailto, as a browser reads it."""
-    while (decoded := html.unescape(target)) != target:
+    while "&" in target and (decoded := html.unescape(target)) != target:
         target = decoded
-    scheme = _SCHEME.match(re.sub(r"[\s\x00-\x20<>]+", "", target).lower())
+    scheme = _SCHEME.match(_IGNORED_IN_URL.sub("", target).lower())
     return bool(scheme) and scheme[1] not in _SAFE_SCHEMES
 
 
