@@ -29,7 +29,7 @@ STATES = [
     ("dark.png", "/examples/themed.html", (1100, 760), "How do I track my cake order?",
      "Use the code from your confirmation email, for example `CAKE-2041`:\n\n1. Open **My orders**\n"
      "2. Paste the code\n3. Press *Track*\n\nThe night desk answers until 22:00.", True),
-    ("rtl.png", "/examples/rtl.html", (900, 720), "هل لديكم خبز طازج اليوم؟",
+    ("rtl.png", "/examples/rtl.html", (900, 760), "هل لديكم خبز طازج اليوم؟",
      "نعم! نخبز **خبز العجين المخمّر** كل صباح.\n\n- الكرواسون بالزبدة\n- كعك الهيل\n\n"
      "نفتح من الثلاثاء إلى الأحد.", False),
     ("mobile.png", "/", (375, 667), "How early should I order a birthday cake?",
