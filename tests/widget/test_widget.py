@@ -209,3 +209,16 @@ def test_site_key_is_sent_on_every_api_request(page: Page) -> None:
 def session_key(page: Page) -> str:
     return page.evaluate("() => Object.keys(localStorage).find(k => k.startsWith('chatkit:session:')) || "
                          "'chatkit:session:' + location.origin + '/'")
+
+
+def test_session_expiring_mid_conversation_is_replaced_silently(page: Page, base_url: str) -> None:
+    page.goto("/")
+    chat = Chat(page)
+    chat.launcher.click()
+    chat.ask("First question")
+    old = page.evaluate("k => localStorage.getItem(k)", session_key(page))
+    assert httpx.delete(f"{base_url}/api/session/{old}").status_code == 204
+    answer = chat.ask("Second question")
+    expect(answer.locator(".body")).to_have_text(quoted("Second question"))
+    expect(chat.error).to_have_count(0)
+    assert page.evaluate("k => localStorage.getItem(k)", session_key(page)) not in (None, old)
