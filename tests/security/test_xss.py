@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chatkit_core.builtins.sanitizer import clean_markup
 from tests.security.conftest import PAYLOADS, active_parts, canned, new_session, sse_events
@@ -84,3 +86,23 @@ async def test_harmless_text_keeps_its_meaning_both_ways(make_client, text: str)
         assert active_parts(content) == []
     # A tail that might still have become markup is held back; the done message completes it.
     assert streamed.startswith(deltas) and active_parts(deltas) == []
+
+
+PIECES = ["<", ">", "&", "\"", "'", "=", "/", ":", "[", "]", "(", ")", "!", "`", "```", "~~~", "\n", " ", "\t",
+          "script", "img", "svg", "a", "href", "src", "onerror", "javascript", "data", "vbscript", "alert(1)",
+          "&#58;", "&amp;", "&lt;", "&#x6A;", "http://x.example", "mailto:a@b.example", "<!--", "-->", "\x00"]
+markupish = st.lists(st.sampled_from(PIECES) | st.text(max_size=3), max_size=40).map("".join)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=markupish)
+def test_any_mix_of_markup_pieces_cleans_to_inert_text(text: str) -> None:
+    cleaned = clean_markup(text)
+    assert active_parts(cleaned) == []
+    assert clean_markup(cleaned) == cleaned
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(blacklist_characters="<>&`~[]!\r", blacklist_categories=["Cc", "Cs", "Cf"])))
+def test_text_without_markup_characters_keeps_its_meaning(text: str) -> None:
+    assert html.unescape(clean_markup(text)) == text
