@@ -37,6 +37,20 @@ async def test_clients_are_counted_apart():
             assert [(await limits.hit("chat", ip)).allowed for _ in range(3)] == [True, True, False]
 
 
+async def test_ipv6_clients_are_counted_per_network():
+    async with limiter(per_ip=["2/minute"]) as limits:
+        same_64 = ["2001:db8:1:2::1", "2001:db8:1:2::dead:beef", "2001:db8:1:2:ffff::9"]
+        assert [(await limits.hit("chat", ip)).allowed for ip in same_64] == [True, True, False]
+        assert (await limits.hit("chat", "2001:db8:1:3::1")).allowed  # the next /64
+        # An IPv4-mapped address is the IPv4 client.
+        assert (await limits.hit("chat", "192.0.2.50")).allowed
+        assert (await limits.hit("chat", "::ffff:192.0.2.50")).allowed
+        assert not (await limits.hit("chat", "192.0.2.50")).allowed
+    async with limiter(per_ip=["1/minute"], ipv6_prefix=128) as limits:
+        assert (await limits.hit("chat", "2001:db8::1")).allowed
+        assert (await limits.hit("chat", "2001:db8::2")).allowed
+
+
 async def test_per_session_limits_apply_to_chat_only():
     async with limiter(per_ip=["100/minute"], per_session=["2/minute"]) as limits:
         # One conversation, several addresses: the session limit holds.

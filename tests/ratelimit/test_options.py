@@ -56,6 +56,7 @@ def test_two_limits_over_one_window_are_refused():
     ({"routes": {"chat": 0}}, "routes: the cost of 'chat' must be at least 1"),
     ({"timeout": 0}, "timeout must be greater than 0"),
     ({"max_connections": 0}, "max_connections at least 1"),
+    ({"ipv6_prefix": 129}, "ipv6_prefix must be between 1 and 128"),
     ({"per_minute": 5}, "unknown field `per_minute`"),
 ])
 def test_other_bad_keys_are_refused(table, message):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import time
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -94,7 +95,8 @@ class LimitsLimiter(RateLimiter):
         # Strategies keep different data under a key, so each has its own keys: changing
         # the strategy (even mid rolling deploy) never meets another strategy's data.
         strategy = self.options.strategy
-        checks = [Check(policy, (strategy, "ip", ip)) for policy in self._policies["ip"]]
+        client = client_key(ip, self.options.ipv6_prefix)
+        checks = [Check(policy, (strategy, "ip", client)) for policy in self._policies["ip"]]
         if session_id is not None:
             # The session id is the conversation's secret; storage only ever sees a digest.
             digest = hashlib.blake2b(session_id.encode(), digest_size=16).hexdigest()
@@ -145,3 +147,20 @@ class LimitsLimiter(RateLimiter):
         if self._outage is not None:
             log.info("rate_limit_storage_recovered")
             self._outage = None
+
+
+def client_key(ip: str, ipv6_prefix: int) -> str:
+    """What a client is counted under: its IPv4 address, or its IPv6 network.
+
+    An IPv6 host usually has a whole /64 to pick addresses from, so counting single
+    addresses would let it step around every limit. IPv4-mapped addresses count as IPv4.
+    """
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, ipv6_prefix), strict=False))
+    return str(address)

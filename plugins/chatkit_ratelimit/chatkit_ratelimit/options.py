@@ -23,6 +23,8 @@ class LimitsOptions(RateLimitOptions, kw_only=True, forbid_unknown_fields=True):
     """When the storage is unreachable: ``open`` admits requests unlimited, ``closed`` answers 503."""
     routes: dict[str, int] = msgspec.field(default_factory=lambda: {"chat": 1, "create-session": 1})
     """Limited routes and what one request costs; a route left out is not limited."""
+    ipv6_prefix: int = 64
+    """IPv6 clients are counted per network of this size: one host usually holds a whole /64."""
     key_prefix: str = "chatkit:ratelimit"
     """Prefix of the limiter's keys in Redis, so several deployments can share one server."""
     timeout: float = 0.5
@@ -39,6 +41,8 @@ class LimitsOptions(RateLimitOptions, kw_only=True, forbid_unknown_fields=True):
                 raise ValueError(f"routes: unknown route {route!r}; limited routes are {', '.join(ROUTES)}")
             if cost < 1:
                 raise ValueError(f"routes: the cost of {route!r} must be at least 1, got {cost}")
+        if not 1 <= self.ipv6_prefix <= 128:
+            raise ValueError(f"ipv6_prefix must be between 1 and 128, got {self.ipv6_prefix}")
         if self.timeout <= 0 or self.max_connections < 1:
             raise ValueError("timeout must be greater than 0 and max_connections at least 1")
 
