@@ -111,6 +111,8 @@ def active_parts(content: str) -> list[str]:
     parser.feed(content)
     parser.close()
     found = list(parser.found)
+    if "<" in content:  # no tag can open without one, in any HTML parser
+        found.append("raw <")
     shown = _CODE.sub("", html.unescape(content))
     for match in _TARGETS.finditer(shown):
         target = re.sub(r"[\s\x00-\x20<>]+", "", _fully_decoded(next(g for g in match.groups() if g is not None)))
