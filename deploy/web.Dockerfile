@@ -5,13 +5,13 @@
 ARG NGINX_IMAGE=nginxinc/nginx-unprivileged:1.27-alpine
 
 # The site's files without the server's own configuration.
-FROM ${NGINX_IMAGE} AS site
-COPY --chown=101:101 web/ /tmp/site/
-RUN rm /tmp/site/nginx.conf
+FROM busybox:1.36 AS site
+COPY web/ /site/
+RUN rm /site/nginx.conf
 
 FROM ${NGINX_IMAGE}
 COPY web/nginx.conf /etc/nginx/nginx.conf
-COPY --from=site --chown=0:0 /tmp/site/ /usr/share/nginx/html/
+COPY --from=site /site/ /usr/share/nginx/html/
 USER 101:101
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=5s --retries=3 \

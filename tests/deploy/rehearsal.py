@@ -135,23 +135,35 @@ def build_stage(stage: Stage, work: Path, uppers: dict[str, Path], python_bin: s
     return upper
 
 
-def run_image(stage: Stage, work: Path, probe: str, timeout: float = 30.0) -> dict[str, str]:
-    """Start the stage's CMD as its USER on a read-only root with a tmpfs /tmp, in a network
-    namespace of its own; poll its HEALTHCHECK as Docker would, then run ``probe`` (Python)
-    beside it. Returns healthy, uid, the probe's output and the server's log."""
+def run_image(stage: Stage, work: Path, probe: str, timeout: float = 30.0, cmd: list[str] | None = None,
+              beside: str = "") -> dict[str, str]:
+    """Start the stage's CMD (or ``cmd``, the base image's) as its USER on a read-only root
+    with a tmpfs /tmp, in a network namespace of its own; poll its HEALTHCHECK as Docker
+    would, then run ``probe`` (Python) beside it. ``beside`` is a shell command started
+    first in the same network namespace, outside the image, as a neighbouring container
+    (it should ``exec`` its server so that stopping it stops the server).
+    Returns healthy, uid, the probe's output and the image's log."""
     upper = work / f"stage-{stage.name}"
     mounts, merged = mount_root(work, upper)
     checks = int(timeout / 0.5)
-    run = " ".join(["exec", *map(shlex.quote, stage.cmd)])
+    run = " ".join(["exec", *map(shlex.quote, cmd or stage.cmd)])
     health = " ".join(map(shlex.quote, stage.healthcheck))
+    log = work / "image.log"
+    log.touch()
+    log.chmod(0o666)  # the image's user may reopen /dev/stdout, as in a container
     script = mounts + "\n".join([
         # The host's Python lives under /root; python:3.11-slim's lives in /usr/local.
         f"chroot {merged} chmod o+x /root",
         f"mount -o remount,ro {merged}",
         f"mount -t tmpfs -o size=64m,mode=1777 tmpfs {merged}/tmp",
         "ip link set lo up",
-        f"{in_stage(merged, stage, run, stage.user)} > {work}/server.log 2>&1 &",
+        "pids=''",
+        "trap 'kill $pids 2> /dev/null; wait' EXIT",
+        f"({beside}) > {work}/beside.log 2>&1 &" if beside else ":",
+        "pids=$!" if beside else ":",
+        f"{in_stage(merged, stage, run, stage.user)} >> {work}/image.log 2>&1 &",
         "server=$!",
+        "pids=\"$pids $server\"",
         "healthy=no",
         f"for i in $(seq {checks}); do",
         f"  if {in_stage(merged, stage, health, stage.user)} > /dev/null 2>&1; then healthy=yes; break; fi",
@@ -159,12 +171,11 @@ def run_image(stage: Stage, work: Path, probe: str, timeout: float = 30.0) -> di
         "done",
         f"echo healthy=$healthy > {work}/result",
         f"echo uid=$(awk '/^Uid:/ {{print $2}}' /proc/$server/status) >> {work}/result",
-        f"{in_stage(merged, stage, 'exec python -c ' + shlex.quote(probe), stage.user)} > {work}/probe 2>&1 || true",
-        "kill $server; wait $server || true",
+        f"{in_stage(merged, stage, 'exec python3 -c ' + shlex.quote(probe), stage.user)} > {work}/probe 2>&1 || true",
     ])
     subprocess.run(["unshare", "--mount", "--net", "sh", "-ec", script], check=True, timeout=timeout + 60)
     result = dict(line.split("=", 1) for line in (work / "result").read_text().split())
-    result.update(probe=(work / "probe").read_text(), log=(work / "server.log").read_text())
+    result.update(probe=(work / "probe").read_text(), log=(work / "image.log").read_text())
     return result
 
 

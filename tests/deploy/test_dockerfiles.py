@@ -91,4 +91,5 @@ def test_web_image_serves_the_site_without_its_config():
     base = ("ARG", "NGINX_IMAGE=nginxinc/nginx-unprivileged:1.27-alpine")
     assert base in instructions("deploy/web.Dockerfile")
     assert ("COPY", "web/nginx.conf /etc/nginx/nginx.conf") in final
-    assert ("RUN", "rm /tmp/site/nginx.conf") in instructions("deploy/web.Dockerfile")
+    assert ("RUN", "rm /site/nginx.conf") in instructions("deploy/web.Dockerfile")
+    assert ("COPY", "--from=site /site/ /usr/share/nginx/html/") in final
