@@ -143,6 +143,7 @@ def test_killing_one_instance_mid_conversation_loses_nothing(redis_server):
         assert chat(first, session_id, "Two").status_code == 200
         with httpx.stream("POST", first + "/api/chat", timeout=30,
                           json={"sessionId": session_id, "message": "Three", "stream": True}) as stream:
+            assert "per-session-minute" in stream.headers["RateLimit"]  # streamed answers carry them too
             lines = stream.iter_lines()
             assert next(line for line in lines if line.startswith("event: delta"))
             os.kill(_server_pid(first), signal.SIGKILL)
