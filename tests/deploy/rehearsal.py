@@ -3,8 +3,9 @@
 Each stage's filesystem is an overlay on this machine's root filesystem, entered with chroot
 inside private mount (and, to run, network) namespaces. COPY, RUN, ENV, WORKDIR, USER, CMD
 and HEALTHCHECK then act on the image's own paths (/opt/chatkit, /etc/chatkit, ...) while
-the host stays untouched: every write lands in the stage's upper directory. The base image is
-this machine: `python` and `pip` are its Python 3.11 in place of python:3.11-slim's.
+the host stays untouched: every write lands in the stage's upper directory. Every base image
+is this machine: its Python 3.11 stands in for python:3.11-slim, Debian's nginx for
+nginx-unprivileged, its coreutils for busybox.
 """
 
 from __future__ import annotations
