@@ -131,19 +131,32 @@ async def chat(
     content = runtime.sanitizers.clean_input(text)
     if not content.strip():
         raise invalid("message", "Your message had no text left once markup was removed.")
-    user = Message(id=new_message_id(), role="user", content=content, created_at=now_rfc3339())
     async with _store_errors():
-        if not await runtime.store.append(data.session_id, user):
-            raise session_not_found()
-        history = await runtime.store.messages(data.session_id, runtime.config.chat.history)
-    if history is None:  # deleted between the two calls
-        raise session_not_found()
+        history = await _with_question(runtime, data.session_id, content)
     chat_request = _provider_request(runtime, history, request)
     if data.stream or "text/event-stream" in request.headers.get("accept", ""):
         stream = _answer_stream(runtime, data.session_id, chat_request)
         return ServerSentEvent(stream, headers={**headers, "X-Accel-Buffering": "no"})
     reply = await _answer(runtime, data.session_id, chat_request)
     return Response(ChatReply(data.session_id, reply), headers=headers)
+
+
+async def _with_question(runtime: Runtime, session_id: str, content: str) -> list[Message]:
+    """The recent history ending with the visitor's question, stored before any provider runs.
+
+    Asking again what is still unanswered (a retry after every provider failed) reuses the
+    stored question instead of adding it twice.
+    """
+    limit = runtime.config.chat.history
+    history = await runtime.store.messages(session_id, limit)
+    if history is None:
+        raise session_not_found()
+    if history and history[-1].role == "user" and history[-1].content == content:
+        return history
+    user = Message(id=new_message_id(), role="user", content=content, created_at=now_rfc3339())
+    if not await runtime.store.append(session_id, user):
+        raise session_not_found()
+    return [*history, user][-limit:]
 
 
 def _provider_request(runtime: Runtime, history: list[Message], request: Request) -> ChatRequest:

@@ -222,6 +222,9 @@ async def test_every_provider_failing_keeps_the_question(make_client):
         assert events == [("error", {"error": {"code": "providers_unavailable",
                                                "message": response.json()["error"]["message"]}})]
         assert [m["content"] for m in await history(client, session)] == ["are you there?", "still?"]
+        again = await ask(client, session, "still?")  # a retry: the unanswered question is not stored twice
+        assert again.status_code == 503
+        assert [m["content"] for m in await history(client, session)] == ["are you there?", "still?"]
 
 
 async def test_fallbacks_show_in_metrics_and_logs(make_client, second):
