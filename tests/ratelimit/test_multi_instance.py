@@ -137,7 +137,7 @@ def _server_pid(base_url: str) -> int:
 
 
 def test_killing_one_instance_mid_conversation_loses_nothing(redis_server):
-    with two_backends(config(redis_server.url, delay=0.1)) as (first, second):
+    with two_backends(config(redis_server.url, delay=0.03)) as (first, second):
         session_id = create(first).json()["sessionId"]
         assert chat(first, session_id, "One").status_code == 200
         assert chat(first, session_id, "Two").status_code == 200
