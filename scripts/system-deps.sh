@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Installs the real servers the integration tests drive: redis-server, nginx and Chromium
-# (Debian packages). Tests that need one of them are skipped with a reason when it is missing.
+# Installs the real programs the integration tests drive (Debian packages): redis-server,
+# nginx, Chromium, and openssl, wget, iproute2 and util-linux for the TLS and image tests.
+# Tests that need one of them are skipped with a reason when it is missing.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v wget >/dev/null || missing+=(wget)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v unshare >/dev/null && command -v setpriv >/dev/null || missing+=(util-linux)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "system-deps: please install ${missing[*]} (needs root and apt-get); their tests will be skipped" >&2
