@@ -184,8 +184,8 @@ def test_the_core_builds_it_from_sessions_and_redis_url(redis_server):
 
 
 @pytest.mark.parametrize(("table", "message"), [
-    ({"url": ""}, "url: '' is not a Redis URL"),
-    ({"url": "http://cache:6379"}, "url: 'http://cache:6379' is not a Redis URL"),
+    ({"url": ""}, r"url: not a Redis URL \(no URL\)"),
+    ({"url": "http://user:secret@cache:6379"}, r"url: not a Redis URL \(scheme 'http'\)"),
     ({"url": "redis://cache:6379", "timeout": 0}, "timeout must be greater than 0"),
     ({"url": "redis://cache:6379", "ttl": "soon"}, "is not a duration"),
 ])

@@ -70,5 +70,7 @@ def parse_limit(key: str, text: str) -> RateLimitItem:
 def check_storage(storage: str) -> None:
     scheme = urlsplit(storage).scheme
     if scheme not in STORAGE_SCHEMES:
-        raise ValueError(f"storage: {storage!r} is not a supported storage; use \"memory://\", "
+        # Only the scheme is echoed: the URL may hold a password.
+        got = f"{scheme}://" if scheme else "a URL without a scheme"
+        raise ValueError(f"storage: {got} is not a supported storage; use \"memory://\", "
                          "\"redis://HOST:PORT/DB\" (\"rediss://\" for TLS) or \"valkey://HOST:PORT/DB\"")

@@ -59,8 +59,11 @@ class RedisOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if urlsplit(self.url).scheme not in SCHEMES:
-            raise ValueError(f"url: {self.url!r} is not a Redis URL; use e.g. \"redis://127.0.0.1:6379/1\" "
+        scheme = urlsplit(self.url).scheme
+        if scheme not in SCHEMES:
+            # Only the scheme is echoed: the URL may hold a password.
+            got = f"scheme {scheme!r}" if scheme else "no URL" if not self.url else "no scheme"
+            raise ValueError(f"url: not a Redis URL ({got}); use e.g. \"redis://127.0.0.1:6379/1\" "
                              "(\"rediss://\" for TLS) or set REDIS_URL")
         if self.timeout <= 0 or self.max_connections < 1:
             raise ValueError("timeout must be greater than 0 and max_connections at least 1")
