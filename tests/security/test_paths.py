@@ -27,7 +27,7 @@ def base_url() -> Iterator[str]:
         yield url
 
 
-def raw_get(base_url: str, path: str) -> tuple[int, bytes]:
+def raw_get(base_url: str, path: str) -> tuple[int, dict[str, str], bytes]:
     parts = urlsplit(base_url)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode())
@@ -35,12 +35,15 @@ def raw_get(base_url: str, path: str) -> tuple[int, bytes]:
         while chunk := sock.recv(65536):
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), body
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value for name, _, value in (line.partition(": ") for line in lines)}
+    return int(status.split(" ", 2)[1]), headers, body
 
 
 @pytest.mark.parametrize("path", PATHS)
 def test_odd_paths_get_a_4xx_and_nothing_outside_the_served_folders(base_url: str, path: str) -> None:
-    status, body = raw_get(base_url, path)
+    status, headers, body = raw_get(base_url, path)
     assert 400 <= status < 500, (status, body[:200])
+    assert headers["x-content-type-options"] == "nosniff" and "content-security-policy" in headers
     assert b"[project]" not in body and b"class ServerConfig" not in body and b"root:" not in body
     assert b'"error"' in body
