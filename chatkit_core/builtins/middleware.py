@@ -96,7 +96,9 @@ def security_headers(config: Config) -> Middleware:
     page = {**common, "Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "SAMEORIGIN",
             "Permissions-Policy": "camera=(), microphone=(), geolocation=()"}
     # The widget is embedded by other sites' pages, so it must be loadable cross-origin.
-    widget = {**common, "Cross-Origin-Resource-Policy": "cross-origin", "Cache-Control": "public, max-age=300"}
+    # The API's CSP too: it binds nothing when the file runs as a script, only when opened.
+    widget = {**common, "Cross-Origin-Resource-Policy": "cross-origin", "Cache-Control": "public, max-age=300",
+              "Content-Security-Policy": API_CSP}
 
     def headers_for(path: str) -> dict[str, str]:
         if path.startswith("/widget/"):
