@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from chatkit_core.config import Config, ConfigError, convert
+from chatkit_core.config import Config, ConfigError, convert, join_key
 from chatkit_core.plugins import collect
 from chatkit_core.providers import Provider
 from chatkit_core.ratelimit import RateLimiter
@@ -117,7 +117,7 @@ def build_store(config: Config) -> tuple[SessionStore, str]:
     try:
         return cls(options), type_name
     except ValueError as error:
-        raise ConfigError(f"sessions: {error}") from None
+        raise ConfigError(join_key("sessions", str(error))) from None
 
 
 def build_limiter(config: Config) -> tuple[RateLimiter | None, str]:
@@ -140,7 +140,7 @@ def build_limiter(config: Config) -> tuple[RateLimiter | None, str]:
     try:
         return cls(options), type_name
     except ValueError as error:
-        raise ConfigError(f"rate_limit: {error}") from None
+        raise ConfigError(join_key("rate_limit", str(error))) from None
 
 
 def _ordered(registered: dict[str, Any], chosen: list[str], defaults: tuple[str, ...], disabled: list[str],

@@ -264,4 +264,10 @@ def explain(error: msgspec.ValidationError, key: str, kind: type) -> str:
     if unknown and not path and hasattr(kind, "__struct_fields__"):
         allowed = ", ".join(kind.__struct_fields__)
         return f"{key}: unknown key `{unknown[1]}`; allowed keys: {allowed}"
-    return f"{where}: {message}"
+    return join_key(where, message)
+
+
+def join_key(key: str, message: str) -> str:
+    """``key: field: problem`` from a validator becomes ``key.field: problem``."""
+    field = re.match(r"^([a-z_]+): (.*)$", message, re.S)
+    return f"{key}.{field[1]}: {field[2]}" if field else f"{key}: {message}"
