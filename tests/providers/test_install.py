@@ -7,24 +7,10 @@ fetches build tools from the package index, so the test is skipped when it is un
 from __future__ import annotations
 
 import json
-import socket
-
-import pytest
 
 from tests.conftest import ROOT
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.server import Script
-
-
-def _index_reachable() -> bool:
-    try:
-        socket.create_connection(("pypi.org", 443), timeout=3).close()
-    except OSError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not _index_reachable(), reason="needs the package index (pypi.org)")
 
 
 def provider_types(venv) -> set[str]:

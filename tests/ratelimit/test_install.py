@@ -7,22 +7,8 @@ is unreachable.
 from __future__ import annotations
 
 import json
-import socket
-
-import pytest
 
 from tests.conftest import ROOT
-
-
-def _index_reachable() -> bool:
-    try:
-        socket.create_connection(("pypi.org", 443), timeout=3).close()
-    except OSError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not _index_reachable(), reason="needs the package index (pypi.org)")
 
 
 def limiter_types(venv) -> set[str]:
