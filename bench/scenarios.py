@@ -100,7 +100,7 @@ async def fixed_rates(env: Env, rates: list[int], kinds: list[str]) -> list[dict
         kind_rates = rates if kind == "ollama" else rates[:1]
         baselines = {rate: await run(env.ports["reply"], direct, rate, env.seconds(8), _pool(rate, 0.06),
                                      chatkit=False) for rate in kind_rates}
-        with serving(env, live(env, kind)) as (port, pids):
+        with serving(env, live(env, kind), name=f"chatkit-rates-{kind}") as (port, pids):
             await warm(port, chat)
             for rate in kind_rates:
                 result = await run(port, chat, rate, env.seconds(8), _pool(rate, 0.06), pids)
@@ -117,7 +117,7 @@ async def max_sustained(env: Env) -> list[dict]:
 
 async def _max_sustained(env: Env, workers: int) -> dict:
     chat = calls.chatkit_chat(stream=False)
-    with serving(env, live(env), workers) as (port, pids):
+    with serving(env, live(env), workers, name=f"chatkit-max-{workers}") as (port, pids):
         await warm(port, chat)
         estimate = await run(port, chat, None, env.seconds(6), 128, pids)
         capacity = estimate["rps"]
@@ -143,7 +143,7 @@ async def streaming(env: Env, kinds: list[str], rate: float = 50) -> list[dict]:
     for kind in kinds:
         direct = await run(env.ports["stream"], calls.direct(kind), rate, env.seconds(8), _pool(rate, 1.1),
                            chatkit=False)
-        with serving(env, live(env, kind, "stream")) as (port, pids):
+        with serving(env, live(env, kind, "stream"), name=f"chatkit-stream-{kind}") as (port, pids):
             await warm(port, calls.chatkit_chat(stream=True), rate=20)
             result = await run(port, calls.chatkit_chat(stream=True), rate, env.seconds(8), _pool(rate, 1.1), pids)
         rows.append({"provider": kind, "rate": rate, "direct": direct, "chatkit": result, **added(result, direct)})
@@ -161,7 +161,7 @@ async def _sample_rss(pids: list[int], peaks: dict[int, float], stop: asyncio.Ev
 
 async def concurrent_streams(env: Env, count: int = 1000) -> dict:
     """4. ``count`` SSE streams open at once: started over 5 s, each 40 chunks 250 ms apart (10 s)."""
-    with serving(env, live(env, pacing="slow"), env.workers) as (port, pids):
+    with serving(env, live(env, pacing="slow"), env.workers, name="chatkit-streams") as (port, pids):
         await warm(port, calls.chatkit_chat(stream=True), rate=20)
         idle = {pid: procs.rss_mb(pid) for pid in pids}
         peaks: dict[int, float] = {}
@@ -224,8 +224,8 @@ async def fallback(env: Env, rate: float = 100) -> list[dict]:
         ("circuit open", Setup(chain)),
     ]
     rows = []
-    for label, setup in cases:
-        with serving(env, setup) as (port, pids):
+    for index, (label, setup) in enumerate(cases):
+        with serving(env, setup, name=f"chatkit-fallback-{index}") as (port, pids):
             await warm(port, chat, rate=20)  # opens the circuit where the breaker allows it
             result = await run(port, chat, rate, env.seconds(6), _pool(rate, 0.3), pids)
         rows.append({"case": label, "rate": rate, "chatkit": result})
@@ -244,7 +244,7 @@ async def limiter_storage(env: Env) -> list[dict]:
     rows = []
     chat = calls.chatkit_chat(stream=False)
     for label, setup in variants:
-        with serving(env, setup, name="chatkit-" + label.split(":")[0].replace(" ", "-")) as (port, pids):
+        with serving(env, setup, name="chatkit-limiter-" + label.split(":")[0].replace(" ", "-")) as (port, pids):
             await warm(port, chat)
             result = await run(port, chat, None, env.seconds(6), 128, pids)
         rows.append({"variant": label, "chatkit": result})
