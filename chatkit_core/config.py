@@ -8,6 +8,7 @@ Precedence: command-line flags, then environment variables, then the file, then 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -45,6 +46,12 @@ class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError("workers must be at least 1")
         if self.max_body_bytes < 1024 or self.max_message_chars < 1:
             raise ValueError("max_body_bytes must be at least 1024 and max_message_chars at least 1")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {proxy!r} is not an address or network like "
+                                 "\"10.0.0.0/8\"") from None
         for origin in self.allowed_origins:
             if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
                 raise ValueError(f"allowed_origins: {origin!r} is not an origin like \"https://example.com\"")

@@ -14,6 +14,8 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from chatkit_core.metrics import route_label
+
 log = structlog.get_logger("chatkit.errors")
 
 
@@ -116,7 +118,7 @@ def handle_value_error(request: Request, error: ValueError) -> Response:
 
 
 def handle_unexpected(request: Request, error: Exception) -> Response:
-    log.exception("unhandled_error", path=request.url.path)
+    log.exception("unhandled_error", route=route_label(request.scope["path"]))  # never a session id
     return Response(error_body("internal_error", "Something went wrong on our side. Please try again."),
                     status_code=500)
 

@@ -77,11 +77,11 @@ async def health(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
     }
 
 
-@get("/metrics", summary="Prometheus metrics", cache=False)
+@get("/metrics", summary="Prometheus metrics", cache=False, media_type="text/plain; version=0.0.4")
 async def metrics(runtime: NamedDependency[Runtime]) -> Response[bytes]:
     with contextlib.suppress(Exception):  # metrics must still render while the store is down
         runtime.metrics.active_sessions.set(await runtime.store.count())
-    return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
 HANDLERS = [health, metrics]

@@ -22,29 +22,13 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from chatkit_core import hookimpl
 from chatkit_core.config import Config
 from chatkit_core.errors import error_body
+from chatkit_core.metrics import route_label
 
 log = structlog.get_logger("chatkit.http")
 
 Middleware = Callable[[ASGIApp], ASGIApp]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_SESSION_PATH = re.compile(r"^/api/session/[^/]+")
-_API_ROUTES = {"/api/create-session", "/api/chat", "/health", "/metrics"}
-
-
-def route_label(path: str) -> str:
-    """A low-cardinality name for a path: session ids never become metric labels."""
-    if path in _API_ROUTES:
-        return path
-    if _SESSION_PATH.match(path):
-        return _SESSION_PATH.sub("/api/session/{id}", path)
-    if path.startswith("/widget/"):
-        return "/widget"
-    if path.startswith("/schema"):
-        return "/schema"
-    return "/api/other" if path.startswith("/api/") else "/static"
-
-
 def access_log(config: Config) -> Middleware:
     """Request id, structured access log, request metrics."""
 

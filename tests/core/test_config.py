@@ -44,6 +44,10 @@ def test_unknown_section_and_store_are_refused():
     assert "sessions.store" in message and "memory" in message and "sqlite" in message
 
 
+def test_bad_trusted_proxies_are_refused():
+    assert refused('[server]\ntrusted_proxies = ["nginx"]').startswith("server.trusted_proxies: 'nginx'")
+
+
 def test_bad_durations_and_origins_are_refused():
     assert "sessions" in refused('[providers.d]\ntype="canned"\n[sessions]\nttl = "forever"')
     assert "allowed_origins" in refused('[server]\nallowed_origins = ["example.com"]')
