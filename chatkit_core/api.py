@@ -229,6 +229,8 @@ async def _answer_stream(runtime: Runtime, session_id: str, request: ChatRequest
                     yield _event("start", {"messageId": message_id, "provider": event.provider, "model": event.model})
                 elif isinstance(event, Finished):
                     message = _assistant(started, cleaner.finish(), event.usage, complete=True)
+                    if tail := cleaner.rest(message.content):
+                        yield _event("delta", {"text": tail})
                 elif text := cleaner.feed(event):
                     yield _event("delta", {"text": text})
     except ChainFailed as error:
