@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import anyio
@@ -12,6 +14,8 @@ import msgspec
 import structlog
 from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Schema
 from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -52,6 +56,37 @@ class History(msgspec.Struct, rename="camel"):
     messages: list[Message]
 
 
+class ErrorDetail(msgspec.Struct):
+    code: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct):
+    error: ErrorDetail
+
+
+def _errors(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error answers a route gives, all of one shape."""
+    return {status: ResponseSpec(ErrorBody, description=HTTPStatus(status).phrase) for status in statuses}
+
+
+@dataclass
+class _OptionalBody(Operation):
+    def __post_init__(self) -> None:
+        if self.request_body is not None:
+            self.request_body.required = False
+
+
+@dataclass
+class _JsonOrEvents(Operation):
+    """A chat answers with JSON, or with a stream of Server-Sent Events."""
+
+    def __post_init__(self) -> None:
+        answer = (self.responses or {}).get("200")
+        if answer is not None and getattr(answer, "content", None) is not None:
+            answer.content["text/event-stream"] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+
+
 def redact(session_id: str) -> str:
     """Enough of a session id to correlate log lines, never enough to use it."""
     return session_id[:6] + "…"
@@ -87,7 +122,8 @@ async def _store_errors() -> AsyncIterator[None]:
         raise store_unavailable() from None
 
 
-@post("/api/create-session", status_code=HTTP_201_CREATED, summary="Start a conversation")
+@post("/api/create-session", status_code=HTTP_201_CREATED, summary="Start a conversation",
+      responses=_errors(400, 403, 413, 429, 503), operation_class=_OptionalBody)
 async def create_session(
     request: Request, runtime: NamedDependency[Runtime], data: JSONBody[CreateSessionBody | None] = None
 ) -> Response[SessionCreated]:
@@ -99,7 +135,8 @@ async def create_session(
     return Response(SessionCreated(session.id, expires), status_code=HTTP_201_CREATED, headers=headers)
 
 
-@get("/api/session/{session_id:str}/messages", summary="A conversation's messages, oldest first")
+@get("/api/session/{session_id:str}/messages", summary="A conversation's messages, oldest first",
+     responses=_errors(400, 403, 404, 503))
 async def get_messages(session_id: str, runtime: NamedDependency[Runtime]) -> History:
     async with _store_errors():
         messages = await runtime.store.messages(session_id)
@@ -108,7 +145,8 @@ async def get_messages(session_id: str, runtime: NamedDependency[Runtime]) -> Hi
     return History(session_id, messages)
 
 
-@delete("/api/session/{session_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Erase a conversation")
+@delete("/api/session/{session_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Erase a conversation",
+        responses=_errors(400, 403, 404, 503))
 async def delete_session(session_id: str, runtime: NamedDependency[Runtime]) -> None:
     async with _store_errors():
         if not await runtime.store.delete(session_id):
@@ -116,7 +154,8 @@ async def delete_session(session_id: str, runtime: NamedDependency[Runtime]) -> 
 
 
 @post("/api/chat", status_code=HTTP_200_OK,
-      summary="Send a message; the answer as JSON, or streamed as Server-Sent Events")
+      summary="Send a message; the answer as JSON, or streamed as Server-Sent Events",
+      responses=_errors(400, 403, 404, 413, 429, 503), operation_class=_JsonOrEvents)
 async def chat(
     request: Request, runtime: NamedDependency[Runtime], data: JSONBody[ChatBody]
 ) -> Response[ChatReply] | ServerSentEvent:

@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from chatkit_core import __version__, api, ops
@@ -71,7 +72,9 @@ def create_app(config: Config | None = None, components: Components | None = Non
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         request_max_body_size=config.server.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="ChatKit", version=__version__, path="/schema"),
+        # The JSON schema only: the HTML viewers load scripts from CDNs, which the API's CSP forbids.
+        openapi_config=OpenAPIConfig(title="ChatKit", version=__version__, path="/schema",
+                                     render_plugins=[JsonRenderPlugin()]),
         state=State({"runtime": runtime, "metrics": metrics}),
         logging_config=None,
     )
