@@ -30,7 +30,8 @@ async def test_async_client_streams_the_scripted_reply(fake_ollama: FakeOllama) 
     assert final.eval_count == 3 and final.prompt_eval_count > 0 and final.total_duration > 0
     request = fake_ollama.chat_requests()[0]
     assert request.json["messages"] == MESSAGES and request.json["stream"] is True
-    assert request.completed and not request.disconnected
+    # The fake records completion after its last write, a moment after the client has read it.
+    assert fake_ollama.wait_for(lambda fake: fake.chat_requests()[0].completed) and not request.disconnected
 
 
 def test_sync_client_with_and_without_streaming(fake_ollama: FakeOllama) -> None:

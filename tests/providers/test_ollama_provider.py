@@ -45,7 +45,7 @@ async def test_streams_the_answer_and_keeps_usage(fake_ollama: FakeOllama) -> No
     sent = fake_ollama.chat_requests()[0]
     assert sent.json["model"] == "llama3.2" and sent.json["stream"] is True
     assert sent.json["messages"] == [{"role": m.role, "content": m.content} for m in REQUEST.messages]
-    assert sent.completed and not sent.disconnected
+    assert fake_ollama.wait_for(lambda fake: fake.chat_requests()[0].completed) and not sent.disconnected
 
 
 async def test_sends_model_options_and_keep_alive(fake_ollama: FakeOllama) -> None:

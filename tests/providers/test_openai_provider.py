@@ -58,7 +58,7 @@ async def test_streams_the_answer_and_keeps_usage(fake: FakeOpenAI) -> None:
     assert sent.json["model"] == "gpt-4o-mini" and sent.json["stream"] is True
     assert sent.json["stream_options"] == {"include_usage": True}
     assert sent.json["messages"] == [{"role": m.role, "content": m.content} for m in REQUEST.messages]
-    assert sent.completed and not sent.disconnected
+    assert fake.wait_for(lambda server: server.chat_requests()[0].completed) and not sent.disconnected
 
 
 async def test_sends_sampling_options_and_extra_body(fake: FakeOpenAI) -> None:
