@@ -8,6 +8,7 @@ so a slow server cannot hide queueing delay (no coordinated omission).
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -118,19 +119,21 @@ class Sample:
     latencies: list[float] = field(default_factory=list)
     ttfts: list[float] = field(default_factory=list)
     errors: int = 0
+    reasons: collections.Counter[str] = field(default_factory=collections.Counter)
     elapsed: float = 0.0
 
     @property
     def count(self) -> int:
         return len(self.latencies) + self.errors
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, Any]:
         return {
             "requests": self.count, "errors": self.errors,
             "error_rate": self.errors / self.count if self.count else 0.0,
             "rps": len(self.latencies) / self.elapsed if self.elapsed else 0.0,
             "p50_ms": percentile(self.latencies, 50), "p99_ms": percentile(self.latencies, 99),
             "ttft_p50_ms": percentile(self.ttfts, 50), "ttft_p99_ms": percentile(self.ttfts, 99),
+            "error_reasons": dict(self.reasons.most_common(5)),
         }
 
 
@@ -146,11 +149,13 @@ def percentile(values: list[float], pct: float) -> float:
 async def _timed(call: Call, connection: Connection, due: float, sample: Sample) -> None:
     try:
         reply = await call(connection)
-    except (HTTPError, OSError):
+    except (HTTPError, OSError) as error:
         sample.errors += 1
+        sample.reasons[str(error)[:80]] += 1
         return
     if not 200 <= reply.status < 300:
         sample.errors += 1
+        sample.reasons[f"HTTP {reply.status}"] += 1
         return
     sample.latencies.append(time.perf_counter() - due)
     if reply.first_token is not None:

@@ -94,7 +94,8 @@ def markdown(data: dict) -> str:
         lines += ["", "## 4. Concurrent SSE streams", "",
                   f"{c['streams']} streams started over 5 s on {c['workers']} worker(s), each 40 chunks "
                   "250 ms apart (all open together for 5 s): "
-                  f"{c['chatkit']['errors']} errors, TTFT p50 {_ms(c['chatkit']['ttft_p50_ms'])} ms / p99 "
+                  f"{c['chatkit']['errors']} errors {c['chatkit'].get('error_reasons') or ''}, "
+                  f"TTFT p50 {_ms(c['chatkit']['ttft_p50_ms'])} ms / p99 "
                   f"{_ms(c['chatkit']['ttft_p99_ms'])} ms, all done in {c['wall_s']:.1f} s. RSS per worker idle "
                   f"{', '.join(f'{v:.0f}' for v in c['rss_idle_mb'])} MB, peak "
                   f"{', '.join(f'{v:.0f}' for v in c['rss_peak_mb'])} MB."]
