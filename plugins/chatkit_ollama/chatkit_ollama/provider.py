@@ -61,7 +61,11 @@ class OllamaProvider(Provider):
         self._client = httpx.AsyncClient(
             base_url=options.base_url,
             timeout=httpx.Timeout(read, connect=options.connect_timeout),
-            transport=httpx.AsyncHTTPTransport(retries=0),
+            # A transport ignores the client's limits and keeps httpx's default cap of 100
+            # connections, past which answers would queue until their first-token limit.
+            # Keep-alive stays at 20: httpcore scans every pooled connection on each request.
+            transport=httpx.AsyncHTTPTransport(
+                retries=0, limits=httpx.Limits(max_connections=None, max_keepalive_connections=20)),
         )
         if options.pull_on_start:
             await self._pull_if_missing()

@@ -5,16 +5,20 @@ from __future__ import annotations
 import re
 import time
 from email.utils import parsedate_to_datetime
-
-import openai
+from typing import TYPE_CHECKING
 
 from chatkit_core.providers import ProviderError
+
+if TYPE_CHECKING:
+    import openai
 
 _KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_*-]{3})[A-Za-z0-9_*-]+")
 
 
 def classify(error: Exception, host: str, answered: bool, secret: str) -> ProviderError:
     """The ProviderError for ``error``; ``answered`` once the response started streaming."""
+    import openai
+
     if isinstance(error, openai.APITimeoutError):
         return ProviderError(f"timed out waiting for {host}", kind="timeout")
     if isinstance(error, openai.APIConnectionError):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
-from limits.aio.storage import Storage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.storage import storage_from_string
 from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.retry import Retry
@@ -26,7 +27,7 @@ def open_storage(
     """
     parts = urlsplit(url)
     if parts.scheme == "memory":
-        return storage_from_string("async+memory://", wrap_exceptions=True), None
+        return SweepingMemoryStorage(wrap_exceptions=True), None
     redis_url = parts._replace(scheme=_REDIS_SCHEMES[parts.scheme]).geturl()
     pool = BlockingConnectionPool.from_url(
         redis_url, max_connections=max_connections, timeout=timeout, socket_timeout=timeout,
@@ -47,3 +48,22 @@ def reconnect_once() -> Retry:
     Timeouts are not retried, so a hung Redis costs one ``timeout`` per call.
     """
     return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+
+
+class SweepingMemoryStorage(MemoryStorage):
+    """limits' memory storage, sweeping expired entries at most once a second.
+
+    The library starts a sweep after every hit that finds none running, and a sweep visits
+    every key with one thread hop each, so under load it runs back to back and costs more
+    than the requests themselves. The window checks ignore expired entries anyway; the sweep
+    only frees their memory, which once a second does as well. (This overrides a private
+    method of limits 5.x: check it when upgrading the library.)
+    """
+
+    _next_sweep = 0.0
+
+    async def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + 1.0
+            await super()._MemoryStorage__schedule_expiry()
