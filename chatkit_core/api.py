@@ -16,7 +16,7 @@ from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Schema
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -137,7 +137,7 @@ async def create_session(
 
 @get("/api/session/{session_id:str}/messages", summary="A conversation's messages, oldest first",
      responses=_errors(400, 403, 404, 503))
-async def get_messages(session_id: str, runtime: NamedDependency[Runtime]) -> History:
+async def get_messages(session_id: FromPath[str], runtime: NamedDependency[Runtime]) -> History:
     async with _store_errors():
         messages = await runtime.store.messages(session_id)
     if messages is None:
@@ -147,7 +147,7 @@ async def get_messages(session_id: str, runtime: NamedDependency[Runtime]) -> Hi
 
 @delete("/api/session/{session_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Erase a conversation",
         responses=_errors(400, 403, 404, 503))
-async def delete_session(session_id: str, runtime: NamedDependency[Runtime]) -> None:
+async def delete_session(session_id: FromPath[str], runtime: NamedDependency[Runtime]) -> None:
     async with _store_errors():
         if not await runtime.store.delete(session_id):
             raise session_not_found()
