@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import resource
@@ -13,12 +12,8 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 
 from chatkit_core import __version__
-from chatkit_core.health import Health
+from chatkit_core.health import Health, probe
 from chatkit_core.runtime import Runtime
-
-PROBE_TIMEOUT = 2.0
-PROBE_TTL = 5.0
-"""Seconds a provider probe result is reused, so frequent health checks stay cheap."""
 
 
 def rss_bytes() -> int:
@@ -29,41 +24,16 @@ def rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-async def _probe(part: Any) -> Health:
-    try:
-        async with asyncio.timeout(PROBE_TIMEOUT):
-            return await part.health()
-    except TimeoutError:
-        return Health("down", "health probe timed out")
-    except Exception as error:  # a probe that breaks means the part is down, not the app
-        return Health("down", type(error).__name__)
-
-
-class _ProbeCache:
-    def __init__(self) -> None:
-        self.at = 0.0
-        self.results: list[Health] = []
-        self.lock = asyncio.Lock()
-
-    async def get(self, runtime: NamedDependency[Runtime]) -> list[Health]:
-        async with self.lock:
-            if time.monotonic() - self.at > PROBE_TTL or not self.results:
-                self.results = list(await asyncio.gather(*(_probe(p) for p in runtime.components.providers)))
-                self.at = time.monotonic()
-            return self.results
-
-
 @get("/health", summary="Liveness and the status of each provider", cache=False)
 async def health(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
-    cache: _ProbeCache = runtime.__dict__.setdefault("probe_cache", _ProbeCache())
-    probes = await cache.get(runtime)
+    probes = await runtime.probes.get(runtime.components.providers)
     providers = []
-    for provider, probe in zip(runtime.components.providers, probes, strict=True):
-        status = (runtime.chain.status(provider.name) or probe).status
+    for provider, checked in zip(runtime.components.providers, probes, strict=True):
+        status = (runtime.chain.status(provider.name) or checked).status
         providers.append({"name": provider.name, "type": runtime.components.provider_types[provider.name],
                           "status": status})
-    store = await _probe(runtime.store)
-    limiter = await _probe(runtime.components.limiter) if runtime.components.limiter else Health("up")
+    store = await probe(runtime.store)
+    limiter = await probe(runtime.components.limiter) if runtime.components.limiter else Health("up")
     healthy = (store.status == "up" and limiter.status == "up"
                and all(p["status"] in ("up", "unknown") for p in providers))
     return {

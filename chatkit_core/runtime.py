@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from chatkit_core.assembly import Components
 from chatkit_core.chain import Chain
 from chatkit_core.config import Config
+from chatkit_core.health import ProbeCache
 from chatkit_core.metrics import Metrics
 from chatkit_core.sanitize import Sanitizers
 from chatkit_core.sessions import SessionStore
@@ -22,6 +23,7 @@ class Runtime:
     chain: Chain
     metrics: Metrics
     started: float = field(default_factory=time.monotonic)
+    probes: ProbeCache = field(default_factory=ProbeCache)
 
     @property
     def store(self) -> SessionStore:
