@@ -43,3 +43,16 @@ def fresh_venv(tmp_path_factory) -> Venv:
     venv = Venv(path)
     venv.pip("install", str(ROOT))
     return venv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium, one per test module, driven by Playwright's sync API."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -12,9 +12,7 @@ from tests.support.server import running_server
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.support.browser import CHROMIUM  # noqa: E402
 
 pytestmark = [
     pytest.mark.browser,
@@ -58,13 +56,6 @@ def edge() -> Iterator[str]:
     with running_server(CONFIG) as backend, running_nginx(backend.removeprefix("http://")) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

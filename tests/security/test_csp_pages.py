@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.security.conftest import canned
 from tests.support.server import running_server
-from tests.widget.helpers import CHROMIUM, CHROMIUM_ARGS, Chat
+from tests.widget.helpers import Chat
 
 pytestmark = pytest.mark.browser
 
@@ -28,13 +28,6 @@ def base_url() -> Iterator[str]:
     with running_server(canned(chunk_chars=6)) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ import json
 
 from playwright.sync_api import Locator, Page, expect
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (imported from here too)
 
 # What the canned provider answers when it has no prepared replies.
 QUOTE_TAIL = ". This is the canned demo provider; point ChatKit at Ollama or OpenAI for real answers."
