@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -22,6 +23,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from chatkit_core.chain import ChainFailed, Finished, Started, StreamBroken
 from chatkit_core.errors import APIError, error_body, invalid, session_not_found, store_unavailable
+from chatkit_core.knowledge import Passage, Source, cited_sources, context_message, search_query
 from chatkit_core.providers import ChatMessage, ChatRequest
 from chatkit_core.ratelimit import LimiterUnavailable, client_ip
 from chatkit_core.runtime import Runtime
@@ -44,6 +46,8 @@ class ChatBody(msgspec.Struct, rename="camel"):
     session_id: str
     message: str
     stream: bool = False
+    locale: str = ""
+    """The visitor's language, such as ``en`` or ``pt-BR`` (optional)."""
 
 
 class ChatReply(msgspec.Struct, rename="camel"):
@@ -170,9 +174,12 @@ async def chat(
     content = runtime.sanitizers.clean_input(text)
     if not content.strip():
         raise invalid("message", "Your message had no text left once markup was removed.")
+    if len(data.locale) > 16 or not _LOCALE.match(data.locale):
+        raise invalid("locale", "The field `locale` must be a language tag such as \"en\" or \"pt-BR\".")
     async with _store_errors():
         history = await _with_question(runtime, data.session_id, content)
-    chat_request = _provider_request(runtime, history, request)
+    passages = await _ground(runtime, history)
+    chat_request = _provider_request(runtime, history, request, passages, data.locale)
     if data.stream or "text/event-stream" in request.headers.get("accept", ""):
         stream = _answer_stream(runtime, data.session_id, chat_request)
         return ServerSentEvent(stream, headers={**headers, "X-Accel-Buffering": "no"})
@@ -198,18 +205,47 @@ async def _with_question(runtime: Runtime, session_id: str, content: str) -> lis
     return [*history, user][-limit:]
 
 
-def _provider_request(runtime: Runtime, history: list[Message], request: Request) -> ChatRequest:
-    messages = [ChatMessage(m.role, plain_text(m.content)) for m in history if m.content]
-    if runtime.config.chat.system_prompt:
-        messages.insert(0, ChatMessage("system", runtime.config.chat.system_prompt))
-    return ChatRequest(messages=messages, request_id=request.scope["state"].get("request_id", ""))
+_LOCALE = re.compile(r"^(?:[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)?$")
 
 
-def _assistant(started: Started | None, content: str, usage: dict[str, Any] | None, complete: bool) -> Message:
+async def _ground(runtime: Runtime, history: list[Message]) -> list[Passage]:
+    """Passages of the site for the visitor's question; none without a knowledge base."""
+    knowledge = runtime.components.knowledge
+    if knowledge is None:
+        return []
+    questions = [plain_text(m.content) for m in history if m.role == "user"]
+    return await knowledge.find(search_query(questions[-1], questions[-2] if len(questions) > 1 else None))
+
+
+def _provider_request(
+    runtime: Runtime, history: list[Message], request: Request, passages: list[Passage], locale: str
+) -> ChatRequest:
+    system = [runtime.config.chat.system_prompt] if runtime.config.chat.system_prompt else []
+    if passages and runtime.components.knowledge is not None:
+        system.append(context_message(passages, runtime.components.knowledge.options))
+    messages = [ChatMessage("system", text) for text in system]
+    messages += [ChatMessage(m.role, plain_text(m.content)) for m in history if m.content]
+    return ChatRequest(messages=messages, request_id=request.scope["state"].get("request_id", ""),
+                       passages=passages, locale=locale)
+
+
+def _sources(runtime: Runtime, content: str, passages: list[Passage]) -> list[Source]:
+    """The pages behind an answer, their titles cleaned like any text the API returns."""
+    clean = runtime.sanitizers.clean_output
+    return [Source(clean(s.title), s.url if _WEB_URL.match(s.url) else "")
+            for s in cited_sources(plain_text(content), passages)]
+
+
+_WEB_URL = re.compile(r"^(?:https?://[^\s]+|/[^\s]*)$", re.I)
+
+
+def _assistant(started: Started | None, content: str, usage: dict[str, Any] | None, complete: bool,
+               sources: list[Source] | None = None) -> Message:
     return Message(
         id=new_message_id(), role="assistant", content=content, created_at=now_rfc3339(),
         provider=started.provider if started else None, model=started.model if started else None,
         incomplete=not complete, fallbacks=started.fallbacks if started else [], usage=usage,
+        sources=sources or [],
     )
 
 
@@ -244,7 +280,8 @@ async def _answer(runtime: Runtime, session_id: str, request: ChatRequest) -> Me
                     parts.append(event)
     except ChainFailed as error:
         raise _unavailable(error) from None
-    message = _assistant(started, runtime.sanitizers.clean_output("".join(parts)), usage, complete=True)
+    content = runtime.sanitizers.clean_output("".join(parts))
+    message = _assistant(started, content, usage, complete=True, sources=_sources(runtime, content, request.passages))
     async with _store_errors():
         await _save(runtime, session_id, message)
     return message
@@ -267,7 +304,9 @@ async def _answer_stream(runtime: Runtime, session_id: str, request: ChatRequest
                     started = event
                     yield _event("start", {"messageId": message_id, "provider": event.provider, "model": event.model})
                 elif isinstance(event, Finished):
-                    message = _assistant(started, cleaner.finish(), event.usage, complete=True)
+                    content = cleaner.finish()
+                    message = _assistant(started, content, event.usage, complete=True,
+                                         sources=_sources(runtime, content, request.passages))
                     if tail := cleaner.rest(message.content):
                         yield _event("delta", {"text": tail})
                 elif text := cleaner.feed(event):

@@ -8,7 +8,8 @@ order in which plugins were discovered:
 - middleware: ``middleware.order`` first, then ``DEFAULT_MIDDLEWARE`` (outermost first),
   then any other registered middleware by name; ``disabled`` names are left out;
 - rate limiter: ``rate_limit.type``, else the only one installed (none installed: no limits);
-- session store: ``sessions.store`` (default ``memory``).
+- session store: ``sessions.store`` (default ``memory``);
+- knowledge retriever: ``knowledge.type``; no ``[knowledge]`` table, no retriever.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import structlog
 
 from chatkit_core.config import Config, ConfigError, convert, join_key
+from chatkit_core.knowledge import Knowledge, Retriever
 from chatkit_core.plugins import collect
 from chatkit_core.providers import Provider
 from chatkit_core.ratelimit import RateLimiter
@@ -43,6 +45,7 @@ class Components:
     sanitizers: Sanitizers
     sanitizer_names: list[str]
     middleware: list[tuple[str, Any]]
+    knowledge: Knowledge | None = None
     warnings: list[str] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -57,7 +60,8 @@ class Components:
                 log.exception("close_failed", part=type(part).__name__)
 
     def _parts(self) -> list[Any]:
-        return [*self.providers, self.store, *([self.limiter] if self.limiter else [])]
+        optional = [part for part in (self.limiter, self.knowledge and self.knowledge.retriever) if part]
+        return [*self.providers, self.store, *optional]
 
 
 def assemble(config: Config) -> Components:
@@ -69,7 +73,8 @@ def assemble(config: Config) -> Components:
     return Components(
         config=config, providers=providers, provider_types=provider_types, store=store, store_type=store_type,
         limiter=limiter, limiter_type=limiter_type, sanitizers=Sanitizers(sanitizers),
-        sanitizer_names=sanitizer_names, middleware=build_middleware(config), warnings=warnings,
+        sanitizer_names=sanitizer_names, middleware=build_middleware(config), knowledge=build_knowledge(config),
+        warnings=warnings,
     )
 
 
@@ -141,6 +146,25 @@ def build_limiter(config: Config) -> tuple[RateLimiter | None, str]:
         return cls(options), type_name
     except ValueError as error:
         raise ConfigError(join_key("rate_limit", str(error))) from None
+
+
+def build_knowledge(config: Config) -> Knowledge | None:
+    if not config.knowledge:
+        return None
+    types = collect("register_retrievers")
+    installed = ", ".join(types) or "none (pip install chatkit-knowledge)"
+    type_name = config.knowledge.get("type")
+    if not type_name:
+        raise ConfigError(f"knowledge.type is missing; installed retriever types: {installed}")
+    if type_name not in types:
+        raise ConfigError(f"knowledge.type: unknown retriever type {type_name!r}; "
+                          f"installed retriever types: {installed}")
+    cls: type[Retriever] = types[type_name][0]
+    options = convert(config.knowledge, cls.Options, "knowledge")
+    try:
+        return Knowledge(cls(options), type_name)
+    except ValueError as error:
+        raise ConfigError(join_key("knowledge", str(error))) from None
 
 
 def _ordered(registered: dict[str, Any], chosen: list[str], defaults: tuple[str, ...], disabled: list[str],

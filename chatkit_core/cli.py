@@ -1,4 +1,4 @@
-"""The ``chatkit`` command: serve, plugins, config check, chat."""
+"""The ``chatkit`` command: serve, plugins, config check, chat, and the commands plugins add."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 from chatkit_core.assembly import Components, assemble
 from chatkit_core.config import Config, ConfigError, find_config_path, load_config
-from chatkit_core.plugins import PluginError, describe
+from chatkit_core.plugins import PluginError, collect, describe
 
 
 def _load(path: str | None) -> tuple[Config, Components]:
@@ -65,6 +65,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     print("sanitizers: " + ", ".join(components.sanitizer_names))
     print(f"session store: {components.store_type} (ttl {components.store.ttl:.0f}s)")
     print(f"rate limiter: {components.limiter_type}")
+    if components.knowledge:
+        options = components.knowledge.options
+        print(f"knowledge: {components.knowledge.type_name} (top_k {options.top_k}, sources: "
+              f"{', '.join(options.sources) or 'none'})")
     for warning in components.warnings:
         print(f"warning: {warning}")
     print("ok")
@@ -131,6 +135,12 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("--config", help=config_help)
     chat.add_argument("message")
     chat.set_defaults(run=cmd_chat)
+
+    for name, (command, _) in collect("register_commands").items():
+        sub = commands.add_parser(name, help=command.help, description=command.help)
+        sub.add_argument("--config", help=config_help)
+        command.add_arguments(sub)
+        sub.set_defaults(run=command.run)
     return top
 
 

@@ -1,7 +1,7 @@
 """chatkit.toml: loading, ``${VAR}`` interpolation, environment overrides, validation.
 
 The core's own sections are msgspec Structs. The tables that belong to plugins
-(``[providers.*]``, ``[rate_limit]``, ``[sessions]``) stay raw here and are decoded into
+(``[providers.*]``, ``[rate_limit]``, ``[sessions]``, ``[knowledge]``) stay raw here and are decoded into
 the registered class's ``Options`` when the app is assembled (chatkit_core.assembly).
 Precedence: command-line flags, then environment variables, then the file, then defaults.
 """
@@ -118,6 +118,8 @@ class Config(msgspec.Struct, kw_only=True):
     providers: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     rate_limit: dict[str, Any] = msgspec.field(default_factory=dict)
     sessions: dict[str, Any] = msgspec.field(default_factory=dict)
+    knowledge: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Empty: no knowledge base, answers are not grounded in the site's pages."""
     source: str = "built-in defaults"
 
 
@@ -125,7 +127,7 @@ _SECTIONS = {
     "server": ServerConfig, "chain": ChainConfig, "chat": ChatConfig, "sanitizers": OrderConfig,
     "middleware": OrderConfig, "logging": LoggingConfig,
 }
-_TABLES = ("providers", "rate_limit", "sessions")
+_TABLES = ("providers", "rate_limit", "sessions", "knowledge")
 
 
 def find_config_path(explicit: str | None = None) -> Path | None:

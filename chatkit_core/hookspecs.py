@@ -63,3 +63,24 @@ def register_middleware(register):
     ``DefineMiddleware`` or an ASGI middleware factory), or ``None`` to stay out of the
     stack. ``[middleware] order`` places it; see docs/configuration.md for the default.
     """
+
+
+@hookspec
+def register_retrievers(register):
+    """Register knowledge retriever types.
+
+    Call ``register(type_name, retriever_class)``; ``retriever_class`` subclasses
+    :class:`chatkit_core.knowledge.Retriever`. ``[knowledge]`` with ``type = type_name``
+    is decoded into ``retriever_class.Options`` and becomes ``retriever_class(options)``.
+    Without a ``[knowledge]`` table no retriever is built.
+    """
+
+
+@hookspec
+def register_commands(register):
+    """Register ``chatkit`` subcommands.
+
+    Call ``register(command)`` with a :class:`chatkit_core.commands.Command`: its ``name``
+    and ``help`` appear in ``chatkit --help``, ``add_arguments(parser)`` declares its
+    options on an argparse parser, and ``run(args)`` returns the exit status.
+    """

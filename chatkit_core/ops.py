@@ -34,8 +34,12 @@ async def health(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
                           "status": status})
     store = await probe(runtime.store)
     limiter = await probe(runtime.components.limiter) if runtime.components.limiter else Health("up")
-    healthy = (store.status == "up" and limiter.status == "up"
+    knowledge = runtime.components.knowledge
+    index = await knowledge.health() if knowledge else None
+    healthy = (store.status == "up" and limiter.status == "up" and (index is None or index.status == "up")
                and all(p["status"] in ("up", "unknown") for p in providers))
+    extra = {"knowledge": {"type": knowledge.type_name, "status": index.status, "detail": index.detail}
+             } if knowledge and index else {}
     return {
         "status": "ok" if healthy else "degraded",
         "version": __version__,
@@ -44,6 +48,7 @@ async def health(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
         "providers": providers,
         "sessions": {"store": runtime.components.store_type, "status": store.status, "detail": store.detail},
         "rateLimit": {"type": runtime.components.limiter_type, "status": limiter.status, "detail": limiter.detail},
+        **extra,
     }
 
 

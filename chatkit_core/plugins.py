@@ -76,8 +76,10 @@ def collect(hook_name: str) -> Registry:
     return dict(sorted(registry.items()))
 
 
-def _registrar(registry: Registry, plugin_name: str) -> Callable[[str, Any], None]:
-    def register(name: str, thing: Any) -> None:
+def _registrar(registry: Registry, plugin_name: str) -> Callable[..., None]:
+    def register(name: Any, thing: Any = None) -> None:
+        if thing is None:  # register(command): the thing carries its own name
+            name, thing = name.name, name
         if name in registry and registry[name][1] != plugin_name:
             raise PluginError(f"{name!r} is registered by both {registry[name][1]} and {plugin_name}")
         registry[name] = (thing, plugin_name)
@@ -89,7 +91,7 @@ def describe() -> list[dict[str, Any]]:
     """Installed plugins with their distribution and what each registers."""
     dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     hooks = ("register_providers", "register_sanitizers", "register_rate_limiters",
-             "register_session_stores", "register_middleware")
+             "register_session_stores", "register_middleware", "register_retrievers", "register_commands")
     registered: dict[str, dict[str, list[str]]] = {}
     for hook_name in hooks:
         for name, (_, plugin_name) in collect(hook_name).items():

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from chatkit_core.health import Health
+from chatkit_core.knowledge import Passage
 
 
 class ProviderOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -55,6 +56,11 @@ class ChatMessage(msgspec.Struct, frozen=True):
 class ChatRequest(msgspec.Struct, frozen=True, kw_only=True):
     messages: list[ChatMessage]
     request_id: str = ""
+    passages: list[Passage] = msgspec.field(default_factory=list)
+    """The site's passages the core found for the question (already in ``messages`` as a
+    system message); a provider may also answer from them directly."""
+    locale: str = ""
+    """The visitor's language (``en``, ``fr``…) when the widget said it, else empty."""
 
 
 class Chunk(msgspec.Struct, frozen=True, kw_only=True):

@@ -11,6 +11,7 @@ import msgspec
 
 from chatkit_core.durations import parse_duration
 from chatkit_core.health import Health
+from chatkit_core.knowledge import Source
 
 SESSION_ID_BYTES = 32  # 256 bits from the OS CSPRNG; 43 URL-safe characters
 
@@ -32,12 +33,21 @@ def to_rfc3339(timestamp: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class Feedback(msgspec.Struct, kw_only=True):
+    """A visitor's rating of one answer."""
+
+    rating: Literal["up", "down"]
+    comment: str = ""
+
+
 class Message(msgspec.Struct, kw_only=True, rename="camel"):
     """One message of a conversation, as stored and as the API returns it.
 
     ``content`` is sanitized text. ``incomplete`` marks an answer cut off after it began
     (the provider failed mid-stream or the visitor left); ``fallbacks`` names the providers
-    that failed before ``provider`` answered, as ``"name:kind"``.
+    that failed before ``provider`` answered, as ``"name:kind"``. ``truncated`` marks an
+    answer the provider stopped at its length cap. ``sources`` lists the site's pages the
+    answer was grounded in.
     """
 
     id: str
@@ -49,6 +59,9 @@ class Message(msgspec.Struct, kw_only=True, rename="camel"):
     incomplete: bool = False
     fallbacks: list[str] = msgspec.field(default_factory=list)
     usage: dict[str, Any] | None = None
+    truncated: bool = False
+    sources: list[Source] = msgspec.field(default_factory=list)
+    feedback: Feedback | None = None
 
 
 class Session(msgspec.Struct, kw_only=True):
