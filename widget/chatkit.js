@@ -161,7 +161,7 @@ border:1px solid var(--bd);border-radius:var(--r);box-shadow:0 16px 48px rgba(0,
 .msg li>p,.msg li>ul,.msg li>ol{margin:0}
 .msg blockquote{margin:0 0 .6em;padding-inline-start:10px;border-inline-start:3px solid var(--bd)}
 .table{overflow-x:auto;margin:0 0 .6em}
-.msg table{border-collapse:collapse;font-size:14px}
+.msg table{border-collapse:collapse;font-size:14px;overflow-wrap:normal}
 .msg th,.msg td{border:1px solid var(--bd);padding:4px 8px;vertical-align:top}
 .msg th:not([align]){text-align:start}
 .sources{margin-top:8px;padding-top:6px;border-top:1px solid var(--bd);font-size:13px}
@@ -387,7 +387,7 @@ textarea{font-size:16px}}
   const cells = (line) => line.trim().replace(/^\|/, '').replace(/(^|[^\\])\|$/, '$1').split(/(?<!\\)\|/)
     .map((cell) => cell.trim().replace(/\\\|/g, '|'));
 
-  // A GFM pipe table: header, alignment row, then rows up to the first line without a pipe.
+  // A GFM pipe table: header, alignment row, then rows up to a line without a pipe or a quote or list.
   function table(lines, i, out) {
     const head = cells(lines[i]);
     const align = cells(lines[i + 1]).map((c) => (c.endsWith(':') ? (c.startsWith(':') ? 'center' : 'right')
@@ -398,7 +398,9 @@ textarea{font-size:16px}}
       return cell;
     }));
     const body = el('tbody');
-    for (i += 2; i < lines.length && lines[i].includes('|'); i++) body.append(row(cells(lines[i]), 'td'));
+    for (i += 2; /\|/.test(lines[i]) && !QUOTE.test(lines[i]) && !ITEM.test(lines[i]); i++) {
+      body.append(row(cells(lines[i]), 'td'));
+    }
     out.append(el('div', { class: 'table', tabindex: '0' }, el('table', {}, el('thead', {}, row(head, 'th')), body)));
     return i;
   }
