@@ -771,17 +771,16 @@ textarea{font-size:16px}}
         let ended = false;
         for await (const { event, data } of readEvents(res.body)) {
           const payload = JSON.parse(data);
+          // Follow the answer unless the visitor has scrolled up to read.
+          const follow = this.messages.scrollHeight - this.messages.scrollTop - this.messages.clientHeight < 60;
           if (event === 'queued' || event === 'start') {
             this.waiting(typing, event === 'queued' && Math.max(1, Math.floor(payload.position) || 1));
           } else if (event === 'delta') {
-            // Follow the answer unless the visitor has scrolled up to read.
-            const follow = this.messages.scrollHeight - this.messages.scrollTop - this.messages.clientHeight < 60;
             typing.remove();
             node ||= this.bubble('assistant', '');
             raw += payload.text;
             this.render(node, raw);
             this.emit('delta', payload);
-            if (follow) this.scroll();
           } else if (event === 'done') {
             ended = true;
             const message = payload.message;
@@ -794,6 +793,7 @@ textarea{font-size:16px}}
           } else if (event === 'error') {
             throw new ApiError(payload.error?.code || 'error', payload.error?.message);
           }
+          if (follow) this.scroll();
           if (ended) break;
         }
         if (!ended) throw new ApiError('network');

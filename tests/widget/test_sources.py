@@ -79,6 +79,15 @@ def test_answers_without_sources_have_no_list_and_the_heading_is_localized(page:
     expect(sources.locator("a")).to_have_text("Horario")
 
 
+def test_the_conversation_scrolls_to_show_the_sources_of_a_long_answer(page: Page) -> None:
+    long_answer = "\n\n".join(f"Paragraph {i} about our bread." for i in range(30))
+    scripted(page, [answer(long_answer, sources=[{"title": "Bread", "url": "/bread.html"}])])
+    chat = open_widget(page)
+    link = chat.ask("Tell me everything").locator("[part=sources] a")
+    expect(link).to_be_in_viewport()
+    assert chat.host.locator("[part=messages]").evaluate("m => m.scrollHeight - m.scrollTop - m.clientHeight") < 2
+
+
 HEADINGS = {"en": "Sources", "es": "Fuentes", "fr": "Sources", "de": "Quellen", "zh": "来源", "ar": "المصادر"}
 
 
