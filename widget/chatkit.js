@@ -369,7 +369,7 @@ textarea{font-size:16px}}
         inner.push(...lines.slice(i, j + 1));
         i = j + 1;
       }
-      const cut = Math.min(...inner.filter((l) => l.trim()).map(indent));
+      const cut = inner.reduce((min, l) => (l.trim() ? Math.min(min, indent(l)) : min), Infinity);
       if (inner.length) li.append(blocks(inner.map((l) => l.slice(cut)), depth + 1));
       node.append(li);
       // Blank lines between two items of the same list keep it one list.
@@ -707,8 +707,10 @@ textarea{font-size:16px}}
       if (message.incomplete) this.note(node, 'interrupted');
       if (message.truncated) this.note(node, 'shortened');
       const links = (Array.isArray(message.sources) ? message.sources : []).map((source) => {
-        const title = decode(source.title) || String(source.url || '');
-        const href = source.url && safeUrl(String(source.url), location.href, /^https?:$/);
+        const { title: raw, url } = Object(source);
+        const link = typeof url === 'string' && url;
+        const title = decode(raw) || link;
+        const href = link && safeUrl(link, location.href, /^https?:$/);
         return title && el('li', {}, href ? el('a', { href, target: '_blank', rel: 'noopener noreferrer' }, title) : title);
       }).filter(Boolean);
       if (links.length) {
@@ -723,10 +725,11 @@ textarea{font-size:16px}}
     // The typing indicator, or while the server queues the answer, the wait and its place in line.
     waiting(typing, position) {
       const text = position ? this.t[position > 1 ? 'queuedAt' : 'queued'].replace('{n}', position) : '';
+      // Announced once, when the wait begins.
+      if (text && !typing.classList.contains('queued')) this.live.textContent = text;
       typing.classList.toggle('queued', !!text);
       typing.setAttribute('aria-label', text || this.t.typing);
       typing.replaceChildren(...(text ? [text] : [el('i'), el('i'), el('i')]));
-      if (text) this.live.textContent = text;
     }
 
     submit() {

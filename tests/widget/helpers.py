@@ -145,8 +145,8 @@ def event_stream(message: dict, before: list[tuple[str, dict]] = ()) -> str:
 
 
 def scripted(page: Page, messages: list[dict], before: list[tuple[str, dict]] = ()) -> list[dict]:
-    """Answer ``/api/chat`` with a stream for ``message``, and history with the
-    conversation so far (each question and its answer); returns the chat request bodies."""
+    """Answer each ``/api/chat`` with a stream ending in the next of ``messages``, and
+    ``GET .../messages`` with the conversation so far; returns the chat request bodies."""
     bodies: list[dict] = []
     replies = iter(messages)
     history: list[dict] = []

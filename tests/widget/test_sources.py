@@ -25,6 +25,8 @@ HOSTILE_SOURCES = [
     {"title": "<b onmouseover=window.__xss=1>raw</b>", "url": ""},
     {"title": "", "url": "https://example.com/untitled"},
     {"title": "", "url": ""},
+    None,
+    {"title": "Not a string", "url": 42},
 ]
 
 
@@ -41,6 +43,7 @@ def assert_safe_sources(page: Page, base_url: str) -> None:
     expect(sources.locator("li")).to_have_text([
         "Opening hours", "Pastries & cakes", "Script link", "Data link", "Mail us",
         "<img src=x onerror=window.__xss=1>", "<b onmouseover=window.__xss=1>raw</b>", "https://example.com/untitled",
+        "Not a string",
     ])
     links = sources.locator("a")
     expect(links).to_have_text(["Opening hours", "Pastries & cakes", "<img src=x onerror=window.__xss=1>",

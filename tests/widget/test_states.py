@@ -60,6 +60,9 @@ RECORD_TYPING = """() => {
             if (r.type === 'attributes') typing.push(r.attributeName + '=' + node.getAttribute(r.attributeName));
         }
     }).observe(messages, {subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label']});
+    window.announced = [];
+    const live = messages.parentElement.querySelector('[aria-live=polite]');
+    new MutationObserver(() => announced.push(live.textContent)).observe(live, {childList: true});
 }"""
 
 
@@ -77,6 +80,8 @@ def test_queued_events_show_the_wait_and_the_place_in_line_until_the_answer_star
     ]
     expect(chat.host.locator("[part=typing]")).to_have_count(0)
     expect(chat.error).to_have_count(0)
+    # Screen readers hear the wait once, then the answer.
+    assert page.evaluate("announced") == ["Waiting for the assistant… (position 3)", "Fresh out of the oven."]
 
 
 def test_the_queued_state_is_localized(page: Page) -> None:
