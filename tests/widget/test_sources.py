@@ -155,3 +155,14 @@ def test_sources_from_a_real_server_show_after_streaming_and_in_restored_history
     expect(chat.assistant).to_have_count(2)
     expect(chat.assistant.last.locator("[part=sources] a")).to_have_text(expected)
     assert page.locator(".chatkit-host em").count() == 0
+
+
+def test_sources_follow_the_theme_and_can_be_restyled_through_their_part(page: Page) -> None:
+    scripted(page, [answer("8:00", sources=[{"title": "Hours", "url": "/hours.html"}])])
+    chat = open_widget(page, theme="dark")
+    page.evaluate("""() => { const sheet = new CSSStyleSheet();  // the page's CSP forbids inline styles
+        sheet.replaceSync('.chatkit-host::part(sources) { border-top-color: rgb(1, 2, 3) }');
+        document.adoptedStyleSheets = [sheet]; }""")
+    sources = chat.ask("?").locator("[part=sources]")
+    assert sources.evaluate("s => getComputedStyle(s).borderTopColor") == "rgb(1, 2, 3)"
+    assert sources.locator("a").evaluate("a => getComputedStyle(a).color") == "rgb(141, 180, 255)"  # dark link
