@@ -1,0 +1,225 @@
+"""The index file: one SQLite database with an FTS5 table, written aside and swapped in.
+
+A build copies the current index to ``PATH.tmp-PID``, updates the copy page by page, and
+replaces ``PATH`` with it (``os.replace``, atomic on one filesystem). A server that has the
+old file open keeps reading it until it notices the new one; nobody ever reads a half-built
+index.
+
+Scores (``Passage.score``) run from 0 to 1: the share of the question's terms a passage
+holds, each term weighted by its rarity in the index (BM25's IDF). 1.0 means every
+informative word of the question is in the passage; a word found nowhere in the index
+counts fully against every passage, so "Do you sell gift cards?" scores low on a site
+that never mentions gift cards. Among passages, BM25 (title weighted twice the text)
+orders those with equal scores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from chatkit_core.knowledge import Passage
+from chatkit_knowledge.chunks import Chunk
+from chatkit_knowledge.text import indexable, is_cjk, query_terms
+
+SCHEMA_VERSION = "1"
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE pages(url TEXT PRIMARY KEY, source TEXT NOT NULL, title TEXT NOT NULL, hash TEXT NOT NULL,
+                   indexed_at REAL NOT NULL, chunks INTEGER NOT NULL);
+CREATE TABLE chunks(id INTEGER PRIMARY KEY, page TEXT NOT NULL, url TEXT NOT NULL, title TEXT NOT NULL,
+                    text TEXT NOT NULL);
+CREATE INDEX chunks_page ON chunks(page);
+CREATE VIRTUAL TABLE search USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2');
+INSERT INTO search(search, rank) VALUES('rank', 'bm25(2.0, 1.0)');
+CREATE VIRTUAL TABLE search_vocab USING fts5vocab(search, 'row');
+CREATE TABLE terms(term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE variants(variant TEXT NOT NULL, term TEXT NOT NULL);
+CREATE INDEX variants_variant ON variants(variant);
+"""
+_CANDIDATES = 24
+_TYPO_MIN = 4
+
+
+class IndexError_(Exception):
+    """The index file is missing, unreadable or of another version."""
+
+
+def _connect(path: Path | str, readonly: bool = False) -> sqlite3.Connection:
+    uri = f"file:{Path(path).resolve()}?mode=ro" if readonly else str(path)
+    return sqlite3.connect(uri, uri=readonly, check_same_thread=False, isolation_level=None)
+
+
+class IndexWriter:
+    """One build: a copy of the index, changed page by page, swapped in by :meth:`commit`."""
+
+    def __init__(self, path: Path, settings: str) -> None:
+        self.path = path
+        self.settings = settings
+        self.temp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.temp.unlink()
+        self.db = _connect(self.temp)
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        if not self._copy_current(settings):
+            self.db.executescript(_SCHEMA)
+        self.db.execute("BEGIN")
+
+    def _copy_current(self, settings: str) -> bool:
+        """Start from the current index when it was built the same way; else from nothing."""
+        if not self.path.is_file():
+            return False
+        try:
+            current = _connect(self.path, readonly=True)
+            try:
+                meta = dict(current.execute("SELECT key, value FROM meta"))
+                if meta.get("schema") != SCHEMA_VERSION or meta.get("settings") != settings:
+                    return False
+                current.backup(self.db)
+                return True
+            finally:
+                current.close()
+        except sqlite3.DatabaseError:  # a corrupt index is rebuilt from the sources
+            return False
+
+    def hashes(self) -> dict[str, tuple[str, str]]:
+        """url -> (source, content hash) of every page in the index."""
+        return {url: (source, digest) for url, source, digest in self.db.execute("SELECT url, source, hash FROM pages")}
+
+    def put(self, url: str, source: str, title: str, digest: str, chunks: list[Chunk]) -> None:
+        self.remove(url)
+        for chunk in chunks:
+            cursor = self.db.execute("INSERT INTO chunks(page, url, title, text) VALUES (?, ?, ?, ?)",
+                                     (url, chunk.url, chunk.title, chunk.text))
+            self.db.execute("INSERT INTO search(rowid, title, body) VALUES (?, ?, ?)",
+                            (cursor.lastrowid, indexable(" ".join(chunk.headings) + " " + chunk.title),
+                             indexable(chunk.text)))
+        self.db.execute("INSERT INTO pages VALUES (?, ?, ?, ?, ?, ?)",
+                        (url, source, title, digest, time.time(), len(chunks)))
+
+    def remove(self, url: str) -> None:
+        ids = [row[0] for row in self.db.execute("SELECT id FROM chunks WHERE page = ?", (url,))]
+        self.db.executemany("DELETE FROM search WHERE rowid = ?", [(i,) for i in ids])
+        self.db.execute("DELETE FROM chunks WHERE page = ?", (url,))
+        self.db.execute("DELETE FROM pages WHERE url = ?", (url,))
+
+    def counts(self) -> tuple[int, int]:
+        """(pages, chunks) in the index being built."""
+        return self.db.execute("SELECT count(*), coalesce(sum(chunks), 0) FROM pages").fetchone()
+
+    def commit(self, meta: dict[str, str]) -> None:
+        """Finish the term tables, record ``meta`` and swap the new index in."""
+        self.db.execute("DELETE FROM terms")
+        self.db.execute("INSERT INTO terms SELECT term, doc FROM search_vocab")
+        self.db.execute("DELETE FROM variants")
+        self.db.executemany("INSERT INTO variants VALUES (?, ?)", _variants(
+            term for (term,) in self.db.execute("SELECT term FROM terms").fetchall()))
+        self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                            [*meta.items(), ("schema", SCHEMA_VERSION), ("settings", self.settings),
+                             ("built_at", str(time.time()))])
+        self.db.execute("COMMIT")
+        self.db.execute("INSERT INTO search(search) VALUES('optimize')")
+        self.db.execute("VACUUM")
+        self.db.close()
+        os.replace(self.temp, self.path)
+
+    def abort(self) -> None:
+        self.db.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.temp.unlink()
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _variants(terms: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """Each term with one letter dropped, for finding a misspelt word's term (SymSpell, distance 1)."""
+    for term in terms:
+        if len(term) >= _TYPO_MIN and term.isalpha() and not is_cjk(term):
+            for variant in _deletions(term):
+                yield variant, term
+
+
+def _idf(docs: int, total: int) -> float:
+    return math.log((total - docs + 0.5) / (docs + 0.5) + 1.0)
+
+
+class IndexReader:
+    """Searches one index file; opened read-only, so a swap never disturbs a search."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise IndexError_(f"no index at {path}: run `chatkit index`")
+        try:
+            self.db = _connect(path, readonly=True)
+            self.meta = dict(self.db.execute("SELECT key, value FROM meta"))
+            self.total = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        except sqlite3.DatabaseError as error:
+            raise IndexError_(f"the index at {path} cannot be read ({error}): run `chatkit index`") from None
+        if self.meta.get("schema") != SCHEMA_VERSION:
+            raise IndexError_(f"the index at {path} is from another version: run `chatkit index`")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def search(self, query: str, limit: int) -> list[Passage]:
+        weights = self._weights(query_terms(query))
+        known = [term for term, (weight, found) in weights.items() if found]
+        if not known:
+            return []
+        total = sum(weight for weight, _ in weights.values())
+        match = " OR ".join(f'"{term}"' for term in known)
+        rows = self.db.execute("SELECT rowid, title || ' ' || body FROM search WHERE search MATCH ? "
+                               "ORDER BY rank LIMIT ?", (match, max(_CANDIDATES, 4 * limit))).fetchall()
+        scored = []
+        for position, (rowid, text) in enumerate(rows):
+            present = set(text.split())
+            share = sum(weights[term][0] for term in known if term in present) / total
+            scored.append((-round(share, 6), position, rowid, share))
+        best = sorted(scored)[:limit]
+        texts = {row[0]: row[1:] for row in self.db.execute(
+            f"SELECT id, url, title, text FROM chunks WHERE id IN ({','.join('?' * len(best))})",
+            [rowid for *_, rowid, _ in best])}
+        return [Passage(text=texts[rowid][2], title=texts[rowid][1], url=texts[rowid][0], score=round(share, 4))
+                for *_, rowid, share in best]
+
+    def _weights(self, terms: list[str]) -> dict[str, tuple[float, bool]]:
+        """Each query term (a misspelling replaced by the index's term) -> (IDF weight, in the index)."""
+        docs = self._docs(terms)
+        weights: dict[str, tuple[float, bool]] = {}
+        for term in terms:
+            if term not in docs and len(term) >= _TYPO_MIN and term.isalpha() and not is_cjk(term):
+                corrected = self._correct(term)
+                if corrected:
+                    term, docs[corrected[0]] = corrected
+            if term not in docs and is_cjk(term):
+                continue  # a character pair found nowhere straddles two words: it says nothing
+            weights[term] = (_idf(docs.get(term, 0), self.total), term in docs)
+        return weights
+
+    def _docs(self, terms: list[str]) -> dict[str, int]:
+        marks = ",".join("?" * len(terms))
+        return dict(self.db.execute(f"SELECT term, docs FROM terms WHERE term IN ({marks})", terms)) if terms else {}
+
+    def _correct(self, term: str) -> tuple[str, int] | None:
+        """The most common indexed term one edit away from ``term``."""
+        shorter = [word for word in _deletions(term) if len(word) >= _TYPO_MIN]
+        keys = [term, *_deletions(term)]
+        return self.db.execute(
+            f"SELECT term, docs FROM terms WHERE term IN ({','.join('?' * len(shorter)) or 'NULL'}) OR term IN "
+            f"(SELECT term FROM variants WHERE variant IN ({','.join('?' * len(keys))})) ORDER BY docs DESC LIMIT 1",
+            [*shorter, *keys]).fetchone()
+
+    def status(self) -> dict[str, object]:
+        pages, chunks = self.db.execute("SELECT count(*), coalesce(sum(chunks), 0) FROM pages").fetchone()
+        return {"pages": pages, "chunks": chunks, "built_at": float(self.meta.get("built_at", 0)),
+                "sources": json.loads(self.meta.get("sources", "[]"))}
