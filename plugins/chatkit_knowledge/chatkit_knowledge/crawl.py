@@ -42,6 +42,10 @@ class Skip(Exception):
         self.keep = keep
 
 
+class AlreadySeen(Exception):
+    """A redirect to a page this crawl has already fetched or queued."""
+
+
 @dataclass
 class Crawl:
     source: str
@@ -70,6 +74,8 @@ class Crawl:
                         if not self.same_origin(target):
                             raise Skip(f"redirects off the site, to {target}")
                         url = urldefrag(target).url
+                        if url in self.seen:
+                            raise AlreadySeen(url)
                         continue
                     return url, response, await _read(response, max_bytes)
             except httpx.TimeoutException:
@@ -236,7 +242,7 @@ async def _fetch(crawl: Crawl, url: str, depth: int, follow: bool, queue: asynci
     except Skip as skip:
         crawl.results.append(Failure(url, str(skip), skip.keep))
         return
-    if final != url and final in crawl.seen:
+    except AlreadySeen:
         return
     crawl.seen.add(final)
     _page(crawl, final, response, body, depth, follow, queue)
