@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) examples/chatkit_c
 install: $(STAMP)
 
 demo: install
+	$(BIN)/chatkit index --config demo/chatkit.toml
 	$(BIN)/chatkit serve --config demo/chatkit.toml
 
 system-deps:
