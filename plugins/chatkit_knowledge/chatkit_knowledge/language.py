@@ -25,6 +25,7 @@ _HINTS = {
           "samstag liefert lieferung kann ich bestellen gibt es euch und",
     "en": "the is are you your do does what when where how much open cake price deliver order can have",
 }
+_LETTERS = {"es": "¿¡ñ", "fr": "çèêœë", "de": "ßäöü"}
 _WORDS = {lang: {_plain(word) for word in words.split()} for lang, words in _HINTS.items()}
 
 
@@ -39,5 +40,7 @@ def language(locale: str, question: str) -> str:
         return "zh"
     words = re.findall(r"[^\W\d_]+", _plain(question))
     scores = {lang: sum(word in hints for word in words) for lang, hints in _WORDS.items()}
+    for lang, letters in _LETTERS.items():
+        scores[lang] += 2 * sum(letter in letters for letter in question.lower())
     best = max(scores, key=lambda lang: scores[lang])
     return best if scores[best] > scores["en"] else "en"
