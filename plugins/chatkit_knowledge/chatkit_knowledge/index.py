@@ -43,7 +43,9 @@ CREATE TABLE terms(term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE variants(variant TEXT NOT NULL, term TEXT NOT NULL);
 CREATE INDEX variants_variant ON variants(variant);
 """
-_CANDIDATES = 24
+_CANDIDATES = 40
+"""Passages scored in full for one search: those holding the most of the question's rare terms."""
+_K1, _B = 1.2, 0.75
 _TYPO_MIN = 4
 
 
@@ -119,6 +121,8 @@ class IndexWriter:
         """Finish the term tables, record ``meta`` and swap the new index in."""
         self.db.execute("DELETE FROM terms")
         self.db.execute("INSERT INTO terms SELECT term, doc FROM search_vocab")
+        average = self.db.execute("SELECT avg(length(title) + length(body)) FROM search").fetchone()[0]
+        meta = {**meta, "average_length": str(average or 1)}
         self.db.execute("DELETE FROM variants")
         self.db.executemany("INSERT INTO variants VALUES (?, ?)", _variants(
             term for (term,) in self.db.execute("SELECT term FROM terms").fetchall()))
@@ -149,6 +153,19 @@ def _variants(terms: Iterable[str]) -> Iterator[tuple[str, str]]:
                 yield variant, term
 
 
+def _required(terms: list[str], weights: dict[str, tuple[float, bool]], floor: float) -> list[str]:
+    """The rarest terms of which a passage must hold one to score ``floor``: the others, all
+    together, weigh less. Their postings are all a search reads, so common words cost nothing."""
+    rest = sum(weights[term][0] for term in terms)
+    required = []
+    for term in terms:
+        required.append(term)
+        rest -= weights[term][0]
+        if rest < floor:
+            break
+    return required
+
+
 def _idf(docs: int, total: int) -> float:
     return math.log((total - docs + 0.5) / (docs + 0.5) + 1.0)
 
@@ -163,6 +180,7 @@ class IndexReader:
             self.db = _connect(path, readonly=True)
             self.meta = dict(self.db.execute("SELECT key, value FROM meta"))
             self.total = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            self.average_length = float(self.meta.get("average_length") or 1) or 1.0
         except sqlite3.DatabaseError as error:
             raise IndexError_(f"the index at {path} cannot be read ({error}): run `chatkit index`") from None
         if self.meta.get("schema") != SCHEMA_VERSION:
@@ -171,26 +189,41 @@ class IndexReader:
     def close(self) -> None:
         self.db.close()
 
-    def search(self, query: str, limit: int) -> list[Passage]:
+    def search(self, query: str, limit: int, min_score: float = 0.0) -> list[Passage]:
+        """The best ``limit`` passages for ``query``; with ``min_score``, only those that can reach it."""
         weights = self._weights(query_terms(query))
-        known = [term for term, (weight, found) in weights.items() if found]
+        total = sum(weight for weight, _ in weights.values())
+        known = sorted((term for term, (_, found) in weights.items() if found), key=lambda t: -weights[t][0])
         if not known:
             return []
-        total = sum(weight for weight, _ in weights.values())
-        match = " OR ".join(f'"{term}"' for term in known)
-        rows = self.db.execute("SELECT rowid, title || ' ' || body FROM search WHERE search MATCH ? "
-                               "ORDER BY rank LIMIT ?", (match, max(_CANDIDATES, 4 * limit))).fetchall()
+        required = _required(known, weights, min_score * total)
+        union = " UNION ALL ".join(["SELECT rowid, ? AS weight FROM search WHERE search MATCH ?"] * len(required))
+        candidates = [rowid for (rowid,) in self.db.execute(
+            f"SELECT rowid FROM ({union}) GROUP BY rowid ORDER BY sum(weight) DESC LIMIT ?",
+            [*(value for term in required for value in (weights[term][0], f'"{term}"')),
+             max(_CANDIDATES, 4 * limit)])]
+        if not candidates:
+            return []
         scored = []
-        for position, (rowid, text) in enumerate(rows):
-            present = set(text.split())
-            share = sum(weights[term][0] for term in known if term in present) / total
-            scored.append((-round(share, 6), position, rowid, share))
-        best = sorted(scored)[:limit]
-        texts = {row[0]: row[1:] for row in self.db.execute(
+        marks = ",".join("?" * len(candidates))
+        for rowid, title, body in self.db.execute(f"SELECT rowid, title, body FROM search WHERE rowid IN ({marks})",
+                                                  candidates):
+            words, heading = body.split(), title.split()
+            counts = {term: words.count(term) + 2 * heading.count(term) for term in known}
+            share = sum(weights[term][0] for term in known if counts[term]) / total
+            scored.append((round(share, 4), self._bm25(counts, known, weights, len(title) + len(body)), rowid))
+        best = sorted(scored, reverse=True)[:limit]
+        rows = {row[0]: row[1:] for row in self.db.execute(
             f"SELECT id, url, title, text FROM chunks WHERE id IN ({','.join('?' * len(best))})",
-            [rowid for *_, rowid, _ in best])}
-        return [Passage(text=texts[rowid][2], title=texts[rowid][1], url=texts[rowid][0], score=round(share, 4))
-                for *_, rowid, share in best]
+            [rowid for *_, rowid in best])}
+        return [Passage(text=rows[rowid][2], title=rows[rowid][1], url=rows[rowid][0], score=share)
+                for share, _, rowid in best]
+
+    def _bm25(self, counts: dict[str, int], terms: list[str], weights: dict[str, tuple[float, bool]],
+              length: int) -> float:
+        """BM25 of one passage (title terms counted twice), to order passages of equal share."""
+        norm = _K1 * (1 - _B + _B * length / self.average_length)
+        return sum(weights[t][0] * counts[t] * (_K1 + 1) / (counts[t] + norm) for t in terms if counts[t])
 
     def _weights(self, terms: list[str]) -> dict[str, tuple[float, bool]]:
         """Each query term (a misspelling replaced by the index's term) -> (IDF weight, in the index)."""

@@ -43,7 +43,7 @@ class SqliteRetriever(Retriever):
             return self._reader
 
     def _search(self, query: str, limit: int) -> list[Passage]:
-        return self._current().search(query, limit)
+        return self._current().search(query, limit, self.options.min_score)
 
     async def start(self) -> None:
         with contextlib.suppress(IndexError_):  # until the index exists, answers go ungrounded
