@@ -100,6 +100,8 @@ delay = 0
 chunk_chars = 1000
 [rate_limit]
 type = "none"
+[logging]
+level = "warning"
 """
 
 

@@ -45,6 +45,8 @@ CREATE INDEX variants_variant ON variants(variant);
 """
 _CANDIDATES = 40
 """Passages scored in full for one search: those holding the most of the question's rare terms."""
+_POSTINGS = 4000
+"""Most postings one search reads: a word in most passages says little, and must not cost much."""
 _K1, _B = 1.2, 0.75
 _TYPO_MIN = 4
 
@@ -197,17 +199,24 @@ class IndexReader:
         if not known:
             return []
         required = _required(known, weights, min_score * total)
-        union = " UNION ALL ".join(["SELECT rowid, ? AS weight FROM search WHERE search MATCH ?"] * len(required))
-        candidates = [rowid for (rowid,) in self.db.execute(
+        wanted = max(_CANDIDATES, 4 * limit)
+        candidates: dict[int, None] = {}
+        if len(required) > 1:  # the passages holding every required term come first
+            every = " AND ".join(f'"{term}"' for term in required)
+            candidates.update((rowid, None) for (rowid,) in self.db.execute(
+                "SELECT rowid FROM search WHERE search MATCH ? LIMIT ?", (every, wanted)))
+        postings = max(_POSTINGS // 4, _POSTINGS // len(required))
+        union = " UNION ALL ".join(
+            ["SELECT * FROM (SELECT rowid, ? AS weight FROM search WHERE search MATCH ? LIMIT ?)"] * len(required))
+        candidates.update((rowid, None) for (rowid,) in self.db.execute(
             f"SELECT rowid FROM ({union}) GROUP BY rowid ORDER BY sum(weight) DESC LIMIT ?",
-            [*(value for term in required for value in (weights[term][0], f'"{term}"')),
-             max(_CANDIDATES, 4 * limit)])]
+            [*(value for term in required for value in (weights[term][0], f'"{term}"', postings)), wanted]))
         if not candidates:
             return []
         scored = []
         marks = ",".join("?" * len(candidates))
         for rowid, title, body in self.db.execute(f"SELECT rowid, title, body FROM search WHERE rowid IN ({marks})",
-                                                  candidates):
+                                                  list(candidates)):
             words, heading = body.split(), title.split()
             counts = {term: words.count(term) + 2 * heading.count(term) for term in known}
             share = sum(weights[term][0] for term in known if counts[term]) / total
