@@ -10,7 +10,8 @@ from tests.knowledge.conftest import failures
 HOURS = """<!doctype html><html><head><title>Opening hours</title></head><body>
 <header><nav><a href="/menu.html">Menu</a> Navigation words zebra</nav></header>
 <main><h1 id="top">Opening hours</h1><p>We bake every day.</p>
-<section id="sunday"><h2>Sunday</h2><p>On Sunday we are open from 8:00 to 13:00.</p></section>
+<section id="sunday"><h2>Sunday</h2><p>On Sunday we are <strong>open</strong>
+  from 8:00 to 13:00.</p></section>
 <h2 id="holidays">Public holidays</h2><p>Closed on Christmas Day and New Year's Day.</p></main>
 <footer>Footer words giraffe</footer><script>var secretScript = 1;</script></body></html>"""
 

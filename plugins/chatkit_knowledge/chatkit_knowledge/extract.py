@@ -23,6 +23,8 @@ _INLINE = ["a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "del", "dfn",
 _HEADINGS = "h1, h2, h3, h4, h5, h6"
 _MARK = re.compile(r"\x1e(\d)\x1f([^\x1f]*)\x1f([^\x1e]*)\x1e")
 _SPACE = re.compile(r"\s+")
+_LINE = "\x1d"
+"""Ends a line of text: a block's end, a ``<br>``, a table row. Newlines in the HTML source are spaces."""
 
 
 @dataclass
@@ -72,13 +74,14 @@ def _sections(root: LexborNode) -> list[Section]:
             node.decompose()
     for table in root.css("table"):
         _table_lines(table)
-    for heading in root.css(_HEADINGS):
-        heading.replace_with(f"\n\x1e{heading.tag[1]}\x1f{_anchor(heading)}\x1f{_clean(heading.text())}\x1e\n")
+    headings = [(heading, _anchor(heading)) for heading in root.css(_HEADINGS)]  # before any is replaced
+    for heading, anchor in headings:
+        heading.replace_with(f"{_LINE}\x1e{heading.tag[1]}\x1f{anchor}\x1f{_clean(heading.text())}\x1e{_LINE}")
     for br in root.css("br"):
-        br.replace_with("\n")
+        br.replace_with(_LINE)
     root.unwrap_tags(_INLINE)
     root.merge_text_nodes()
-    return _split(root.text(separator="\n"))
+    return _split(root.text(separator=_LINE))
 
 
 def _anchor(heading: LexborNode) -> str:
@@ -101,7 +104,7 @@ def _table_lines(table: LexborNode) -> None:
             line = " | ".join(c for c in cells if c)
         else:
             line = f"{cells[0]} — " + ", ".join(f"{n}: {c}" for n, c in zip(names[1:], cells[1:], strict=True) if c)
-        row.replace_with(f"\n{line}\n")
+        row.replace_with(f"{_LINE}{line}{_LINE}")
 
 
 def _split(text: str) -> list[Section]:
@@ -116,7 +119,7 @@ def _split(text: str) -> list[Section]:
 
 
 def _lines(text: str) -> list[str]:
-    return [line for line in (_clean(raw) for raw in text.split("\n")) if line]
+    return [line for line in (_clean(raw) for raw in text.split(_LINE)) if line]
 
 
 _markdown = MarkdownIt("commonmark").enable("table")

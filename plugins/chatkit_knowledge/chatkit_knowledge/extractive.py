@@ -26,6 +26,8 @@ from chatkit_knowledge.language import NOT_FOUND, SOURCE, language
 from chatkit_knowledge.text import query_terms, terms
 
 _SENTENCE = re.compile("(?<=[.!?\u3002\uff01\uff1f])\\s+|(?<=[\u3002\uff01\uff1f])|\n+")
+_ENDINGS = ".!?:;\"'\u3002\uff01\uff1f"
+_CJK_END = re.compile("[\u3040-\u30ff\u3400-\u9fff]$")
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>#|])")
 
 
@@ -93,5 +95,11 @@ def best_sentences(question: str, passage: Passage, most: int) -> list[str]:
     rarity = {t: math.log(1 + len(bags) / (1 + sum(t in bag for bag in bags))) for t in wanted}
     scores = [sum(rarity[t] for t in wanted if t in bag) for bag in bags]
     ranked = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
-    chosen = [i for i in ranked[:most] if scores[i] > 0] or ranked[:1]
-    return [sentences[i] for i in sorted(chosen)]
+    best = scores[ranked[0]]
+    chosen = [i for i in ranked[:most] if scores[i] > 0 and scores[i] >= best / 2] or ranked[:1]
+    return [_ended(sentences[i]) for i in sorted(chosen)]
+
+
+def _ended(sentence: str) -> str:
+    """A list item or table row quoted as a sentence gets its full stop."""
+    return sentence if sentence[-1] in _ENDINGS else sentence + ("\u3002" if _CJK_END.search(sentence) else ".")
