@@ -209,6 +209,9 @@ with no delay), with and without `[knowledge]` over the index above.
 
 
 def main(argv: list[str] | None = None) -> int:
+    from chatkit_core.logs import configure_logging
+
+    configure_logging("warning", "console")
     parser = argparse.ArgumentParser(prog="python -m bench.knowledge", description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=5000)
     parser.add_argument("--sections", type=int, default=10, help="sections (passages) per page")

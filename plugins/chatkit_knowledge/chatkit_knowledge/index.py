@@ -43,9 +43,9 @@ CREATE TABLE terms(term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE variants(variant TEXT NOT NULL, term TEXT NOT NULL);
 CREATE INDEX variants_variant ON variants(variant);
 """
-_CANDIDATES = 40
+_CANDIDATES = 24
 """Passages scored in full for one search: those holding the most of the question's rare terms."""
-_POSTINGS = 4000
+_POSTINGS = 2000
 """Most postings one search reads: a word in most passages says little, and must not cost much."""
 _K1, _B = 1.2, 0.75
 _TYPO_MIN = 4
