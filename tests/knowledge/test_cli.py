@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -54,3 +55,27 @@ def test_operator_errors_are_one_clear_line(tmp_path):
     assert status.returncode == 1 and "no index at .chatkit/knowledge.sqlite3: run `chatkit index`" in status.stderr
     nothing = chatkit("index", cwd=tmp_path)
     assert nothing.returncode == 1 and "failed: web/: no such file or folder" in nothing.stdout
+
+
+def test_on_a_terminal_the_progress_is_a_bar(tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    make_site(tmp_path)
+    parent, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k != "CHATKIT_CONFIG"}
+    with subprocess.Popen([CHATKIT, "index"], cwd=tmp_path, env=env, stdin=child, stdout=subprocess.PIPE,
+                          stderr=child, text=True) as process:
+        os.close(child)
+        summary, _ = process.communicate(timeout=60)
+        screen = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(parent, 4096):
+                screen += chunk
+    os.close(parent)
+    assert process.returncode == 0 and "2 added" in summary
+    assert b" pages" in screen and b"\r" in screen  # tqdm redraws one line
+    assert b"[1] /hours.html" not in screen
