@@ -13,7 +13,7 @@ from tqdm import tqdm
 from chatkit_core.commands import Command
 from chatkit_core.config import ConfigError, convert, load_config
 from chatkit_knowledge.build import Report, build
-from chatkit_knowledge.index import IndexError_, IndexReader
+from chatkit_knowledge.index import IndexReader, IndexUnavailable
 from chatkit_knowledge.options import SqliteOptions
 
 
@@ -88,7 +88,7 @@ def status(options: SqliteOptions, out: TextIO) -> int:
     path = Path(options.path)
     try:
         reader = IndexReader(path)
-    except IndexError_ as error:
+    except IndexUnavailable as error:
         raise ConfigError(str(error)) from None
     try:
         info = reader.status()

@@ -37,7 +37,6 @@ CREATE TABLE chunks(id INTEGER PRIMARY KEY, page TEXT NOT NULL, url TEXT NOT NUL
                     text TEXT NOT NULL);
 CREATE INDEX chunks_page ON chunks(page);
 CREATE VIRTUAL TABLE search USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2');
-INSERT INTO search(search, rank) VALUES('rank', 'bm25(2.0, 1.0)');
 CREATE VIRTUAL TABLE search_vocab USING fts5vocab(search, 'row');
 CREATE TABLE terms(term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE variants(variant TEXT NOT NULL, term TEXT NOT NULL);
@@ -51,7 +50,7 @@ _K1, _B = 1.2, 0.75
 _TYPO_MIN = 4
 
 
-class IndexError_(Exception):
+class IndexUnavailable(Exception):
     """The index file is missing, unreadable or of another version."""
 
 
@@ -177,16 +176,16 @@ class IndexReader:
 
     def __init__(self, path: Path) -> None:
         if not path.is_file():
-            raise IndexError_(f"no index at {path}: run `chatkit index`")
+            raise IndexUnavailable(f"no index at {path}: run `chatkit index`")
         try:
             self.db = _connect(path, readonly=True)
             self.meta = dict(self.db.execute("SELECT key, value FROM meta"))
             self.total = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
             self.average_length = float(self.meta.get("average_length") or 1) or 1.0
         except sqlite3.DatabaseError as error:
-            raise IndexError_(f"the index at {path} cannot be read ({error}): run `chatkit index`") from None
+            raise IndexUnavailable(f"the index at {path} cannot be read ({error}): run `chatkit index`") from None
         if self.meta.get("schema") != SCHEMA_VERSION:
-            raise IndexError_(f"the index at {path} is from another version: run `chatkit index`")
+            raise IndexUnavailable(f"the index at {path} is from another version: run `chatkit index`")
 
     def close(self) -> None:
         self.db.close()

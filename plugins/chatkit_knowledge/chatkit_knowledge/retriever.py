@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chatkit_core.health import Health
 from chatkit_core.knowledge import Passage, Retriever
-from chatkit_knowledge.index import IndexError_, IndexReader
+from chatkit_knowledge.index import IndexReader, IndexUnavailable
 from chatkit_knowledge.options import SqliteOptions
 
 
@@ -35,7 +35,7 @@ class SqliteRetriever(Retriever):
         try:
             info = os.stat(self.path)
         except FileNotFoundError:
-            raise IndexError_(f"no index at {self.path}: run `chatkit index`") from None
+            raise IndexUnavailable(f"no index at {self.path}: run `chatkit index`") from None
         stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
         with self._lock:
             if stamp != self._stamp or self._reader is None:
@@ -46,7 +46,7 @@ class SqliteRetriever(Retriever):
         return self._current().search(query, limit, self.options.min_score)
 
     async def start(self) -> None:
-        with contextlib.suppress(IndexError_):  # until the index exists, answers go ungrounded
+        with contextlib.suppress(IndexUnavailable):  # until the index exists, answers go ungrounded
             self._current()
 
     async def close(self) -> None:
@@ -58,7 +58,7 @@ class SqliteRetriever(Retriever):
     async def health(self) -> Health:
         try:
             reader = await asyncio.to_thread(self._current)
-        except IndexError_ as error:
+        except IndexUnavailable as error:
             return Health("down", str(error))
         return Health("up", f"{reader.total} passages")
 
