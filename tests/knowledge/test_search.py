@@ -14,6 +14,7 @@ PAGES = {
     "hours.html": "<title>Opening hours</title><main><h2 id='week'>Weekdays</h2><p>Monday to Friday 7:00 to 18:00.</p>"
                   "<h2 id='sunday'>Sunday</h2><p>Sunday 8:00 to 13:00.</p>"
                   "<h2 id='zh'>中文</h2><p>营业时间：周一至周五 7:00–18:00，周日 8:00–13:00。</p>"  # noqa: RUF001
+                  "<h2 id='de'>Deutsch</h2><p>Sonntag 8 bis 13 Uhr, werktags elf Stunden.</p>"
                   "<h2 id='ar'>العربية</h2><p>نفتح يوم الأحد من الساعة 8:00 حتى 13:00.</p></main>",
     "menu.html": "<title>Menu</title><main><h2 id='pastries'>Pastries</h2><p>Croissant €1.60. Pain au chocolat "
                  "€1.90.</p><h2 id='cakes'>Cakes</h2><p>Crème brûlée tart €4.20, contains milk and eggs.</p></main>",
@@ -55,6 +56,8 @@ async def test_accents_case_and_misspellings_do_not_matter(site):
     assert (await search(site, "CREME BRULEE"))[0].url == "/menu.html#cakes"
     assert (await search(site, "croisant price"))[0].url == "/menu.html#pastries"
     assert (await search(site, "open on sundya"))[0].url == "/hours.html#sunday"
+    assert (await search(site, "almond crossiant"))[0].url == "/menu.html#pastries"  # long words: two edits
+    assert await search(site, "student") == []  # short words: one edit, and "stunden" is two away
 
 
 async def test_chinese_and_arabic_questions_find_their_passages(site):

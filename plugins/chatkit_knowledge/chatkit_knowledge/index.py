@@ -48,6 +48,9 @@ _POSTINGS = 2000
 """Most postings one search reads: a word in most passages says little, and must not cost much."""
 _K1, _B = 1.2, 0.75
 _TYPO_MIN = 4
+_TYPO_LONG = 8
+_CORRECTED = 0.5
+"""Share of its weight a corrected misspelling keeps: a guessed word is weaker evidence."""
 
 
 class IndexUnavailable(Exception):
@@ -154,6 +157,16 @@ def _variants(terms: Iterable[str]) -> Iterator[tuple[str, str]]:
                 yield variant, term
 
 
+def _one_edit(a: str, b: str) -> bool:
+    if len(a) < len(b):
+        a, b = b, a
+    if len(a) - len(b) == 1:
+        return any(a[:i] + a[i + 1 :] == b for i in range(len(a)))
+    differ = [i for i in range(len(a)) if a[i] != b[i]] if len(a) == len(b) else [0, 0, 0]
+    return len(differ) == 1 or (len(differ) == 2 and differ[1] == differ[0] + 1
+                                and a[differ[0]] == b[differ[1]] and a[differ[1]] == b[differ[0]])
+
+
 def _required(terms: list[str], weights: dict[str, tuple[float, bool]], floor: float) -> list[str]:
     """The rarest terms of which a passage must hold one to score ``floor``: the others, all
     together, weigh less. Their postings are all a search reads, so common words cost nothing."""
@@ -234,17 +247,19 @@ class IndexReader:
         return sum(weights[t][0] * counts[t] * (_K1 + 1) / (counts[t] + norm) for t in terms if counts[t])
 
     def _weights(self, terms: list[str]) -> dict[str, tuple[float, bool]]:
-        """Each query term (a misspelling replaced by the index's term) -> (IDF weight, in the index)."""
+        """Each query term -> (IDF weight, in the index). A misspelt word is replaced by the
+        index's word one edit away, which then counts for a share of its weight only."""
         docs = self._docs(terms)
         weights: dict[str, tuple[float, bool]] = {}
         for term in terms:
+            factor = 1.0
             if term not in docs and len(term) >= _TYPO_MIN and term.isalpha() and not is_cjk(term):
                 corrected = self._correct(term)
                 if corrected:
-                    term, docs[corrected[0]] = corrected
+                    (term, docs[term]), factor = corrected, _CORRECTED
             if term not in docs and is_cjk(term):
                 continue  # a character pair found nowhere straddles two words: it says nothing
-            weights[term] = (_idf(docs.get(term, 0), self.total), term in docs)
+            weights[term] = (factor * _idf(docs.get(term, 0), self.total), term in docs)
         return weights
 
     def _docs(self, terms: list[str]) -> dict[str, int]:
@@ -252,13 +267,15 @@ class IndexReader:
         return dict(self.db.execute(f"SELECT term, docs FROM terms WHERE term IN ({marks})", terms)) if terms else {}
 
     def _correct(self, term: str) -> tuple[str, int] | None:
-        """The most common indexed term one edit away from ``term``."""
+        """The most common indexed term one edit away from ``term`` (a letter added, dropped,
+        changed, or two neighbours swapped); two edits for a long word ("crossiant")."""
         shorter = [word for word in _deletions(term) if len(word) >= _TYPO_MIN]
         keys = [term, *_deletions(term)]
-        return self.db.execute(
+        rows = self.db.execute(
             f"SELECT term, docs FROM terms WHERE term IN ({','.join('?' * len(shorter)) or 'NULL'}) OR term IN "
-            f"(SELECT term FROM variants WHERE variant IN ({','.join('?' * len(keys))})) ORDER BY docs DESC LIMIT 1",
-            [*shorter, *keys]).fetchone()
+            f"(SELECT term FROM variants WHERE variant IN ({','.join('?' * len(keys))})) ORDER BY docs DESC",
+            [*shorter, *keys]).fetchall()
+        return next((row for row in rows if len(term) >= _TYPO_LONG or _one_edit(term, row[0])), None)
 
     def status(self) -> dict[str, object]:
         pages, chunks = self.db.execute("SELECT count(*), coalesce(sum(chunks), 0) FROM pages").fetchone()

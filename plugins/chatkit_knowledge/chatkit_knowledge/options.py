@@ -30,7 +30,7 @@ class SqliteOptions(RetrieverOptions, kw_only=True, forbid_unknown_fields=True):
     concurrency: int = 4
     """Pages fetched at once from one site."""
     request_timeout: float = 10.0
-    user_agent: str = "ChatKit-indexer/0.1 (+https://github.com/chatkit)"
+    user_agent: str = "ChatKit-indexer/0.1"
 
     def __post_init__(self) -> None:
         super().__post_init__()
