@@ -57,6 +57,19 @@ def test_a_site_is_crawled_and_every_bad_page_is_reported_with_its_reason(make_i
     assert reader.search("footer", 3) == []
 
 
+def test_an_erroring_robots_txt_forbids_the_site_and_a_moved_one_is_followed(make_index):
+    with Site({"/robots.txt": Route(b"down", 503), "/": html_page("Home")}) as site:
+        report, _ = make_index([site.url + "/"])
+        assert failures(report) == {site.url + "/": "disallowed by robots.txt"}
+        site.routes["/robots.txt"] = Route(b"", 301, {"Location": "/rules.txt"})
+        site.routes["/rules.txt"] = Route(b"User-agent: ChatKit\nDisallow: /\n", headers={"Content-Type": "text/plain"})
+        report, _ = make_index([site.url + "/"])
+        assert failures(report) == {site.url + "/": "disallowed by robots.txt"}
+        site.routes["/robots.txt"] = Route(b"", 404)
+        report, _ = make_index([site.url + "/"])
+    assert report.added == [site.url + "/"]
+
+
 def test_links_are_followed_max_depth_deep_and_max_pages_in_all(make_index):
     routes = {f"/d{n}.html": html_page(f"Depth {n}", f"<p>Level {n}</p>", links=[f"/d{n + 1}.html"])
               for n in range(6)}

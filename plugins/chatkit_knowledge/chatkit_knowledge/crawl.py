@@ -11,6 +11,7 @@ contacted unless the source's own host is one (see guard.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import urllib.robotparser
 from collections.abc import Callable
@@ -37,9 +38,12 @@ AGENT = "ChatKit"
 
 
 class Skip(Exception):
-    def __init__(self, reason: str, keep: bool = False) -> None:
+    """A page not taken, and why. ``keep``: it may still exist, its indexed copy stays."""
+
+    def __init__(self, reason: str, keep: bool = False, status: int | None = None) -> None:
         super().__init__(reason)
         self.keep = keep
+        self.status = status
 
 
 class AlreadySeen(Exception):
@@ -48,7 +52,6 @@ class AlreadySeen(Exception):
 
 @dataclass
 class Crawl:
-    source: str
     options: SqliteOptions
     deadline: float
     client: httpx.AsyncClient
@@ -87,7 +90,8 @@ class Crawl:
 
 async def _read(response: httpx.Response, max_bytes: int) -> bytes:
     if response.status_code >= 400:
-        raise Skip(f"HTTP {response.status_code}", keep=response.status_code not in (404, 410))
+        raise Skip(f"HTTP {response.status_code}", keep=response.status_code not in (404, 410),
+                   status=response.status_code)
     declared = int(response.headers.get("content-length") or 0)
     if declared > max_bytes:
         raise Skip(f"{declared} bytes, over max_page_bytes ({max_bytes})")
@@ -112,7 +116,7 @@ async def crawl(source: str, options: SqliteOptions, deadline: float, progress: 
                             options.concurrency, resolver)
     async with client:
         robots = urllib.robotparser.RobotFileParser()
-        crawl = Crawl(source, options, deadline, client, (parts.scheme, parts.netloc.lower()), robots,
+        crawl = Crawl(options, deadline, client, (parts.scheme, parts.netloc.lower()), robots,
                       progress=progress)
         try:
             await _robots(crawl)
@@ -123,19 +127,20 @@ async def crawl(source: str, options: SqliteOptions, deadline: float, progress: 
 
 
 async def _robots(crawl: Crawl) -> None:
-    url = f"{crawl.origin[0]}://{crawl.origin[1]}/robots.txt"
+    """Read robots.txt (same-origin redirects followed). Missing (4xx): everything is allowed;
+    erroring (5xx): nothing is, as RFC 9309 says; unreachable: the source is."""
     crawl.robots.parse([])  # allow everything until told otherwise
     try:
-        async with crawl.client.stream("GET", url) as response:
-            if response.status_code >= 500:
-                crawl.robots.disallow_all = True  # RFC 9309: an erroring robots.txt forbids all
-            elif response.status_code < 300:
-                text = decode(await _read(response, ROBOTS_BYTES))
-                crawl.robots.parse(text.splitlines())
-    except (httpx.TimeoutException, httpx.HTTPError) as error:
-        raise Skip(f"unreachable: {error}") from None
-    except NotText:
-        pass
+        _, _, body = await crawl.get(f"{crawl.origin[0]}://{crawl.origin[1]}/robots.txt", ROBOTS_BYTES)
+    except Skip as skip:
+        if skip.keep and skip.status is None:  # unreachable or timed out
+            raise
+        crawl.robots.disallow_all = (skip.status or 0) >= 500
+        return
+    except AlreadySeen:
+        return
+    with contextlib.suppress(NotText):
+        crawl.robots.parse(decode(body).splitlines())
 
 
 async def _start(crawl: Crawl, url: str) -> None:
