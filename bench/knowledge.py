@@ -128,6 +128,7 @@ async def chat_latency(config_text: str, asked: list[str]) -> list[float]:
 
 
 def run(pages: int, sections: int, searches: int, chats: int) -> dict:
+    load_before = os.getloadavg()
     rng = random.Random(20261130)
     words = vocabulary(rng)
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,7 +152,7 @@ def run(pages: int, sections: int, searches: int, chats: int) -> dict:
         grounded = asyncio.run(chat_latency(CHAT + knowledge, asked[:chats]))
     return {
         "pages": report.pages, "chunks": report.chunks, "build_s": first, "rebuild_s": second,
-        "unchanged": again.unchanged, "size": size, "search": timings, "plain": plain, "grounded": grounded,
+        "unchanged": again.unchanged, "size": size, "load_before": load_before, "search": timings, "plain": plain, "grounded": grounded,
     }
 
 
@@ -161,10 +162,12 @@ def render(result: dict) -> str:
     plain50, plain99 = percentile(result["plain"], 0.5), percentile(result["plain"], 0.99)
     grounded50, grounded99 = percentile(result["grounded"], 0.5), percentile(result["grounded"], 0.99)
     met = lambda ok: "yes" if ok else "**no**"  # noqa: E731
+    before = ", ".join(f"{value:.2f}" for value in result["load_before"])
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return f"""# ChatKit knowledge benchmark, {datetime.now(UTC).isoformat(timespec="seconds")}
 
-CPU: {platform.processor() or platform.machine()} ({os.cpu_count()} cores), load average after the run: {load}.
+CPU: {platform.processor() or platform.machine()} ({os.cpu_count()} cores), load average before/after the run: {before} / {load}
+(other work shares the machine; latencies rise with it).
 Python {platform.python_version()}, SQLite {__import__("sqlite3").sqlite_version}.
 
 ## Targets
