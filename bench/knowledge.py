@@ -152,7 +152,8 @@ def run(pages: int, sections: int, searches: int, chats: int) -> dict:
         grounded = asyncio.run(chat_latency(CHAT + knowledge, asked[:chats]))
     return {
         "pages": report.pages, "chunks": report.chunks, "build_s": first, "rebuild_s": second,
-        "unchanged": again.unchanged, "size": size, "load_before": load_before, "search": timings, "plain": plain, "grounded": grounded,
+        "unchanged": again.unchanged, "size": size, "load_before": load_before, "search": timings,
+        "plain": plain, "grounded": grounded,
     }
 
 
@@ -166,8 +167,8 @@ def render(result: dict) -> str:
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return f"""# ChatKit knowledge benchmark, {datetime.now(UTC).isoformat(timespec="seconds")}
 
-CPU: {platform.processor() or platform.machine()} ({os.cpu_count()} cores), load average before/after the run: {before} / {load}
-(other work shares the machine; latencies rise with it).
+CPU: {platform.processor() or platform.machine()} ({os.cpu_count()} cores), load average before/after the run:
+{before} / {load} (other work shares the machine; latencies rise with it).
 Python {platform.python_version()}, SQLite {__import__("sqlite3").sqlite_version}.
 
 ## Targets
