@@ -53,9 +53,13 @@ hat hallo danke bitte gibt es euch ihnen
 _CJK_STOP = frozenset("的了吗嗎呢吧么麼是你您我们們他她它这這那哪有在和与與及请請问問能可以会會要")
 
 
+_MARKS = dict.fromkeys(c for c in range(0x10000) if unicodedata.combining(chr(c)))
+
+
 def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKD", text).translate(_MARKS).casefold()
 
 
 STOPWORDS = frozenset(_plain(word) for word in _STOPWORDS.split())
