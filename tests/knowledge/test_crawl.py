@@ -196,3 +196,17 @@ def test_a_failing_page_keeps_its_indexed_copy_and_a_gone_page_leaves(make_index
     assert second.unchanged == 1
     assert reader.search("rhubarb tart", 1)[0].url == site.url + "/flaky.html"
     assert reader.search("quince jelly", 1) == []
+
+
+def test_excluded_paths_noindex_and_nofollow_pages_are_respected(make_index):
+    noindex = Route(b'<meta name="robots" content="noindex"><title>Hub</title><a href="/behind-hub.html">x</a>')
+    nofollow = Route(b'<meta name="robots" content="nofollow"><title>Leaf</title><p>Leaf page</p>'
+                     b'<a href="/never.html">x</a>')
+    routes = {"/": html_page("Home", links=["/drafts/plan.html", "/hub.html", "/leaf.html"]),
+              "/drafts/plan.html": html_page("Draft"), "/hub.html": noindex, "/leaf.html": nofollow,
+              "/behind-hub.html": html_page("Behind the hub"), "/never.html": html_page("Never")}
+    with Site(routes) as site:
+        report, _ = make_index([site.url + "/"], exclude=["/drafts/*"])
+    assert sorted(report.added) == [site.url + p for p in ("/", "/behind-hub.html", "/leaf.html")]
+    assert failures(report) == {site.url + "/hub.html": "marked noindex"}  # its links are still followed
+    assert "/drafts/plan.html" not in site.hits and "/never.html" not in site.hits
