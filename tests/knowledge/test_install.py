@@ -29,12 +29,8 @@ def test_the_knowledge_plugin_installs_indexes_and_answers(fresh_venv, tmp_path)
                                           "commands": ["index"]}
         built = fresh_venv.run("chatkit", "index", "--config", str(config), check=True)
         assert "1 added" in built.stdout
-        search = ("import asyncio, sys; from chatkit_core.assembly import build_knowledge; "
-                  "from chatkit_core.config import load_config; "
-                  "k = build_knowledge(load_config(sys.argv[1])); "
-                  "print(asyncio.run(k.find('open on sunday?'))[0].text)")
-        found = fresh_venv.run("python", "-c", search, str(config), check=True)
-        assert found.stdout == "On Sunday we open at 8:00.\n"
+        answer = fresh_venv.run("chatkit", "chat", "--config", str(config), "open on sunday?", check=True)
+        assert answer.stdout.startswith("On Sunday we open at 8:00.\n\nSource: [Hours](/hours.html) [1]")
     finally:
         fresh_venv.pip("uninstall", "--yes", "chatkit-knowledge")
     check = fresh_venv.run("chatkit", "config", "check", "--config", str(config))
