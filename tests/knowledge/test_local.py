@@ -104,5 +104,8 @@ def test_re_indexing_skips_unchanged_pages_updates_changed_and_drops_removed(tmp
         "8:00 to 13:00", "9:00 to 12:00")
     assert reader.search("rye flour", 3) == []
     assert list(index_path.parent.iterdir()) == [index_path]  # no temporary file left behind
+    dead = index_path.with_name(f"{index_path.name}.tmp-999999999")  # a build that was killed
+    dead.write_bytes(b"half-built")
     third, _ = make_index([str(web / "new.html")])
+    assert not dead.exists()
     assert third.added == [] and third.unchanged == 0 and len(third.removed) == 4  # a source dropped: its pages go

@@ -70,8 +70,7 @@ class IndexWriter:
         self.settings = settings
         self.temp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            self.temp.unlink()
+        _remove_stale(path)
         self.db = _connect(self.temp)
         self.db.execute("PRAGMA journal_mode = OFF")
         self.db.execute("PRAGMA synchronous = OFF")
@@ -143,6 +142,25 @@ class IndexWriter:
         self.db.close()
         with contextlib.suppress(FileNotFoundError):
             self.temp.unlink()
+
+
+def _remove_stale(path: Path) -> None:
+    """Temporary files of builds that died (their process is gone)."""
+    for temp in path.parent.glob(f"{path.name}.tmp-*"):
+        pid = temp.name.rsplit("-", 1)[1]
+        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _deletions(word: str) -> set[str]:
