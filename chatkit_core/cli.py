@@ -81,17 +81,22 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 async def _chat(args: argparse.Namespace) -> int:
     from chatkit_core.chain import Chain, ChainFailed, Started, StreamBroken
+    from chatkit_core.knowledge import context_message
     from chatkit_core.metrics import Metrics
     from chatkit_core.providers import ChatMessage, ChatRequest
 
     config, components = _load(args.config)
     messages = [ChatMessage("user", args.message)]
-    if config.chat.system_prompt:
-        messages.insert(0, ChatMessage("system", config.chat.system_prompt))
     chain = Chain(components.providers, config.chain, Metrics())
     await components.start()
+    knowledge = components.knowledge
+    passages = await knowledge.find(args.message) if knowledge else []
+    if passages and knowledge:
+        messages.insert(0, ChatMessage("system", context_message(passages, knowledge.options)))
+    if config.chat.system_prompt:
+        messages.insert(0, ChatMessage("system", config.chat.system_prompt))
     try:
-        async for event in chain.stream(ChatRequest(messages=messages)):
+        async for event in chain.stream(ChatRequest(messages=messages, passages=passages)):
             if isinstance(event, Started):
                 tried = f" after {', '.join(event.fallbacks)}" if event.fallbacks else ""
                 print(f"[{event.provider} / {event.model}{tried}]", file=sys.stderr)
