@@ -10,12 +10,24 @@ import sys
 
 from chatkit_core.assembly import Components, assemble
 from chatkit_core.config import Config, ConfigError, find_config_path, load_config
-from chatkit_core.plugins import PluginError, collect, describe
+from chatkit_core.plugins import PluginError, collect, describe, problems
 
 
 def _load(path: str | None) -> tuple[Config, Components]:
     config = load_config(path)
     return config, assemble(config)
+
+
+def _build_app(config: Config, components: Components) -> None:
+    """Build the Litestar app exactly as ``serve`` does, without starting it (nothing connects)."""
+    from chatkit_core.app import create_app
+
+    try:
+        create_app(config, components)
+    except (ConfigError, PluginError):
+        raise
+    except Exception as error:
+        raise ConfigError(f"the server could not be built from this config: {type(error).__name__}: {error}") from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -49,12 +61,17 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for row in rows:
         kind = "built-in" if row["builtin"] else f"{row['distribution']} {row['version']}"
         registers = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["registers"].items()) or "nothing"
+        if "error" in row:
+            registers = f"FAILED TO LOAD: {row['error']}"
         print(f"{row['name']:<34} {kind:<24} {registers}")
+    for problem in problems():
+        print(f"problem: {problem}")
     return 0
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     config, components = _load(args.config)
+    _build_app(config, components)
     print(f"config: {config.source}")
     print("provider chain:")
     for index, provider in enumerate(components.providers, 1):
@@ -136,12 +153,29 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("message")
     chat.set_defaults(run=cmd_chat)
 
-    for name, (command, _) in collect("register_commands").items():
-        sub = commands.add_parser(name, help=command.help, description=command.help)
-        sub.add_argument("--config", help=config_help)
-        command.add_arguments(sub)
-        sub.set_defaults(run=command.run)
+    _add_plugin_commands(commands, config_help)
     return top
+
+
+def _add_plugin_commands(commands: argparse._SubParsersAction, config_help: str) -> None:
+    """Commands plugins register; one that cannot be set up is left out, the others stay
+    (``chatkit plugins`` reports why), so ``--help`` works whatever is installed."""
+    try:
+        registered = collect("register_commands")
+    except PluginError:  # reported by the command that runs
+        return
+    for name, (command, _) in registered.items():
+        if name in commands.choices:
+            continue
+        sub = argparse.ArgumentParser(prog=f"chatkit {name}", description=command.help)
+        sub.add_argument("--config", help=config_help)
+        try:
+            command.add_arguments(sub)
+        except Exception:  # checked at registration already; a plugin's bug must not break the CLI
+            continue
+        sub = commands.add_parser(name, help=command.help, description=command.help, parents=[sub],
+                                  add_help=False)
+        sub.set_defaults(run=command.run)
 
 
 def main(argv: list[str] | None = None) -> int:

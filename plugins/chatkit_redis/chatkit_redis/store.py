@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -25,6 +25,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from chatkit_core.environment import EnvSetter, fallback
 from chatkit_core.health import Health
 from chatkit_core.sessions import Message, Session, SessionStore, SessionStoreOptions, StoreUnavailable
 
@@ -50,6 +51,7 @@ _decode_metadata = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 class RedisOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True):
+    env: ClassVar[dict[str, EnvSetter]] = {"REDIS_URL": fallback("url")}
     key_prefix: str = "chatkit:"
     """Prefix of every key, so several deployments can share one Redis database."""
     timeout: float = 2.0
