@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.core.conftest import make_client
+
+__all__ = ["make_client"]
 
 
 class Site:
