@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from pathlib import Path
 
 from chatkit_core.assembly import Components, assemble
 from chatkit_core.config import Config, ConfigError, find_config_path, load_config
@@ -66,6 +67,14 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"{row['name']:<34} {kind:<24} {registers}")
     for problem in problems():
         print(f"problem: {problem}")
+    return 0
+
+
+def cmd_plugins_new(args: argparse.Namespace) -> int:
+    from chatkit_core import skeleton
+
+    target = skeleton.write(args.name, Path(args.dir))
+    print(f"wrote {target}: pip install -e '{target}[test]', then run pytest in it")
     return 0
 
 
@@ -138,9 +147,14 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int)
     serve.set_defaults(run=cmd_serve)
 
-    plugins = commands.add_parser("plugins", help="list installed plugins")
+    plugins = commands.add_parser("plugins", help="list installed plugins, or write a new one")
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(run=cmd_plugins)
+    plugin_commands = plugins.add_subparsers(dest="plugins_command")
+    new = plugin_commands.add_parser("new", help="write a ready-to-install provider plugin with its tests")
+    new.add_argument("name", help="the provider type, e.g. mymodel (writes ./chatkit-mymodel)")
+    new.add_argument("--dir", default=".", help="folder to write it in (default: the current one)")
+    new.set_defaults(run=cmd_plugins_new)
 
     config = commands.add_parser("config", help="configuration commands")
     config_commands = config.add_subparsers(dest="config_command", required=True)
