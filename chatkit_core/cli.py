@@ -19,6 +19,12 @@ def _load(path: str | None) -> tuple[Config, Components]:
     return config, assemble(config)
 
 
+def _check_workers(workers: int, components: Components) -> None:
+    if workers > 1 and components.store_type == "memory":
+        raise ConfigError(f"sessions.store = \"memory\" keeps conversations inside one process, so {workers} workers "
+                          "would each see a different part of them; use store = \"sqlite\" or \"redis\"")
+
+
 def _build_app(config: Config, components: Components) -> None:
     """Build the Litestar app exactly as ``serve`` does, without starting it (nothing connects)."""
     from chatkit_core.app import create_app
@@ -36,9 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config, components = _load(args.config)
     workers = args.workers or config.server.workers
-    if workers > 1 and components.store_type == "memory":
-        raise ConfigError(f"sessions.store = \"memory\" keeps conversations inside one process, so {workers} workers "
-                          "would each see a different part of them; use store = \"sqlite\" or \"redis\"")
+    _check_workers(workers, components)
     found = find_config_path(args.config)
     if found is not None:  # worker processes read the same file
         os.environ["CHATKIT_CONFIG"] = str(found.resolve())
@@ -80,6 +84,7 @@ def cmd_plugins_new(args: argparse.Namespace) -> int:
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     config, components = _load(args.config)
+    _check_workers(config.server.workers, components)
     _build_app(config, components)
     print(f"config: {config.source}")
     print("provider chain:")

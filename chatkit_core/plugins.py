@@ -107,7 +107,7 @@ def _load_one(entry_point: metadata.EntryPoint) -> None:
     try:
         plugin = entry_point.load()
         pm.register(plugin, name=entry_point.name)
-    except Exception as error:  # any failure of a plugin's own code: report it, load the rest
+    except (Exception, SystemExit) as error:  # any failure of a plugin's own code: report it, load the rest
         failures.append(Failure(dist.name if dist else "?", dist.version if dist else "?", entry_point.name,
                                 traceback.format_exception_only(error)[-1].strip()))
         return
