@@ -23,7 +23,7 @@ import structlog
 from chatkit_core.checks import options_type
 from chatkit_core.config import Config, ConfigError, convert, join_key
 from chatkit_core.knowledge import Knowledge, Retriever
-from chatkit_core.plugins import HOOKS, PluginError, Registry, clash_message, owner, problems, registry
+from chatkit_core.plugins import PluginError, Registry, clash_message, owner, problems, registry
 from chatkit_core.providers import Provider
 from chatkit_core.ratelimit import RateLimiter
 from chatkit_core.sanitize import Sanitizers
@@ -85,22 +85,30 @@ def assemble(config: Config) -> Components:
 
 def refuse_clashes(config: Config) -> None:
     """Every name the config uses that several plugins register, reported at once."""
-    used = {
+    limiter = config.rate_limit.get("type", "")
+    used: dict[str, Any] = {
         "register_providers": {table.get("type") for table in config.providers.values()},
         "register_session_stores": {config.sessions.get("store", "memory")},
-        "register_rate_limiters": {config.rate_limit.get("type", "")},
+        "register_rate_limiters": {limiter} if limiter else None,  # None: whichever is installed
         "register_retrievers": {config.knowledge.get("type")} if config.knowledge else set(),
+        "register_sanitizers": _NotIn(config.sanitizers.disabled),
+        "register_middleware": _NotIn(config.middleware.disabled),
     }
-    clashes = []
-    for hook_name in HOOKS:
-        found = registry(hook_name)
-        for name, plugin_names in found.clashes.items():
-            everything = hook_name in ("register_sanitizers", "register_middleware", "register_commands")
-            if everything or name in used.get(hook_name, ()) or (hook_name == "register_rate_limiters"
-                                                                and "" in used[hook_name]):
-                clashes.append(clash_message(hook_name, name, plugin_names))
+    clashes = [clash_message(hook_name, name, plugin_names)
+               for hook_name, names in used.items()
+               for name, plugin_names in registry(hook_name).clashes.items() if names is None or name in names]
     if clashes:
         raise PluginError("plugins clash:\n  " + "\n  ".join(clashes))
+
+
+class _NotIn:
+    """Every name but the disabled ones: installed sanitizers and middleware are on by default."""
+
+    def __init__(self, disabled: list[str]) -> None:
+        self.disabled = disabled
+
+    def __contains__(self, name: object) -> bool:
+        return name not in self.disabled
 
 
 def _pick(found: Registry, name: str, key: str, installed: str) -> Any:
