@@ -14,9 +14,9 @@ over the file; the text is converted to the key's type) or, for a setter, calls
 value). Provider variables apply to the one table of that type; with several, the file
 must say which gets what.
 
-``default_chain`` places a provider type in the chain used when the config has no
-``[providers]`` table: ``True`` always (these come first), the name of a variable when that
-variable is set (after them); each under its type name, ties by type name.
+``default_chain`` places a provider type in the chain used when there is no config file:
+``True`` always (these come first), the name of a variable when that variable is set (after
+them); each under its type name, ties by type name.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ with a message naming the plugin and what is wrong."""
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -155,3 +156,21 @@ def test_a_hook_that_raises_is_reported_and_the_rest_still_register():
         assert "plugin 'raising': its register_providers raised RuntimeError: boom" in problems()
     finally:
         pm.unregister(name="raising")
+
+
+@pytest.mark.parametrize(("hook_name", "thing", "problem"), [
+    ("register_rate_limiters", object, "object is not a subclass of chatkit_core.ratelimit.RateLimiter"),
+    ("register_retrievers", NoStream, "NoStream is not a subclass of chatkit_core.knowledge.Retriever"),
+    ("register_session_stores", NotAStore, "NotAStore is not a subclass of chatkit_core.sessions.SessionStore"),
+    ("register_sanitizers", Echo, "Echo is a class: register an instance"),
+    ("register_middleware", "not callable", "str object is not a factory: register a callable taking the config"),
+])
+def test_each_kind_is_checked(hook_name, thing, problem):
+    def hook(register):
+        register("thing", thing)
+
+    pm.register(types.SimpleNamespace(**{hook_name: hookimpl(hook)}), name="checked")
+    try:
+        assert registry(hook_name).invalid["thing"].endswith(problem)
+    finally:
+        pm.unregister(name="checked")
