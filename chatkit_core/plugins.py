@@ -139,6 +139,11 @@ class Registry:
     """Hook implementations that raised, each naming its plugin."""
     everything: dict[str, list[str]] = field(default_factory=dict)
     """Every name each plugin registered, valid or not: ``{plugin_name: [name, ...]}``."""
+    by_plugin: dict[str, list[str]] = field(default_factory=dict)
+    """The errors, refusals and clashes above, under each plugin they concern."""
+
+    def blame(self, plugin_name: str, problem: str) -> None:
+        self.by_plugin.setdefault(plugin_name, []).append(problem)
 
     @property
     def kind(self) -> str:
@@ -174,10 +179,13 @@ def registry(hook_name: str) -> Registry:
         except Exception as error:  # a plugin's hook raising must not take the others down
             found.errors.append(f"{owner(plugin_name)}: its {hook_name} raised "
                                 f"{traceback.format_exception_only(error)[-1].strip()}")
+            found.blame(plugin_name, found.errors[-1])
     for name, plugins in by_name.items():
         if len(plugins) > 1:
             found.clashes[name] = sorted(plugins)
             found.entries.pop(name, None)
+            for plugin_name in plugins:
+                found.blame(plugin_name, clash_message(hook_name, name, found.clashes[name]))
     found.entries = dict(sorted(found.entries.items()))
     return found
 
@@ -193,6 +201,7 @@ def _registrar(found: Registry, by_name: dict[str, list[str]], plugin_name: str)
         problem = checks.check(found.hook, name, thing)
         if problem:
             found.invalid[name] = f"{owner(plugin_name)} registers {found.kind} {name!r}, but {problem}"
+            found.blame(plugin_name, found.invalid[name])
         else:
             found.entries[name] = (thing, plugin_name)
 
@@ -222,27 +231,39 @@ def unknown_hooks() -> list[tuple[str, str, str]]:
 
 def load_problems() -> list[str]:
     """Plugins that failed to load and hooks ChatKit does not have, one sentence each."""
+    return [problem for problems in _load_problems_by_plugin().values() for problem in problems]
+
+
+def _load_problems_by_plugin() -> dict[str, list[str]]:
     load()
-    found = [failure.describe() for failure in failures]
-    found += [f"{owner(plugin)} implements {hook}, which is not a ChatKit hook"
-              + (f" (did you mean {hint}?)" if hint else "") for plugin, hook, hint in unknown_hooks()]
+    found: dict[str, list[str]] = {}
+    for failure in failures:
+        found.setdefault(failure.entry_point, []).append(failure.describe())
+    for plugin, hook, hint in unknown_hooks():
+        found.setdefault(plugin, []).append(f"{owner(plugin)} implements {hook}, which is not a ChatKit hook"
+                                            + (f" (did you mean {hint}?)" if hint else ""))
+    return found
+
+
+def problems_by_plugin() -> dict[str, list[str]]:
+    """Everything wrong with the installed plugins, one sentence each, under each plugin concerned."""
+    found = _load_problems_by_plugin()
+    for hook_name in HOOKS:
+        for plugin_name, sentences in registry(hook_name).by_plugin.items():
+            found.setdefault(plugin_name, []).extend(sentences)
     return found
 
 
 def problems() -> list[str]:
     """Everything wrong with the installed plugins, one sentence each, for the operator."""
-    found = load_problems()
-    for hook_name in HOOKS:
-        found_in_hook = registry(hook_name)
-        found += [*found_in_hook.errors, *found_in_hook.invalid.values()]
-        found += [clash_message(hook_name, name, plugins) for name, plugins in found_in_hook.clashes.items()]
-    return found
+    return list(dict.fromkeys(p for sentences in problems_by_plugin().values() for p in sentences))
 
 
 def describe() -> list[dict[str, Any]]:
     """Installed plugins with their distribution and what each registers, then the ones that
     failed to load."""
     load()
+    concerns = problems_by_plugin()
     registered: dict[str, dict[str, list[str]]] = {}
     for hook_name in HOOKS:
         for plugin_name, names in registry(hook_name).everything.items():
@@ -256,9 +277,11 @@ def describe() -> list[dict[str, Any]]:
             "version": dist.version if dist else _core_version(),
             "builtin": plugin_name in DEFAULT_PLUGINS,
             "registers": registered.get(plugin_name, {}),
+            "problems": concerns.get(plugin_name, []),
         })
     rows += [{"name": failure.entry_point, "distribution": failure.distribution, "version": failure.version,
-              "builtin": False, "registers": {}, "error": failure.error} for failure in failures]
+              "builtin": False, "registers": {}, "problems": concerns.get(failure.entry_point, []),
+              "error": failure.error} for failure in failures]
     return rows
 
 

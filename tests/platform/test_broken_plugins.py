@@ -90,6 +90,9 @@ def test_every_name_clash_is_reported_with_hook_kind_and_distributions(site):
     assert ("problem: provider type 'twin' is registered by both chatkit-one (entry point 'one') and "
             "chatkit-two (entry point 'two')") in listed.stdout
     assert "problem: sanitizer 'shared' is registered by both chatkit-one" in listed.stdout
+    rows = {row["name"]: row for row in json.loads(site.chatkit("plugins", "--json").stdout)}
+    assert rows["one"]["registers"] == rows["two"]["registers"] == {"providers": ["twin"], "sanitizers": ["shared"]}
+    assert len(rows["one"]["problems"]) == len(rows["two"]["problems"]) == 2 and rows["canned"]["problems"] == []
 
     (site.path / "chatkit.toml").write_text(USES_CANNED.replace("canned", "twin"))
     refused = site.chatkit("config", "check")
