@@ -8,6 +8,7 @@ from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
 from chatkit_core import codec, redisclient
 from chatkit_core.sessions import Message
 from chatkit_core.urls import public_host, public_url
+from tests.conftest import ROOT
 
 
 def test_urls_lose_their_credentials():
@@ -32,3 +33,13 @@ def test_messages_round_trip():
                       provider="p", model="m", usage={"total_tokens": 3})
     assert codec.decode_message(codec.encode(message)) == message
     assert codec.decode_metadata(codec.encode({"page": "/"})) == {"page": "/"}
+
+
+def test_the_redis_plugins_use_the_shared_helpers_instead_of_copies():
+    sources = {path.name: path.read_text() for name in ("chatkit_redis", "chatkit_ratelimit")
+               for path in (ROOT / "plugins" / name / name).glob("*.py")}
+    everything = "\n".join(sources.values())
+    for copy in ("BlockingConnectionPool.from_url", "Retry(NoBackoff()", "msgspec.json.Decoder(Message)",
+                 '"valkey": "redis"'):
+        assert copy not in everything, f"{copy} is copied into a plugin: use chatkit_core.redisclient / codec"
+    assert "redisclient" in sources["store.py"] and "redisclient" in sources["storage.py"]
