@@ -42,9 +42,7 @@ def find_folder(configured: str, name: str) -> Path | None:
 def _static_routes(config: Config) -> list:
     routes = []
     widget = find_folder(config.server.widget_root, "widget")
-    if widget is None:
-        log.warning("widget_missing", detail="no widget/ folder found: /widget/chatkit.js answers 404")
-    else:
+    if widget:
         routes.append(create_static_files_router("/widget", [widget], name="widget", include_in_schema=False))
     web = find_folder(config.server.web_root, "web")
     if web:

@@ -11,18 +11,15 @@ from pathlib import Path
 
 from chatkit_core.assembly import Components, assemble
 from chatkit_core.config import Config, ConfigError, find_config_path, load_config
-from chatkit_core.plugins import PluginError, collect, describe, problems
+from chatkit_core.plugins import PluginError, collect, describe
 
 
 def _load(path: str | None) -> tuple[Config, Components]:
+    """The config and what it assembles, checked by building the app exactly as ``serve`` does."""
     config = load_config(path)
-    return config, assemble(config)
-
-
-def _check_workers(workers: int, components: Components) -> None:
-    if workers > 1 and components.store_type == "memory":
-        raise ConfigError(f"sessions.store = \"memory\" keeps conversations inside one process, so {workers} workers "
-                          "would each see a different part of them; use store = \"sqlite\" or \"redis\"")
+    components = assemble(config)
+    _build_app(config, components)
+    return config, components
 
 
 def _build_app(config: Config, components: Components) -> None:
@@ -42,7 +39,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config, components = _load(args.config)
     workers = args.workers or config.server.workers
-    _check_workers(workers, components)
+    if workers > 1 and components.store_type == "memory":
+        raise ConfigError(f"sessions.store = \"memory\" keeps conversations inside one process, so {workers} workers "
+                          "would each see a different part of them; use store = \"sqlite\" or \"redis\"")
     found = find_config_path(args.config)
     if found is not None:  # worker processes read the same file
         os.environ["CHATKIT_CONFIG"] = str(found.resolve())
@@ -69,6 +68,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         if "error" in row:
             registers = f"FAILED TO LOAD: {row['error']}"
         print(f"{row['name']:<34} {kind:<24} {registers}")
+    from chatkit_core.plugins import problems
+
     for problem in problems():
         print(f"problem: {problem}")
     return 0
@@ -84,8 +85,6 @@ def cmd_plugins_new(args: argparse.Namespace) -> int:
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     config, components = _load(args.config)
-    _check_workers(config.server.workers, components)
-    _build_app(config, components)
     print(f"config: {config.source}")
     print("provider chain:")
     for index, provider in enumerate(components.providers, 1):

@@ -105,11 +105,3 @@ def test_two_workers_share_conversations_through_sqlite(tmp_path):
     assert [m["content"] for m in messages[::2]] == [f"q{i}" for i in range(12)]
     assert all(m["role"] == "assistant" for m in messages[1::2])
 
-
-def test_config_check_refuses_what_serve_refuses(tmp_path):
-    path = tmp_path / "chatkit.toml"
-    path.write_text(CANNED + "[server]\nworkers = 2\n")
-    check = chatkit("config", "check", "--config", str(path))
-    serve = chatkit("serve", "--config", str(path), "--port", "9")
-    assert check.returncode == serve.returncode == 1
-    assert check.stderr == serve.stderr and 'sessions.store = "memory"' in check.stderr
