@@ -25,12 +25,15 @@ from chatkit_core.runtime import Runtime, provide_runtime
 
 log = structlog.get_logger("chatkit.app")
 
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parent
+SOURCE_ROOT = PACKAGE_ROOT.parent
 
 
 def find_folder(configured: str, name: str) -> Path | None:
-    """``configured``, else ``./name``, else ``name`` beside the source tree."""
-    for candidate in ([Path(configured)] if configured else [Path.cwd() / name, SOURCE_ROOT / name]):
+    """``configured``, else ``./name``, else the copy installed inside the package (a wheel
+    ships ``widget/`` and ``web/`` as package data), else ``name`` beside the source tree."""
+    candidates = [Path.cwd() / name, PACKAGE_ROOT / name, SOURCE_ROOT / name]
+    for candidate in ([Path(configured)] if configured else candidates):
         if candidate.is_dir():
             return candidate
     return None
