@@ -44,6 +44,8 @@ class Metrics:
         self.rate_limited = Counter("chatkit_rate_limited", "Requests refused by the rate limiter",
                                     ["route"], registry=r)
         self.active_sessions = Gauge("chatkit_active_sessions", "Live sessions in the store", registry=r)
+        self.feedback = Counter("chatkit_feedback", "Ratings visitors gave answers, by the answering provider",
+                                ["provider", "rating"], registry=r)
 
     def provider_outcome(self, provider: str, outcome: str) -> None:
         self.outcomes.labels(provider, outcome).inc()
