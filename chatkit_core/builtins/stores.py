@@ -314,8 +314,13 @@ class SQLiteStore(SessionStore):
             where.append("(c.created_at, c.session_id) < (?, ?)")
             args.extend(decode_cursor(cursor))
         rows = self.db.execute(_LIST.format(where=" AND ".join(where)), (*args, limit + 1)).fetchall()
-        items = [_summary_row(row) for row in rows[:limit]]
-        more = len(rows) > limit
+        more, rows = len(rows) > limit, rows[:limit]
+        providers: dict[str, list[str]] = {}
+        for session_id, provider in self.db.execute(
+                f"SELECT session_id, provider FROM conversation_providers WHERE answers > 0 AND session_id IN "
+                f"({', '.join('?' * len(rows))}) ORDER BY provider", [row[0] for row in rows]):
+            providers.setdefault(session_id, []).append(provider)
+        items = [_summary_row(row, providers.get(row[0], [])) for row in rows]
         return ConversationPage(items=items, next=encode_cursor(items[-1].created_at, items[-1].id) if more else None)
 
     async def list_conversations(self, query: ConversationQuery, cursor: str | None = None,
@@ -406,20 +411,17 @@ _FLAG_COLUMNS = {"thumbs_down": "down", "incomplete": "incomplete", "fell_back":
                  "unsourced": "unsourced"}
 
 _LIST = """
-SELECT c.session_id, c.created_at, s.last_seen, c.title, c.messages, c.down, c.incomplete, c.fell_back, c.unsourced,
-       (SELECT group_concat(p.provider, char(31)) FROM conversation_providers p
-        WHERE p.session_id = c.session_id AND p.answers > 0)
+SELECT c.session_id, c.created_at, s.last_seen, c.title, c.messages, c.down, c.incomplete, c.fell_back, c.unsourced
 FROM conversations c JOIN sessions s ON s.id = c.session_id
 WHERE c.messages > 0 AND {where}
 ORDER BY c.created_at DESC, c.session_id DESC LIMIT ?
 """
 
 
-def _summary_row(row: tuple) -> ConversationSummary:
+def _summary_row(row: tuple, providers: list[str]) -> ConversationSummary:
     return ConversationSummary(
         id=row[0], created_at=row[1], last_seen=row[2], title=row[3], messages=row[4], thumbs_down=row[5] > 0,
-        incomplete=row[6] > 0, fell_back=row[7] > 0, unsourced=row[8] > 0,
-        providers=sorted(row[9].split("\x1f")) if row[9] else [])
+        incomplete=row[6] > 0, fell_back=row[7] > 0, unsourced=row[8] > 0, providers=providers)
 
 
 class _Immediate:

@@ -74,6 +74,19 @@ end
 return 1
 """
 
+# What a page shows of each conversation, in one round trip. KEYS: pairs of session hash and
+# message list. Returns, per pair, created_at, last_seen (false when gone) and the messages.
+_READ = """
+local out = {}
+for i = 1, #KEYS, 2 do
+  local times = redis.call('HMGET', KEYS[i], 'created_at', 'last_seen')
+  out[#out + 1] = times[1]
+  out[#out + 1] = times[2]
+  out[#out + 1] = redis.call('LRANGE', KEYS[i + 1], 0, -1)
+end
+return out
+"""
+
 _encode = msgspec.json.Encoder().encode
 _decode_message = msgspec.json.Decoder(Message).decode
 _FLAGS = ("thumbs_down", "incomplete", "fell_back", "unsourced")
@@ -89,6 +102,7 @@ class ConsoleIndex:
         self._add = redis.register_script(_ADD)
         self._erase = redis.register_script(_ERASE)
         self._rate = redis.register_script(_RATE)
+        self._read_many = redis.register_script(_READ)
 
     def _flag(self, name: str) -> str:
         return f"{self.prefix}flag:{name}"
@@ -193,19 +207,14 @@ class ConsoleIndex:
     async def _summaries(self, ids: list[str], alive_after: float) -> list[ConversationSummary]:
         if not ids:
             return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for session_id in ids:
-                session_key, messages_key = self.session_keys(session_id)
-                pipe.hgetall(session_key)
-                pipe.lrange(messages_key, 0, -1)
-            replies = await pipe.execute()
+        replies = await self._read_many(keys=[key for session_id in ids for key in self.session_keys(session_id)])
         items, dead = [], []
-        for session_id, fields, raw in zip(ids, replies[::2], replies[1::2], strict=True):
-            if not fields or float(fields[b"last_seen"]) <= alive_after:
+        for index, session_id in enumerate(ids):
+            created, seen, raw = replies[3 * index: 3 * index + 3]
+            if not created or not seen or float(seen) <= alive_after:
                 dead.append(session_id)
                 continue
-            session = Session(id=session_id, created_at=float(fields[b"created_at"]),
-                              last_seen=float(fields[b"last_seen"]), metadata={})
+            session = Session(id=session_id, created_at=float(created), last_seen=float(seen), metadata={})
             items.append(summary(session, [_decode_message(item) for item in raw]))
         if dead:
             await self.erase(dead)
