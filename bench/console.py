@@ -47,7 +47,9 @@ VOCABULARY = [f"word{index}" for index in range(5000)]
 QUERIES: dict[str, ConversationQuery] = {
     "newest first, no filter": ConversationQuery(),
     "search, common word (~8%)": ConversationQuery(text="refund"),
-    "search, rare word (~0.02%)": ConversationQuery(text="word4321"),
+    "search, rarer word (~0.3%)": ConversationQuery(text="word4321"),
+    "search, two rare words": ConversationQuery(text="word4321 word17"),
+    "search, no match": ConversationQuery(text="zebra"),
     "search, two words": ConversationQuery(text="birthday cake"),
     "thumbs down (~3%)": ConversationQuery(thumbs_down=True),
     "fell back (~10%)": ConversationQuery(fell_back=True),

@@ -1,7 +1,8 @@
 """The operator's console at ``/admin`` and the retention sweep, as one Litestar plugin.
 
 Without ``[admin] token`` no console route exists, so ``/admin`` is a 404 like any unknown
-address. The retention sweep runs whether or not the console is on.
+address. The sweep that erases expired conversations (and, with ``[admin] retention``, those
+idle for longer) runs whether or not the console is on.
 """
 
 from __future__ import annotations
@@ -60,8 +61,7 @@ class Console(InitPluginProtocol):
         self.session_ttl = parse_duration(config.sessions.get("ttl", "24h"))
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        if self.config.retention:
-            app_config.lifespan.append(self._sweeping)
+        app_config.lifespan.append(self._sweeping)
         if self.config.token:
             app_config.route_handlers.append(console_router())
             app_config.state["admin_keys"] = Keys(self.config.token, self.config.sign_in_ttl)
@@ -79,13 +79,17 @@ class Console(InitPluginProtocol):
                 await task
 
     async def _sweep(self, app: Litestar) -> None:
-        """Erase conversations idle for longer than the retention period, now and then."""
-        retention = parse_duration(self.config.retention)
+        """Erase conversations idle for longer than the retention period (or expired: that also
+        clears what a store keeps beside its sessions, such as Redis's console index)."""
+        keep = min(parse_duration(self.config.retention), self.session_ttl) if self.config.retention \
+            else self.session_ttl
         while True:
             try:
-                erased = await app.state.runtime.store.erase_inactive(time.time() - retention)
+                erased = await app.state.runtime.store.erase_inactive(time.time() - keep)
                 if erased:
-                    log.info("retention_erased", conversations=erased)
-            except (StoreUnavailable, NotImplementedError) as error:
-                log.warning("retention_sweep_failed", error=str(error) or type(error).__name__)
-            await asyncio.sleep(min(SWEEP_EVERY, retention / 4))
+                    log.info("conversations_erased", conversations=erased, retention=self.config.retention or None)
+            except NotImplementedError:
+                return  # a store without the console's methods keeps its own expiry
+            except StoreUnavailable as error:
+                log.warning("retention_sweep_failed", error=str(error))
+            await asyncio.sleep(min(SWEEP_EVERY, keep / 4))

@@ -301,9 +301,13 @@ class SQLiteStore(SessionStore):
             where.append("EXISTS (SELECT 1 FROM conversation_providers p WHERE p.session_id = c.session_id"
                          " AND p.provider = ? AND p.answers > 0)")
             args.append(query.provider)
-        for word in dict.fromkeys(words(query.text)):
-            where.append("c.session_id IN (SELECT session_id FROM messages_fts WHERE messages_fts MATCH ?)")
-            args.append('"' + word + '"')
+        wanted = ['"' + word + '"' for word in dict.fromkeys(words(query.text))]
+        # A rare word drives the query from its hits; common ones are checked while walking
+        # the conversations newest first (``+`` keeps the planner from driving from them).
+        driving = "" if wanted and min(map(self._hits, wanted)) <= _DRIVING_HITS else "+"
+        for word in wanted:
+            where.append(f"{driving}c.seq IN (SELECT rowid >> 32 FROM messages_fts WHERE messages_fts MATCH ?)")
+            args.append(word)
         if query.since is not None:
             where.append("c.created_at >= ?")
             args.append(query.since)
@@ -322,6 +326,11 @@ class SQLiteStore(SessionStore):
             providers.setdefault(session_id, []).append(provider)
         items = [_summary_row(row, providers.get(row[0], [])) for row in rows]
         return ConversationPage(items=items, next=encode_cursor(items[-1].created_at, items[-1].id) if more else None)
+
+    def _hits(self, word: str) -> int:
+        row = self.db.execute("SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)",
+                              (word, _DRIVING_HITS + 1)).fetchone()
+        return row[0]
 
     async def list_conversations(self, query: ConversationQuery, cursor: str | None = None,
                                  limit: int = 50) -> ConversationPage:
@@ -347,10 +356,12 @@ class SQLiteStore(SessionStore):
 # What the console lists and searches, kept up to date by triggers on ``messages`` so the
 # chat's own writes stay as they are: per-conversation counts behind the filters (partial
 # indexes keep a filtered page fast), the providers that answered, and an FTS5 index over
-# message text.
+# message text whose rowid is the conversation's ``seq`` (high 32 bits) and the message's, so
+# a search yields conversations without reading any text back.
 _CONSOLE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
-    session_id TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+    seq INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL UNIQUE REFERENCES sessions (id) ON DELETE CASCADE,
     created_at REAL NOT NULL, title TEXT NOT NULL DEFAULT '', messages INTEGER NOT NULL DEFAULT 0,
     down INTEGER NOT NULL DEFAULT 0, incomplete INTEGER NOT NULL DEFAULT 0,
     fell_back INTEGER NOT NULL DEFAULT 0, unsourced INTEGER NOT NULL DEFAULT 0
@@ -365,8 +376,11 @@ CREATE TABLE IF NOT EXISTS conversation_providers (
     provider TEXT NOT NULL, answers INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (session_id, provider)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
-    content, session_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 0'
+    content, tokenize = 'unicode61 remove_diacritics 0'
 );
+CREATE TRIGGER IF NOT EXISTS conversations_console_delete AFTER DELETE ON conversations BEGIN
+    DELETE FROM messages_fts WHERE rowid BETWEEN OLD.seq << 32 AND (OLD.seq << 32) + 4294967295;
+END;
 CREATE TRIGGER IF NOT EXISTS messages_console_insert AFTER INSERT ON messages BEGIN
     INSERT OR IGNORE INTO conversations (session_id, created_at)
         SELECT id, created_at FROM sessions WHERE id = NEW.session_id;
@@ -384,8 +398,9 @@ CREATE TRIGGER IF NOT EXISTS messages_console_insert AFTER INSERT ON messages BE
         SELECT NEW.session_id, json_extract(NEW.body, '$.provider'), 1
         WHERE json_extract(NEW.body, '$.provider') IS NOT NULL
         ON CONFLICT (session_id, provider) DO UPDATE SET answers = answers + 1;
-    INSERT INTO messages_fts (rowid, content, session_id)
-        VALUES (NEW.seq, json_extract(NEW.body, '$.content'), NEW.session_id);
+    INSERT INTO messages_fts (rowid, content)
+        SELECT (seq << 32) + (NEW.seq & 4294967295), json_extract(NEW.body, '$.content')
+        FROM conversations WHERE session_id = NEW.session_id;
 END;
 CREATE TRIGGER IF NOT EXISTS messages_console_delete AFTER DELETE ON messages BEGIN
     UPDATE conversations SET
@@ -398,7 +413,8 @@ CREATE TRIGGER IF NOT EXISTS messages_console_delete AFTER DELETE ON messages BE
         WHERE session_id = OLD.session_id;
     UPDATE conversation_providers SET answers = answers - 1
         WHERE session_id = OLD.session_id AND provider = json_extract(OLD.body, '$.provider');
-    DELETE FROM messages_fts WHERE rowid = OLD.seq;
+    DELETE FROM messages_fts WHERE rowid =
+        (SELECT (seq << 32) + (OLD.seq & 4294967295) FROM conversations WHERE session_id = OLD.session_id);
 END;
 CREATE TRIGGER IF NOT EXISTS messages_console_rate AFTER UPDATE OF body ON messages BEGIN
     UPDATE conversations SET down = down - (json_extract(OLD.body, '$.feedback.rating') IS 'down')
@@ -406,6 +422,8 @@ CREATE TRIGGER IF NOT EXISTS messages_console_rate AFTER UPDATE OF body ON messa
         WHERE session_id = NEW.session_id;
 END;
 """
+
+_DRIVING_HITS = 2000
 
 _FLAG_COLUMNS = {"thumbs_down": "down", "incomplete": "incomplete", "fell_back": "fell_back",
                  "unsourced": "unsourced"}

@@ -49,6 +49,22 @@ async def test_newest_first_with_cursor_pages(store):
         await store.list_conversations(ConversationQuery(), cursor="not-a-cursor")
 
 
+async def test_filtered_pages_skip_erased_conversations(store):
+    ids = [await conversation(store, question(f"bread {index}"), answer("ok", provider="cloud")) for index in range(9)]
+    await conversation(store, question("bread elsewhere"), answer("ok", provider="local"))
+    for gone in (ids[7], ids[4], ids[3]):
+        assert await store.delete(gone)
+    seen, cursor = [], None
+    while True:
+        page = await store.list_conversations(ConversationQuery(text="bread", provider="cloud"), cursor=cursor,
+                                              limit=2)
+        seen += [item.title for item in page.items]
+        if page.next is None:
+            break
+        cursor = page.next
+    assert seen == [f"bread {index}" for index in (8, 6, 5, 2, 1, 0)]
+
+
 async def test_search_needs_every_word_across_the_conversation(store):
     await conversation(store, question("Where is the pizza?"), answer("At the harbour, open late."))
     await conversation(store, question("Opening hours?"), answer("Nine to five."))

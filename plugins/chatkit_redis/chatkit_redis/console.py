@@ -12,14 +12,13 @@ conversation's start time unless noted:
 - ``console:word:WORD``: conversations whose messages contain ``WORD``;
 - ``console:keys:ID`` (a set): the index keys holding ``ID``, so erasing it is exact.
 
-A page intersects the sets a query names (``ZINTERSTORE`` into a short-lived key) and reads
-it newest first by score. Sessions that expired or were erased by the visitor are dropped
+A page walks the smallest set a query names newest first by score and keeps the members the
+other sets hold too. Sessions that expired or were erased by the visitor are dropped
 from the index when a page meets them and by the retention sweep.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 
@@ -90,6 +89,8 @@ return out
 _encode = msgspec.json.Encoder().encode
 _decode_message = msgspec.json.Decoder(Message).decode
 _FLAGS = ("thumbs_down", "incomplete", "fell_back", "unsourced")
+_CHUNK = 200
+"""Members read per step of a page's walk."""
 
 
 class ConsoleIndex:
@@ -161,48 +162,50 @@ class ConsoleIndex:
 
     async def page(self, query: ConversationQuery, after: tuple[float, str] | None, limit: int,
                    alive_after: float) -> ConversationPage:
+        """Newest first: walk the smallest set the query names by score, keep the members that
+        every other set holds (``ZMSCORE``), until the page is full."""
         sets = [self._flag(name) for name in _FLAGS if getattr(query, name)]
         if query.provider:
             sets.append(f"{self.prefix}provider:{query.provider}")
         sets += [f"{self.prefix}word:{word}" for word in dict.fromkeys(words(query.text))]
-        source = sets[0] if len(sets) == 1 else self.started
-        temporary = None
         if len(sets) > 1:
-            temporary = f"{self.prefix}tmp:{secrets.token_hex(8)}"
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.zinterstore(temporary, sets, aggregate="MAX")
-                pipe.expire(temporary, 30)
-                await pipe.execute()
-            source = temporary
-        try:
-            return await self._read(source, query, after, limit, alive_after)
-        finally:
-            if temporary:
-                await self.redis.delete(temporary)
-
-    async def _read(self, source: str, query: ConversationQuery, after: tuple[float, str] | None, limit: int,
-                    alive_after: float) -> ConversationPage:
-        """Newest first from ``source``, skipping what the cursor already showed and dead ids."""
-        high = repr(after[0]) if after else (f"({query.until!r}" if query.until is not None else "+inf")
-        if after and query.until is not None and after[0] >= query.until:
-            high = f"({query.until!r}"
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in sets:
+                    pipe.zcard(key)
+                sizes = await pipe.execute()
+            sets = [key for _, key in sorted(zip(sizes, sets, strict=True))]
+        source, others = (sets[0], sets[1:]) if sets else (self.started, [])
+        high = f"({query.until!r}" if query.until is not None else "+inf"
+        if after and (query.until is None or after[0] < query.until):
+            high = repr(after[0])
         low = repr(query.since) if query.since is not None else "-inf"
         found: list[ConversationSummary] = []
-        offset = 0
+        size = _CHUNK if others else limit + 1
         while len(found) <= limit:
-            batch = await self.redis.zrevrangebyscore(source, high, low, start=offset, num=limit + 1,
-                                                      withscores=True)
-            if not batch:
+            batch = [(member.decode(), score) for member, score in await self.redis.zrevrangebyscore(
+                source, high, low, start=0, num=size, withscores=True)]
+            fresh = [(member, score) for member, score in batch if not after or (score, member) < after]
+            if not fresh:
                 break
-            offset += len(batch)
-            ids = [member.decode() for member, score in batch
-                   if not after or (score, member.decode()) < after]
-            found += await self._summaries(ids, alive_after)
-            if len(batch) < limit + 1:
+            kept = set(await self._in_all(others, [member for member, _ in fresh]))
+            taken = [(member, score) for member, score in fresh if member in kept][:limit + 1 - len(found)]
+            last = taken[-1] if len(taken) == limit + 1 - len(found) else fresh[-1]
+            after, high = (last[1], last[0]), repr(last[1])
+            found += await self._summaries([member for member, _ in taken], alive_after)
+            if len(batch) < size and last == fresh[-1]:
                 break
         more = len(found) > limit
         found = found[:limit]
         return ConversationPage(items=found, next=encode_cursor(found[-1].created_at, found[-1].id) if more else None)
+
+    async def _in_all(self, sets: list[str], ids: list[str]) -> list[str]:
+        if not sets:
+            return ids
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in sets:
+                pipe.zmscore(key, ids)
+            scores = await pipe.execute()
+        return [member for index, member in enumerate(ids) if all(column[index] is not None for column in scores)]
 
     async def _summaries(self, ids: list[str], alive_after: float) -> list[ConversationSummary]:
         if not ids:
