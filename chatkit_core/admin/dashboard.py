@@ -148,7 +148,7 @@ def column_chart(buckets: list[tuple[float, int]], width: float = 720, height: f
             for i, (start, count) in enumerate(buckets)]
 
 
-def rate_bars(rows: list[tuple[str, float]], width: float = 300, row_height: float = 22) -> list[Bar]:
+def rate_bars(rows: list[tuple[str, float]], width: float = 260, row_height: float = 22) -> list[Bar]:
     """Horizontal bars for rates between 0 and 1."""
     return [Bar(x=0, y=i * row_height, width=round(max(rate, 0) * width, 2), height=row_height - 6, label=name,
                 value=f"{rate:.0%}") for i, (name, rate) in enumerate(rows)]
