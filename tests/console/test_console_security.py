@@ -14,7 +14,8 @@ from tests.core.conftest import CANNED, config_from, new_session
 
 PATHS = ["/admin", "/admin/", "/admin/login", "/admin/conversations", "/admin/dashboard", "/admin/export",
          "/admin/static/console.css", "//admin", "//admin/conversations", "/%2fadmin/conversations",
-         "/%2Fadmin", "/admin/../admin/conversations", "/./admin/conversations", "/ADMIN/conversations"]
+         "/%2Fadmin", "/admin/../admin/conversations", "/./admin/conversations", "/ADMIN/conversations",
+         "/admin/static/../templates/base.html", "/admin/static/%2e%2e/pages.py", "/admin/static/..%2fauth.py"]
 
 
 BASE = "http://testserver.local"  # a whole URL, so a path like //admin reaches the server as written
@@ -48,6 +49,7 @@ async def test_signed_out_paths_reveal_nothing(path):
         for address in (path, path.replace("conversations", f"conversations/{session}")):
             response = await client.get(BASE + address, follow_redirects=False)
             assert "secret question" not in response.text and session not in response.text, address
+            assert "{%" not in response.text and "import" not in response.text, address  # no template or source
             if response.status_code in (301, 302, 303, 307, 308):
                 assert response.headers["location"].endswith("/admin/login") or "/admin" in response.headers[
                     "location"], address
