@@ -30,7 +30,7 @@ from chatkit_core.admin.auth import (
 from chatkit_core.admin.dashboard import PERIODS, collect, column_chart, rate_bars
 from chatkit_core.admin.pages import HEADERS, render
 from chatkit_core.runtime import Runtime
-from chatkit_core.sessions import BadCursor, ConversationQuery, Message
+from chatkit_core.sessions import BadCursor, ConversationQuery, Message, to_rfc3339
 
 PAGE_SIZE = 50
 MAX_EXPORT = 10_000
@@ -162,8 +162,7 @@ async def transcript(request: Request, session_id: FromPath[str], runtime: Named
 
 
 def _jsonl_line(session_id: str, created_at: float, last_seen: float, messages: list[Message]) -> bytes:
-    iso = lambda t: datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")  # noqa: E731
-    return msgspec.json.encode(Exported(session_id, iso(created_at), iso(last_seen), messages)) + b"\n"
+    return msgspec.json.encode(Exported(session_id, to_rfc3339(created_at), to_rfc3339(last_seen), messages)) + b"\n"
 
 
 def _download(lines: AsyncIterator[bytes], name: str) -> Stream:

@@ -128,3 +128,14 @@ async def test_retention_erases_inactive_conversations(store):
     assert await store.erase_inactive(cutoff) == 1
     assert await store.messages(old) is None
     assert await titles(store) == ["recent"]
+
+
+async def test_redis_index_leaves_nothing_behind(store):
+    if not hasattr(store, "console"):
+        pytest.skip("Redis only: its index lives beside the sessions")
+    rated = answer("a")
+    session_id = await conversation(store, question("index me please"), rated)
+    await store.set_feedback(session_id, rated.id, Feedback(rating="down"))
+    assert await store._redis.keys("chatkit:console:word:*")
+    assert await store.erase_inactive(time.time() + 1) == 1
+    assert await store._redis.keys("chatkit:console:*") == []
