@@ -17,6 +17,8 @@ from typing import Any
 
 import msgspec
 
+from chatkit_core.durations import parse_duration
+
 
 class ConfigError(Exception):
     """A configuration problem, phrased for the operator: it names the key and what is allowed."""
@@ -108,6 +110,25 @@ class LoggingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError(f"format must be json or console, got {self.format!r}")
 
 
+class AdminConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    token: str = ""
+    """Signs the operator in to the console at ``/admin``. Empty: no console (404)."""
+    retention: str | float = ""
+    """Conversations idle this long are erased (e.g. ``"30d"``). Empty: kept for the session ttl."""
+    sign_in_ttl: str | float = "12h"
+    """How long a console sign-in lasts."""
+
+    def __post_init__(self) -> None:
+        if self.token and len(self.token) < 16:
+            raise ValueError("token: must be at least 16 characters (use a long random string)")
+        for key in ("retention", "sign_in_ttl"):
+            if getattr(self, key) != "":
+                try:
+                    parse_duration(getattr(self, key))
+                except ValueError as error:
+                    raise ValueError(f"{key}: {error}") from None
+
+
 class Config(msgspec.Struct, kw_only=True):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     chain: ChainConfig = msgspec.field(default_factory=ChainConfig)
@@ -115,6 +136,7 @@ class Config(msgspec.Struct, kw_only=True):
     sanitizers: OrderConfig = msgspec.field(default_factory=OrderConfig)
     middleware: OrderConfig = msgspec.field(default_factory=OrderConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
     providers: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     rate_limit: dict[str, Any] = msgspec.field(default_factory=dict)
     sessions: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -125,7 +147,7 @@ class Config(msgspec.Struct, kw_only=True):
 
 _SECTIONS = {
     "server": ServerConfig, "chain": ChainConfig, "chat": ChatConfig, "sanitizers": OrderConfig,
-    "middleware": OrderConfig, "logging": LoggingConfig,
+    "middleware": OrderConfig, "logging": LoggingConfig, "admin": AdminConfig,
 }
 _TABLES = ("providers", "rate_limit", "sessions", "knowledge")
 

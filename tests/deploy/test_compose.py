@@ -16,7 +16,8 @@ import yaml
 
 from tests.deploy.conftest import ROOT
 
-LONG_RUNNING = {"ollama", "backend", "web", "redis"}
+LONG_RUNNING = {"ollama", "backend", "web", "redis", "prometheus", "grafana"}
+MONITORING = {"prometheus", "grafana"}
 ONE_SHOT = {"ollama-pull"}
 
 # The variables CONTRACT.md fixes, plus the plugin allowlist the core reads.
@@ -100,7 +101,7 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path):
         pytest.skip("no docker CLI on this machine")
     if subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
         pytest.skip("the docker CLI has no compose plugin here")
-    for profile in ([], ["--profile", "scale"]):
+    for profile in ([], ["--profile", "scale"], ["--profile", "monitoring"]):
         result = subprocess.run(
             [docker, "compose", "-f", str(ROOT / "compose.yaml"), *profile, "config", "--quiet"],
             capture_output=True, text=True, cwd=tmp_path,
@@ -138,7 +139,8 @@ def test_start_order_waits_for_health_and_for_the_model_pull(compose):
 
 def test_redis_only_runs_in_the_scale_profile(compose):
     assert compose["services"]["redis"]["profiles"] == ["scale"]
-    assert all("profiles" not in s for n, s in compose["services"].items() if n != "redis")
+    assert all("profiles" not in s for n, s in compose["services"].items() if n not in {"redis", *MONITORING})
+    assert all(compose["services"][name]["profiles"] == ["monitoring"] for name in MONITORING)
 
 
 def test_backend_can_be_scaled(compose):

@@ -4,7 +4,8 @@ Keys, under ``key_prefix``:
 
 - ``session:ID``: a hash with ``created_at``, ``last_seen`` and ``metadata`` (JSON);
 - ``messages:ID``: a list of messages (msgspec JSON), oldest first;
-- ``sessions``: a sorted set of live session ids scored by last activity, for ``count``.
+- ``sessions``: a sorted set of live session ids scored by last activity, for ``count``;
+- ``console:*``: the console's listing and search index (see :mod:`chatkit_redis.console`).
 
 Both per-session keys carry the session's TTL, refreshed by every append. An append is one
 Lua script, so writers on different instances never interleave half-written state.
@@ -26,7 +27,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from chatkit_core.health import Health
-from chatkit_core.sessions import Message, Session, SessionStore, SessionStoreOptions, StoreUnavailable
+from chatkit_core.sessions import (
+    ConversationPage,
+    ConversationQuery,
+    Feedback,
+    Message,
+    Session,
+    SessionStore,
+    SessionStoreOptions,
+    StoreUnavailable,
+    decode_cursor,
+)
+from chatkit_redis.console import ConsoleIndex
 
 SCHEMES = ("redis", "rediss", "unix", "valkey", "valkeys")
 
@@ -91,6 +103,7 @@ class RedisStore(SessionStore):
         self._append = self._redis.register_script(_APPEND)
         self._ttl_ms = int(self.ttl * 1000)
         self._index = options.key_prefix + "sessions"
+        self.console = ConsoleIndex(self._redis, options.key_prefix, self._keys)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -126,7 +139,7 @@ class RedisStore(SessionStore):
         keys = [*self._keys(session_id), self._index]
         args = [_encode(message), self.options.max_messages, self._ttl_ms, repr(time.time()), session_id]
         async with _unavailable():
-            return bool(await self._append(keys=keys, args=args))
+            return bool(await self._append(keys=keys, args=args)) and await self.console.add(session_id, message)
 
     async def messages(self, session_id: str, limit: int | None = None) -> list[Message] | None:
         session_key, messages_key = self._keys(session_id)
@@ -151,6 +164,20 @@ class RedisStore(SessionStore):
             pipe.zcard(self._index)
             _, live = await pipe.execute()
         return live
+
+    async def set_feedback(self, session_id: str, message_id: str, feedback: Feedback) -> Message | None:
+        async with _unavailable():
+            return await self.console.set_feedback(session_id, message_id, feedback)
+
+    async def list_conversations(self, query: ConversationQuery, cursor: str | None = None,
+                                 limit: int = 50) -> ConversationPage:
+        after = decode_cursor(cursor) if cursor else None
+        async with _unavailable():
+            return await self.console.page(query, after, limit, time.time() - self.ttl)
+
+    async def erase_inactive(self, before: float) -> int:
+        async with _unavailable():
+            return await self.console.erase_inactive(before)
 
     async def health(self) -> Health:
         try:
