@@ -1044,7 +1044,7 @@ textarea{font-size:16px}}
         return el('li', {}, el('button', {
           class: 'pick', type: 'button', 'aria-current': c.id === this.sid ? 'true' : null,
           click: () => c.id === this.sid ? this.showList(false) : this.reset(c.id),
-        }, el('span', {}, title)), button(null, `${t.del}: ${title}`, async () => {
+        }, el('span', { dir: 'auto' }, title)), button(null, `${t.del}: ${title}`, async () => {
           try {
             await this.erase(c.id);
             if (c.id === this.sid) this.reset(null, true);
