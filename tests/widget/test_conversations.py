@@ -96,7 +96,7 @@ def test_start_switch_and_restore_conversations(page: Page, base_url: str) -> No
     expect(convs.titles).to_have_text(["When do you open?", "Do you deliver?"])
 
 
-def test_new_conversation_from_the_list(page: Page) -> None:
+def test_new_conversation_from_the_list(page: Page, base_url: str) -> None:
     chat, convs = open_widget(page)
     chat.ask("Question one")
     convs.open()
@@ -109,6 +109,12 @@ def test_new_conversation_from_the_list(page: Page) -> None:
     chat.ask("Question two")
     convs.open()
     expect(convs.titles).to_have_text(["Question two", "Question one"])
+    # clear() from the API erases the current conversation and drops it from the list.
+    sid = convs.current()
+    page.evaluate("chats[0].clear()")
+    expect(convs.view).to_be_hidden()
+    assert history(base_url, sid).status_code == 404
+    assert [c["title"] for c in convs.stored()] == ["Question one"]
 
 
 def test_delete_erases_on_the_server(page: Page, base_url: str) -> None:

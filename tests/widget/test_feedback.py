@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.widget.helpers import Chat, answer, blank_page, init, scripted
+from tests.support.server import running_server
+from tests.widget.helpers import Chat, answer, blank_page, init, scripted, server_config
 
 pytestmark = pytest.mark.browser
 
@@ -19,8 +20,24 @@ LABELS = {"en": ("Helpful", "Not helpful", "Rate this answer"), "es": ("Útil", 
           "ar": ("مفيدة", "غير مفيدة", "قيّم هذه الإجابة")}
 
 
-def open_widget(page: Page, **options) -> Chat:
-    blank_page(page)
+LIMITED = """
+[rate_limit]
+type = "limits"
+storage = "memory://"
+strategy = "fixed-window"
+per_ip = ["1000/minute"]
+per_session = ["2/4 seconds"]
+"""
+
+
+@pytest.fixture(scope="module")
+def limited_url() -> Iterator[str]:
+    with running_server(server_config(extra=LIMITED)) as url:
+        yield url
+
+
+def open_widget(page: Page, url: str = "", **options) -> Chat:
+    blank_page(page, url + "/examples/")
     init(page, endpoint="", **options)
     page.evaluate("window.rated = []; chats[0].on('feedback', f => rated.push(f)); chats[0].open()")
     return Chat(page)
@@ -157,24 +174,27 @@ def test_stored_ratings_come_back_with_the_history(page: Page) -> None:
     expect(chat.host.locator("[part=feedback] [aria-pressed=true]")).to_have_count(2)
 
 
-def test_a_rate_limited_rating_is_explained_and_can_be_retried(page: Page, base_url: str) -> None:
-    chat = open_widget(page)
+def test_a_rate_limited_rating_is_explained_and_can_be_retried(page: Page, limited_url: str) -> None:
+    # Ratings share the chat's limit: the question and one rating use up the window.
+    chat = open_widget(page, url=limited_url)
     bubble = chat.ask("Can I order a cake?")
-    up, _ = thumbs(bubble)
-    page.route("**/feedback", lambda route: route.fulfill(
-        status=429, headers={"Retry-After": "3"}, content_type="application/json",
-        body=json.dumps({"error": {"code": "rate_limited", "message": "Slow down.", "retryAfter": 3}})))
-    up.click()
-    error = bubble.locator("[part=feedback] [role=alert]")
-    expect(error).to_have_text("Too many messages. Please try again in 3 seconds.")
-    expect(up).to_have_attribute("aria-pressed", "false")
-    assert stored_feedback(base_url, page) == [None]
-    assert page.evaluate("rated") == []
-    page.unroute("**/feedback")
+    up, down = thumbs(bubble)
     up.click()
     expect(up).to_have_attribute("aria-pressed", "true")
+    down.click()
+    error = bubble.locator("[part=feedback] [role=alert]")
+    expect(error).to_have_text(re.compile(r"^Too many messages\. Please try again in [1-4] seconds?\.$"))
+    expect(up).to_have_attribute("aria-pressed", "true")
+    expect(down).to_have_attribute("aria-pressed", "false")
+    expect(bubble.locator("form")).to_have_count(0)
+    assert stored_feedback(limited_url, page) == [{"rating": "up", "comment": ""}]
+    assert [e["rating"] for e in page.evaluate("rated")] == ["up"]
+    page.wait_for_timeout(4_500)
+    down.click()
+    expect(down).to_have_attribute("aria-pressed", "true")
     expect(error).to_have_count(0)
-    assert stored_feedback(base_url, page) == [{"rating": "up", "comment": ""}]
+    expect(bubble.locator("form textarea")).to_be_focused()
+    assert stored_feedback(limited_url, page) == [{"rating": "down", "comment": ""}]
 
 
 def test_a_comment_lost_to_the_network_stays_in_the_box_for_another_try(page: Page, base_url: str) -> None:
