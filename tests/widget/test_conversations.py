@@ -301,3 +301,18 @@ def test_opting_out_keeps_a_single_thread(page: Page, base_url: str, how: str) -
     assert history(base_url, old).status_code == 404
     chat.ask("Fresh")
     assert page.evaluate("() => Object.keys(localStorage).filter(k => k.startsWith('chatkit:conversations:'))") == []
+
+
+LIST_LABELS = {"en": ("Conversations", "New conversation"), "es": ("Conversaciones", "Nueva conversación"),
+               "fr": ("Conversations", "Nouvelle conversation"), "de": ("Unterhaltungen", "Neues Gespräch"),
+               "zh": ("对话列表", "新对话"), "ar": ("المحادثات", "محادثة جديدة")}
+
+
+@pytest.mark.parametrize("locale", sorted(LIST_LABELS))
+def test_the_list_speaks_every_locale(page: Page, locale: str) -> None:
+    _, convs = open_widget(page, locale=locale)
+    heading, new = LIST_LABELS[locale]
+    expect(convs.button).to_have_attribute("aria-label", heading)
+    convs.open()
+    expect(convs.view.locator("h3")).to_have_text(heading)
+    expect(convs.view.locator(".pick")).to_have_text([new])
