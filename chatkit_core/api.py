@@ -21,7 +21,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from chatkit_core.chain import ChainFailed, Finished, Started, StreamBroken
+from chatkit_core.chain import ChainFailed, Finished, Queued, Started, StreamBroken
 from chatkit_core.errors import APIError, error_body, invalid, session_not_found, store_unavailable
 from chatkit_core.knowledge import Passage, Source, cited_sources, context_message, search_query
 from chatkit_core.providers import ChatMessage, ChatRequest
@@ -240,12 +240,12 @@ _WEB_URL = re.compile(r"^(?:https?://[^\s]+|/[^\s]*)$", re.I)
 
 
 def _assistant(started: Started | None, content: str, usage: dict[str, Any] | None, complete: bool,
-               sources: list[Source] | None = None) -> Message:
+               sources: list[Source] | None = None, truncated: bool = False) -> Message:
     return Message(
         id=new_message_id(), role="assistant", content=content, created_at=now_rfc3339(),
         provider=started.provider if started else None, model=started.model if started else None,
         incomplete=not complete, fallbacks=started.fallbacks if started else [], usage=usage,
-        sources=sources or [],
+        sources=sources or [], truncated=truncated,
     )
 
 
@@ -268,20 +268,21 @@ async def _answer(runtime: Runtime, session_id: str, request: ChatRequest) -> Me
     """The whole answer at once. Nothing has been shown, so any failure may still fail over."""
     started: Started | None = None
     parts: list[str] = []
-    usage = None
+    finished = Finished(None)
     try:
         async with contextlib.aclosing(runtime.chain.stream(request, buffered=True)) as events:
             async for event in events:
                 if isinstance(event, Started):
                     started, parts = event, []
                 elif isinstance(event, Finished):
-                    usage = event.usage
+                    finished = event
                 else:
                     parts.append(event)
     except ChainFailed as error:
         raise _unavailable(error) from None
     content = runtime.sanitizers.clean_output("".join(parts))
-    message = _assistant(started, content, usage, complete=True, sources=_sources(runtime, content, request.passages))
+    message = _assistant(started, content, finished.usage, complete=True,
+                         sources=_sources(runtime, content, request.passages), truncated=finished.truncated)
     async with _store_errors():
         await _save(runtime, session_id, message)
     return message
@@ -293,20 +294,23 @@ def _event(name: str, payload: Any) -> ServerSentEventMessage:
 
 async def _answer_stream(runtime: Runtime, session_id: str, request: ChatRequest
                          ) -> AsyncIterator[ServerSentEventMessage]:
-    """start, delta…, then exactly one of done or error."""
+    """queued… (while waiting for a busy provider), start, delta…, then exactly one of done or error."""
     cleaner = runtime.sanitizers.stream()
     started: Started | None = None
     message_id = new_message_id()
     try:
         async with contextlib.aclosing(runtime.chain.stream(request)) as events:
             async for event in events:
-                if isinstance(event, Started):
+                if isinstance(event, Queued):
+                    yield _event("queued", {"position": event.position})
+                elif isinstance(event, Started):
                     started = event
                     yield _event("start", {"messageId": message_id, "provider": event.provider, "model": event.model})
                 elif isinstance(event, Finished):
                     content = cleaner.finish()
                     message = _assistant(started, content, event.usage, complete=True,
-                                         sources=_sources(runtime, content, request.passages))
+                                         sources=_sources(runtime, content, request.passages),
+                                         truncated=event.truncated)
                     if tail := cleaner.rest(message.content):
                         yield _event("delta", {"text": tail})
                 elif text := cleaner.feed(event):

@@ -11,6 +11,7 @@ import sys
 from chatkit_core.assembly import Components, assemble
 from chatkit_core.config import Config, ConfigError, find_config_path, load_config
 from chatkit_core.plugins import PluginError, collect, describe
+from chatkit_core.providers import Provider
 
 
 def _load(path: str | None) -> tuple[Config, Components]:
@@ -60,7 +61,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     for index, provider in enumerate(components.providers, 1):
         where = f" at {provider.options.base_url}" if provider.options.base_url else ""
         print(f"  {index}. {provider.name} (type {components.provider_types[provider.name]}, "
-              f"model {provider.model or '-'}{where})")
+              f"model {provider.model or '-'}{where}{_limits(provider, config.chat.max_tokens)})")
+    if args.probe:
+        asyncio.run(_probe(components))
     print("middleware (outermost first): " + ", ".join(name for name, _ in components.middleware))
     print("sanitizers: " + ", ".join(components.sanitizer_names))
     print(f"session store: {components.store_type} (ttl {components.store.ttl:.0f}s)")
@@ -69,10 +72,36 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         options = components.knowledge.options
         print(f"knowledge: {components.knowledge.type_name} (top_k {options.top_k}, sources: "
               f"{', '.join(options.sources) or 'none'})")
-    for warning in components.warnings:
+    for warning in [*components.warnings, *_example_warnings(components)]:
         print(f"warning: {warning}")
     print("ok")
     return 0
+
+
+def _limits(provider: Provider, chat_max_tokens: int) -> str:
+    cap = provider.options.max_tokens if provider.options.max_tokens is not None else chat_max_tokens
+    slots = provider.options.max_concurrency
+    return (f", max_tokens {cap or 'none'}"
+            + (f", {slots} at once, queue {provider.options.max_queue}" if slots else ""))
+
+
+def _example_warnings(components: Components) -> list[str]:
+    return [f"providers.{p.name}: example provider (type {components.provider_types[p.name]}): "
+            "not for a deployed site" for p in components.providers if p.example]
+
+
+async def _probe(components: Components) -> None:
+    """Ask each provider's server whether it answers (only with --probe: it goes on the network)."""
+    from chatkit_core.health import probe
+
+    print("probes:")
+    await asyncio.gather(*(provider.start() for provider in components.providers))
+    try:
+        for provider, health in zip(components.providers,
+                                    await asyncio.gather(*(probe(p) for p in components.providers)), strict=True):
+            print(f"  {provider.name}: {health.status}" + (f" ({health.detail})" if health.detail else ""))
+    finally:
+        await asyncio.gather(*(provider.close() for provider in components.providers), return_exceptions=True)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -129,6 +158,8 @@ def parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", required=True)
     check = config_commands.add_parser("check", help="validate and print the resolved setup")
     check.add_argument("--config", help=config_help)
+    check.add_argument("--probe", action="store_true",
+                       help="also ask each provider's server whether it answers (goes on the network)")
     check.set_defaults(run=cmd_config_check)
 
     chat = commands.add_parser("chat", help="send one message through the chain")

@@ -34,16 +34,23 @@ async def probe(part: Any) -> Health:
 
 
 class ProbeCache:
-    """Provider probes, reused for ``PROBE_TTL`` seconds and never run twice at once."""
+    """Provider probes, each reused for ``PROBE_TTL`` seconds, never run twice at once.
+
+    :meth:`forget` drops one provider's result when a request to it failed, so the next
+    ``/health`` probes it again instead of repeating a stale ``up``.
+    """
 
     def __init__(self) -> None:
-        self.at = 0.0
-        self.results: list[Health] = []
+        self.results: dict[str, tuple[float, Health]] = {}
         self.lock = asyncio.Lock()
 
     async def get(self, parts: Sequence[Any]) -> list[Health]:
         async with self.lock:
-            if time.monotonic() - self.at > PROBE_TTL or not self.results:
-                self.results = list(await asyncio.gather(*(probe(part) for part in parts)))
-                self.at = time.monotonic()
-            return self.results
+            now = time.monotonic()
+            stale = [part for part in parts if now - self.results.get(part.name, (-PROBE_TTL - 1, None))[0] > PROBE_TTL]
+            for part, result in zip(stale, await asyncio.gather(*(probe(part) for part in stale)), strict=True):
+                self.results[part.name] = (time.monotonic(), result)
+            return [self.results[part.name][1] for part in parts]
+
+    def forget(self, name: str) -> None:
+        self.results.pop(name, None)

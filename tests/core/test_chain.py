@@ -91,7 +91,7 @@ async def test_refused_connection_fails_over_silently(make_client, second, strea
         else:
             reply = response.json()["message"]
         assert reply["provider"] == "b" and reply["content"] == "Answer from second"
-        assert reply["fallbacks"] == ["a:connect"]
+        assert reply["fallbacks"] == ["a:connect", "a:connect"]  # every attempt, retry included
         assert [m["role"] for m in await history(client, session)] == ["user", "assistant"]
 
 

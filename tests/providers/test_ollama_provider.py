@@ -249,10 +249,11 @@ async def test_message_text_is_never_logged(fake_ollama: FakeOllama) -> None:
     assert "capital of France" not in repr(logs)
 
 
-async def test_a_404_that_is_not_about_the_model_is_a_bad_request(fake_ollama: FakeOllama) -> None:
+async def test_a_404_that_is_not_about_the_model_says_what_the_server_looks_like(fake_ollama: FakeOllama) -> None:
     error = await failure(fake_ollama.url + "/wrong/prefix")
-    assert (error.kind, error.status) == ("bad_request", 404)
-    assert "404 page not found" in str(error) and "ollama pull" not in str(error)
+    assert (error.kind, error.status, error.retryable) == ("not_found", 404, False)
+    assert "/wrong/prefix/api/chat" in str(error) and "ollama pull" not in str(error)
+    assert "Ollama's API is not there" in str(error) and 'type = "openai"' in str(error)
 
 
 async def test_credentials_in_the_url_stay_out_of_errors() -> None:
