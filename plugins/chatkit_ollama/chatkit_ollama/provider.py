@@ -80,7 +80,7 @@ class OllamaProvider(Provider):
             "model": self.options.model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "stream": True,
-            "options": self.options.model_options(request.max_tokens or self.options.max_tokens),
+            "options": self.options.model_options(request.max_tokens or self.options.max_tokens or None),
         }
         if self.options.keep_alive is not None:
             body["keep_alive"] = self.options.keep_alive
