@@ -81,6 +81,11 @@ class _OptionalBody(Operation):
             self.request_body.required = False
 
 
+_EVENTS = ("Server-Sent Events: `queued` {position} while waiting for a busy provider (position 1 is next; "
+           "repeated as it moves up), then `start` {messageId, provider, model}, `delta` {text}..., and one of "
+           "`done` {message} or `error` {error: {code, message}}.")
+
+
 @dataclass
 class _JsonOrEvents(Operation):
     """A chat answers with JSON, or with a stream of Server-Sent Events."""
@@ -88,7 +93,8 @@ class _JsonOrEvents(Operation):
     def __post_init__(self) -> None:
         answer = (self.responses or {}).get("200")
         if answer is not None and getattr(answer, "content", None) is not None:
-            answer.content["text/event-stream"] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+            answer.content["text/event-stream"] = OpenAPIMediaType(schema=Schema(
+                type=OpenAPIType.STRING, description=_EVENTS))
 
 
 def redact(session_id: str) -> str:

@@ -136,3 +136,10 @@ async def test_slots_are_first_come_first_served_and_bounded() -> None:
     third.leave()
     third.leave()  # twice is harmless
     assert slots.busy == 0 and not slots.waiting
+
+
+async def test_the_openapi_description_names_the_queued_event(make_client, llama) -> None:
+    async with make_client(toml(llama.url)) as client:
+        schema = (await client.get("/schema/openapi.json")).json()
+    events = schema["paths"]["/api/chat"]["post"]["responses"]["200"]["content"]["text/event-stream"]
+    assert "`queued` {position}" in events["schema"]["description"]
