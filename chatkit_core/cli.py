@@ -61,7 +61,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     for index, provider in enumerate(components.providers, 1):
         where = f" at {provider.options.base_url}" if provider.options.base_url else ""
         print(f"  {index}. {provider.name} (type {components.provider_types[provider.name]}, "
-              f"model {provider.model or '-'}{where}{_limits(provider, config.chat.max_tokens)})")
+              f"model {provider.model or '-'}{where})")
+        print(f"     {_limits(provider, config.chat.max_tokens)}")
     if args.probe:
         asyncio.run(_probe(components))
     print("middleware (outermost first): " + ", ".join(name for name, _ in components.middleware))
@@ -79,10 +80,11 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def _limits(provider: Provider, chat_max_tokens: int) -> str:
-    cap = provider.options.max_tokens if provider.options.max_tokens is not None else chat_max_tokens
-    slots = provider.options.max_concurrency
-    return (f", max_tokens {cap or 'none'}"
-            + (f", {slots} at once, queue {provider.options.max_queue}" if slots else ""))
+    options = provider.options
+    cap = options.max_tokens if options.max_tokens is not None else chat_max_tokens
+    queue = (f"{options.max_concurrency} at once, queue {options.max_queue} for {options.queue_timeout:g}s"
+             if options.max_concurrency else "no concurrency limit")
+    return f"max_tokens {cap or 'none'}; {queue}"
 
 
 def _example_warnings(components: Components) -> list[str]:
