@@ -36,7 +36,7 @@ class ProviderOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Requests sent upstream at once; the rest wait in ChatKit's queue. 0: no limit."""
     max_queue: int = 100
     """Requests that may wait for a slot; one more fails over at once (``queue_full``)."""
-    queue_timeout: float = 30.0
+    queue_timeout: float = 120.0
     """Longest wait for a slot, seconds; then the chain fails over (``queue_timeout``)."""
 
     @property

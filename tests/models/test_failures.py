@@ -135,7 +135,7 @@ def test_config_check_shows_caps_and_queue(tmp_path) -> None:
     text = toml("ollama", "http://127.0.0.1:9").replace("timeout = 2", "timeout = 2\nmax_concurrency = 4")
     path.write_text(text)
     result = check(path)
-    assert "max_tokens 512; 4 at once, queue 100 for 30s" in result.stdout, result.stdout
+    assert "max_tokens 512; 4 at once, queue 100 for 120s" in result.stdout, result.stdout
 
 
 def test_config_check_warns_about_the_example_provider(tmp_path) -> None:

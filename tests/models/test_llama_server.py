@@ -55,7 +55,9 @@ def llama_url(tmp_path_factory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("llama") / "llama-server.log"
     command = [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
-               "--parallel", str(SLOTS), "-c", "8192", "-t", "2", "--no-webui"]
+               "--parallel", str(SLOTS), "-c", "8192", "--no-webui",
+               # one thread: on a shared 2-core machine two threads spin against each other
+               "-t", "1"]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -110,7 +112,7 @@ def test_eight_visitors_at_once_all_get_an_answer(llama_url: str) -> None:
     with running_server(readme_config(llama_url)) as url:
         chats = asyncio.run(visitors(url))
     ends = [events[-1][0] for events in chats]
-    assert ends == ["done"] * VISITORS, [events[-1] for events in chats]
+    assert ends == ["done"] * VISITORS, [(events[0], events[-1]) for events in chats if events[-1][0] != "done"]
     messages = [events[-1][1]["message"] for events in chats]
     assert all(m["provider"] == "local" and m["content"] and m["fallbacks"] == [] for m in messages)
     assert all(m["usage"]["completion_tokens"] <= 512 for m in messages)
