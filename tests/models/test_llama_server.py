@@ -85,13 +85,17 @@ def _ready(url: str, process: subprocess.Popen, timeout: float) -> bool:
 
 
 def readme_config(url: str) -> str:
-    """The README's "Any OpenAI-compatible server" provider, with the defaults it names."""
+    """The README's "Any OpenAI-compatible server" provider, with the defaults it names (a longer
+    queue wait aside)."""
     return f"""
 [providers.local]
 type = "openai"
 base_url = "{url}/v1"
 model = "gemma-3-270m"
 max_concurrency = {SLOTS}
+# Under load this shared 2-core machine generates a few tokens a second per slot, so the
+# first four 512-token answers can take longer than the default 120 s wait of the next four.
+queue_timeout = 280
 [rate_limit]
 type = "none"
 """
