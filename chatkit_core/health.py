@@ -46,11 +46,14 @@ class ProbeCache:
 
     async def get(self, parts: Sequence[Any]) -> list[Health]:
         async with self.lock:
-            now = time.monotonic()
-            stale = [part for part in parts if now - self.results.get(part.name, (-PROBE_TTL - 1, None))[0] > PROBE_TTL]
+            stale = [part for part in parts if not self._fresh(part.name)]
             for part, result in zip(stale, await asyncio.gather(*(probe(part) for part in stale)), strict=True):
                 self.results[part.name] = (time.monotonic(), result)
             return [self.results[part.name][1] for part in parts]
 
     def forget(self, name: str) -> None:
         self.results.pop(name, None)
+
+    def _fresh(self, name: str) -> bool:
+        checked = self.results.get(name)
+        return checked is not None and time.monotonic() - checked[0] <= PROBE_TTL
