@@ -119,7 +119,7 @@ async def _chat(args: argparse.Namespace) -> int:
     messages = [ChatMessage("user", args.message)]
     if config.chat.system_prompt:
         messages.insert(0, ChatMessage("system", config.chat.system_prompt))
-    chain = Chain(components.providers, config.chain, Metrics())
+    chain = Chain(components.providers, config.chain, Metrics(), max_tokens=config.chat.max_tokens)
     await components.start()
     try:
         async for event in chain.stream(ChatRequest(messages=messages)):
