@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) examples/chatkit_c
 
 install: $(STAMP)
 
+# Indexes web/ first (only changed pages are redone); the chat works, ungrounded, even if that fails.
 demo: install
+	-$(BIN)/chatkit index --config demo/chatkit.toml
 	$(BIN)/chatkit serve --config demo/chatkit.toml
 
 system-deps:

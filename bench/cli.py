@@ -22,7 +22,8 @@ long streams that keep 1,000 connections open; instant answers to fill the sessi
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    top.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
+    top.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}; or `knowledge` alone "
+                                    "(the knowledge index: python -m bench.knowledge)")
     top.add_argument("--workers", type=int, default=2,
                      help="workers for the throughput sections (default 2: both cores)")
     top.add_argument("--quick", action="store_true", help="shorter runs, for trying the bench itself")
@@ -70,6 +71,10 @@ def _notes(env: scenarios.Env) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     sections = args.only.split(",") if args.only else list(SECTIONS)
+    if sections == ["knowledge"]:
+        from bench import knowledge
+
+        return knowledge.main(["--no-write"] if args.no_write else [])
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         parser().error(f"unknown sections: {', '.join(sorted(unknown))}")

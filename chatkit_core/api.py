@@ -250,7 +250,8 @@ def _assistant(started: Started | None, content: str, usage: dict[str, Any] | No
     return Message(
         id=new_message_id(), role="assistant", content=content, created_at=now_rfc3339(),
         provider=started.provider if started else None, model=started.model if started else None,
-        incomplete=not complete, fallbacks=started.fallbacks if started else [], usage=usage,
+        incomplete=not complete, fallbacks=started.fallbacks if started else [],
+        usage={**(usage or {}), "ttftMs": round(started.ttft * 1000)} if started and started.ttft else usage,
         sources=sources or [], truncated=truncated,
     )
 

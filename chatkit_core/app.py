@@ -14,7 +14,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
-from chatkit_core import __version__, api, ops
+from chatkit_core import __version__, api, feedback, ops
+from chatkit_core.admin import Console
 from chatkit_core.assembly import Components, assemble
 from chatkit_core.chain import Chain
 from chatkit_core.config import Config, load_config
@@ -25,12 +26,15 @@ from chatkit_core.runtime import Runtime, provide_runtime
 
 log = structlog.get_logger("chatkit.app")
 
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parent
+SOURCE_ROOT = PACKAGE_ROOT.parent
 
 
 def find_folder(configured: str, name: str) -> Path | None:
-    """``configured``, else ``./name``, else ``name`` beside the source tree."""
-    for candidate in ([Path(configured)] if configured else [Path.cwd() / name, SOURCE_ROOT / name]):
+    """``configured``, else ``./name``, else the copy installed inside the package (a wheel
+    ships ``widget/`` and ``web/`` as package data), else ``name`` beside the source tree."""
+    candidates = [Path.cwd() / name, PACKAGE_ROOT / name, SOURCE_ROOT / name]
+    for candidate in ([Path(configured)] if configured else candidates):
         if candidate.is_dir():
             return candidate
     return None
@@ -68,7 +72,7 @@ def create_app(config: Config | None = None, components: Components | None = Non
             await components.close()
 
     app = Litestar(
-        route_handlers=[*api.HANDLERS, *ops.HANDLERS, *_static_routes(config)],
+        route_handlers=[*api.HANDLERS, *feedback.HANDLERS, *ops.HANDLERS, *_static_routes(config)],
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
@@ -77,6 +81,7 @@ def create_app(config: Config | None = None, components: Components | None = Non
         openapi_config=OpenAPIConfig(title="ChatKit", version=__version__, path="/schema",
                                      render_plugins=[JsonRenderPlugin()]),
         state=State({"runtime": runtime, "metrics": metrics}),
+        plugins=[Console(config)],
         logging_config=None,
     )
     # Named middleware wraps the whole application (routing and error handling included),

@@ -14,14 +14,16 @@ order in which plugins were discovered:
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
+from chatkit_core.checks import options_type
 from chatkit_core.config import Config, ConfigError, convert, join_key
 from chatkit_core.knowledge import Knowledge, Retriever
-from chatkit_core.plugins import collect
+from chatkit_core.plugins import PluginError, Registry, clash_message, owner, problems, registry
 from chatkit_core.providers import Provider
 from chatkit_core.ratelimit import RateLimiter
 from chatkit_core.sanitize import Sanitizers
@@ -65,7 +67,10 @@ class Components:
 
 
 def assemble(config: Config) -> Components:
-    warnings: list[str] = []
+    """Build everything ``config`` asks for, or raise ConfigError (PluginError for plugin
+    clashes) naming the key or the plugin, and the fix. Opens no connection."""
+    refuse_clashes(config)
+    warnings: list[str] = list(problems())
     providers, provider_types = build_providers(config, warnings)
     store, store_type = build_store(config)
     limiter, limiter_type = build_limiter(config)
@@ -78,12 +83,57 @@ def assemble(config: Config) -> Components:
     )
 
 
+def refuse_clashes(config: Config) -> None:
+    """Every name the config uses that several plugins register, reported at once."""
+    limiter = config.rate_limit.get("type", "")
+    used: dict[str, Any] = {
+        "register_providers": {table.get("type") for table in config.providers.values()},
+        "register_session_stores": {config.sessions.get("store", "memory")},
+        "register_rate_limiters": {limiter} if limiter else None,  # None: whichever is installed
+        "register_retrievers": {config.knowledge.get("type")} if config.knowledge else set(),
+        "register_sanitizers": _NotIn(config.sanitizers.disabled),
+        "register_middleware": _NotIn(config.middleware.disabled),
+    }
+    clashes = [clash_message(hook_name, name, plugin_names)
+               for hook_name, names in used.items()
+               for name, plugin_names in registry(hook_name).clashes.items() if names is None or name in names]
+    if clashes:
+        raise PluginError("plugins clash:\n  " + "\n  ".join(clashes))
+
+
+class _NotIn:
+    """Every name but the disabled ones: installed sanitizers and middleware are on by default."""
+
+    def __init__(self, disabled: list[str]) -> None:
+        self.disabled = disabled
+
+    def __contains__(self, name: object) -> bool:
+        return name not in self.disabled
+
+
+def _pick(found: Registry, name: str, key: str, installed: str) -> Any:
+    """The class registered as ``name``, or a ConfigError saying why it cannot be used."""
+    problem = found.problem(name)
+    if problem:
+        raise ConfigError(f"{key}: {problem}")
+    if name not in found.entries:
+        note = found.unknown()
+        raise ConfigError(f"{key}: unknown {found.kind} {name!r}; installed {found.kind}s: {installed}"
+                          + (f". Note: {note}" if note else ""))
+    return found.entries[name][0]
+
+
+def _installed(found: Registry, hint: str) -> str:
+    return ", ".join(found.entries) or f"none ({hint})"
+
+
 def build_providers(config: Config, warnings: list[str]) -> tuple[list[Provider], dict[str, str]]:
-    types = collect("register_providers")
-    installed = ", ".join(types) or "none (pip install a provider plugin such as chatkit-ollama)"
+    found = registry("register_providers")
+    installed = _installed(found, "pip install a provider plugin such as chatkit-ollama")
     order = config.chain.order or list(config.providers)
     if not order:
-        raise ConfigError("no providers: add a [providers.NAME] table and list NAME in chain.order")
+        raise ConfigError("no providers: add a [providers.NAME] table and list NAME in chain.order"
+                          + ("" if found.entries else "; no provider plugin is installed (pip install chatkit-ollama)"))
     providers: list[Provider] = []
     for name in order:
         table = config.providers.get(name)
@@ -94,10 +144,7 @@ def build_providers(config: Config, warnings: list[str]) -> tuple[list[Provider]
         type_name = table.get("type")
         if not type_name:
             raise ConfigError(f"providers.{name}.type is missing; installed provider types: {installed}")
-        if type_name not in types:
-            raise ConfigError(f"providers.{name}.type: unknown provider type {type_name!r}; "
-                              f"installed provider types: {installed}")
-        cls: type[Provider] = types[type_name][0]
+        cls: type[Provider] = _pick(found, type_name, f"providers.{name}.type", installed)
         provider = cls(name, convert(table, cls.Options, f"providers.{name}"))
         problems = provider.problems()
         if problems:
@@ -105,19 +152,16 @@ def build_providers(config: Config, warnings: list[str]) -> tuple[list[Provider]
             continue
         providers.append(provider)
     if not providers:
-        raise ConfigError("no usable provider: " + "; ".join(warnings))
+        raise ConfigError("no usable provider: " + "; ".join(w for w in warnings if w.startswith("providers.")))
     unused = [name for name in config.providers if name not in order]
     warnings.extend(f"providers.{name} is not in chain.order and is not used" for name in unused)
     return providers, {p.name: config.providers[p.name]["type"] for p in providers}
 
 
 def build_store(config: Config) -> tuple[SessionStore, str]:
-    types = collect("register_session_stores")
+    found = registry("register_session_stores")
     type_name = config.sessions.get("store", "memory")
-    if type_name not in types:
-        raise ConfigError(f"sessions.store: unknown session store {type_name!r}; installed stores: "
-                          f"{', '.join(types)}")
-    cls: type[SessionStore] = types[type_name][0]
+    cls: type[SessionStore] = _pick(found, type_name, "sessions.store", _installed(found, "-"))
     options = convert(config.sessions, cls.Options, "sessions")
     try:
         return cls(options), type_name
@@ -126,21 +170,20 @@ def build_store(config: Config) -> tuple[SessionStore, str]:
 
 
 def build_limiter(config: Config) -> tuple[RateLimiter | None, str]:
-    types = collect("register_rate_limiters")
+    found = registry("register_rate_limiters")
     type_name = config.rate_limit.get("type", "")
     if type_name == "none":
         return None, "none"
     if not type_name:
-        if not types:
+        # A limiter that is installed but broken or clashing still counts: never run unlimited by mistake.
+        names = [*found.entries, *found.invalid, *found.clashes]
+        if not names:
             return None, "none"
-        if len(types) > 1:
-            raise ConfigError(f"rate_limit.type: several rate limiters are installed ({', '.join(types)}); "
+        if len(names) > 1:
+            raise ConfigError(f"rate_limit.type: several rate limiters are installed ({', '.join(names)}); "
                               "name one, or \"none\"")
-        type_name = next(iter(types))
-    if type_name not in types:
-        raise ConfigError(f"rate_limit.type: unknown rate limiter {type_name!r}; installed: "
-                          f"{', '.join(types) or 'none'} (or \"none\")")
-    cls: type[RateLimiter] = types[type_name][0]
+        type_name = names[0]
+    cls: type[RateLimiter] = _pick(found, type_name, "rate_limit.type", f"{_installed(found, '-')} (or \"none\")")
     options = convert({**config.rate_limit, "type": type_name}, cls.Options, "rate_limit")
     try:
         return cls(options), type_name
@@ -151,15 +194,12 @@ def build_limiter(config: Config) -> tuple[RateLimiter | None, str]:
 def build_knowledge(config: Config) -> Knowledge | None:
     if not config.knowledge:
         return None
-    types = collect("register_retrievers")
-    installed = ", ".join(types) or "none (pip install chatkit-knowledge)"
+    found = registry("register_retrievers")
+    installed = _installed(found, "pip install chatkit-knowledge")
     type_name = config.knowledge.get("type")
     if not type_name:
         raise ConfigError(f"knowledge.type is missing; installed retriever types: {installed}")
-    if type_name not in types:
-        raise ConfigError(f"knowledge.type: unknown retriever type {type_name!r}; "
-                          f"installed retriever types: {installed}")
-    cls: type[Retriever] = types[type_name][0]
+    cls: type[Retriever] = _pick(found, type_name, "knowledge.type", installed)
     options = convert(config.knowledge, cls.Options, "knowledge")
     try:
         return Knowledge(cls(options), type_name)
@@ -167,25 +207,70 @@ def build_knowledge(config: Config) -> Knowledge | None:
         raise ConfigError(join_key("knowledge", str(error))) from None
 
 
-def _ordered(registered: dict[str, Any], chosen: list[str], defaults: tuple[str, ...], disabled: list[str],
+def _ordered(found: Registry, chosen: list[str], defaults: tuple[str, ...], disabled: list[str],
              key: str) -> list[str]:
+    """Installed sanitizers and middleware are on unless disabled; a broken one in use is refused."""
+    known = [*found.entries, *found.invalid, *found.clashes]
     for name in [*chosen, *disabled]:
-        if name not in registered:
-            raise ConfigError(f"{key}: unknown name {name!r}; registered: {', '.join(registered)}")
-    names = [*chosen, *(n for n in defaults if n in registered), *registered]
-    return [n for n in dict.fromkeys(names) if n not in disabled]
+        if name not in known:
+            raise ConfigError(f"{key}: unknown name {name!r}; registered: {', '.join(known)}")
+    names = [*chosen, *(n for n in defaults if n in known), *sorted(known)]
+    names = [n for n in dict.fromkeys(names) if n not in disabled]
+    for name in names:
+        problem = found.problem(name)
+        if problem:
+            section = key.partition(".")[0]
+            raise ConfigError(f"{section}: {problem}; or turn it off with {section}.disabled = [{name!r}]")
+    return names
 
 
 def build_sanitizers(config: Config) -> tuple[list[str], list[Any]]:
-    registered = collect("register_sanitizers")
-    names = _ordered(registered, config.sanitizers.order, DEFAULT_SANITIZERS, config.sanitizers.disabled,
+    found = registry("register_sanitizers")
+    names = _ordered(found, config.sanitizers.order, DEFAULT_SANITIZERS, config.sanitizers.disabled,
                      "sanitizers.order")
-    return names, [registered[name][0] for name in names]
+    return names, [found.entries[name][0] for name in names]
 
 
 def build_middleware(config: Config) -> list[tuple[str, Any]]:
-    registered = collect("register_middleware")
-    names = _ordered(registered, config.middleware.order, DEFAULT_MIDDLEWARE, config.middleware.disabled,
+    """Each factory called with the config (and its ``[middleware.NAME]`` table), and what it
+    returns tried on a stand-in app, so a broken middleware is refused here, by name."""
+    found = registry("register_middleware")
+    names = _ordered(found, config.middleware.order, DEFAULT_MIDDLEWARE, config.middleware.disabled,
                      "middleware.order")
-    stack = [(name, registered[name][0](config)) for name in names]
-    return [(name, middleware) for name, middleware in stack if middleware is not None]
+    for name in config.middleware.tables:
+        if name not in found.entries:
+            raise ConfigError(f"middleware.{name}: no middleware {name!r} is registered; "
+                              f"registered: {', '.join(found.entries)}")
+    stack = []
+    for name in names:
+        factory, plugin_name = found.entries[name]
+        middleware = _call_factory(config, name, factory, owner(plugin_name))
+        if middleware is not None:
+            stack.append((name, middleware))
+    return stack
+
+
+def _call_factory(config: Config, name: str, factory: Any, who: str) -> Any:
+    options_class = options_type(factory)
+    table = config.middleware.tables.get(name)
+    if options_class is None and table is not None:
+        raise ConfigError(f"middleware.{name}: middleware {name!r} ({who}) takes no options")
+    try:
+        if options_class is None:
+            middleware = factory(config)
+        else:
+            middleware = factory(config, convert(table or {}, options_class, f"middleware.{name}"))
+        if middleware is not None:
+            middleware(_stand_in_app)
+    except ConfigError:
+        raise
+    except ValueError as error:
+        raise ConfigError(join_key(f"middleware.{name}", str(error))) from None
+    except Exception as error:  # the plugin's bug, reported against the plugin
+        raise ConfigError(f"middleware {name!r} from {who} failed to build: "
+                          f"{traceback.format_exception_only(error)[-1].strip()}") from None
+    return middleware
+
+
+async def _stand_in_app(scope: Any, receive: Any, send: Any) -> None:
+    """What a middleware is built around when it is checked; never called."""

@@ -43,6 +43,8 @@ class Started(msgspec.Struct, frozen=True):
     model: str
     fallbacks: list[str]
     """``"name:kind"`` for each failed attempt and skipped provider before this answer."""
+    ttft: float | None = None
+    """Seconds from the request to this provider until its first text."""
 
 
 class Finished(msgspec.Struct, frozen=True):
@@ -203,8 +205,8 @@ class Chain:
                 if not chunk.text:
                     continue
                 if state.started is None:
-                    state.started = Started(provider.name, provider.model, list(fallbacks))
-                    self.metrics.first_token(provider.name, time.monotonic() - began)
+                    state.started = Started(provider.name, provider.model, list(fallbacks), time.monotonic() - began)
+                    self.metrics.first_token(provider.name, state.started.ttft)
                     yield state.started
                 state.text += chunk.text
                 yield chunk.text

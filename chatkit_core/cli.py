@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from pathlib import Path
 
 from chatkit_core.assembly import Components, assemble
 from chatkit_core.config import Config, ConfigError, find_config_path, load_config
@@ -15,8 +16,23 @@ from chatkit_core.providers import Provider
 
 
 def _load(path: str | None) -> tuple[Config, Components]:
+    """The config and what it assembles, checked by building the app exactly as ``serve`` does."""
     config = load_config(path)
-    return config, assemble(config)
+    components = assemble(config)
+    _build_app(config, components)
+    return config, components
+
+
+def _build_app(config: Config, components: Components) -> None:
+    """Build the Litestar app exactly as ``serve`` does, without starting it (nothing connects)."""
+    from chatkit_core.app import create_app
+
+    try:
+        create_app(config, components)
+    except (ConfigError, PluginError):
+        raise
+    except Exception as error:
+        raise ConfigError(f"the server could not be built from this config: {type(error).__name__}: {error}") from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -50,7 +66,21 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for row in rows:
         kind = "built-in" if row["builtin"] else f"{row['distribution']} {row['version']}"
         registers = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["registers"].items()) or "nothing"
+        if "error" in row:
+            registers = f"FAILED TO LOAD: {row['error']}"
         print(f"{row['name']:<34} {kind:<24} {registers}")
+    from chatkit_core.plugins import problems
+
+    for problem in problems():
+        print(f"problem: {problem}")
+    return 0
+
+
+def cmd_plugins_new(args: argparse.Namespace) -> int:
+    from chatkit_core import skeleton
+
+    target = skeleton.write(args.name, Path(args.dir))
+    print(f"wrote {target}: pip install -e '{target}[test]', then run pytest in it")
     return 0
 
 
@@ -112,17 +142,22 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 async def _chat(args: argparse.Namespace) -> int:
     from chatkit_core.chain import Chain, ChainFailed, Started, StreamBroken
+    from chatkit_core.knowledge import context_message
     from chatkit_core.metrics import Metrics
     from chatkit_core.providers import ChatMessage, ChatRequest
 
     config, components = _load(args.config)
     messages = [ChatMessage("user", args.message)]
-    if config.chat.system_prompt:
-        messages.insert(0, ChatMessage("system", config.chat.system_prompt))
     chain = Chain(components.providers, config.chain, Metrics(), max_tokens=config.chat.max_tokens)
     await components.start()
+    knowledge = components.knowledge
+    passages = await knowledge.find(args.message) if knowledge else []
+    if passages and knowledge:
+        messages.insert(0, ChatMessage("system", context_message(passages, knowledge.options)))
+    if config.chat.system_prompt:
+        messages.insert(0, ChatMessage("system", config.chat.system_prompt))
     try:
-        async for event in chain.stream(ChatRequest(messages=messages)):
+        async for event in chain.stream(ChatRequest(messages=messages, passages=passages)):
             if isinstance(event, Started):
                 tried = f" after {', '.join(event.fallbacks)}" if event.fallbacks else ""
                 print(f"[{event.provider} / {event.model}{tried}]", file=sys.stderr)
@@ -152,9 +187,14 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int)
     serve.set_defaults(run=cmd_serve)
 
-    plugins = commands.add_parser("plugins", help="list installed plugins")
+    plugins = commands.add_parser("plugins", help="list installed plugins, or write a new one")
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(run=cmd_plugins)
+    plugin_commands = plugins.add_subparsers(dest="plugins_command")
+    new = plugin_commands.add_parser("new", help="write a ready-to-install provider plugin with its tests")
+    new.add_argument("name", help="the provider type, e.g. mymodel (writes ./chatkit-mymodel)")
+    new.add_argument("--dir", default=".", help="folder to write it in (default: the current one)")
+    new.set_defaults(run=cmd_plugins_new)
 
     config = commands.add_parser("config", help="configuration commands")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -169,12 +209,29 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("message")
     chat.set_defaults(run=cmd_chat)
 
-    for name, (command, _) in collect("register_commands").items():
-        sub = commands.add_parser(name, help=command.help, description=command.help)
-        sub.add_argument("--config", help=config_help)
-        command.add_arguments(sub)
-        sub.set_defaults(run=command.run)
+    _add_plugin_commands(commands, config_help)
     return top
+
+
+def _add_plugin_commands(commands: argparse._SubParsersAction, config_help: str) -> None:
+    """Commands plugins register; one that cannot be set up is left out, the others stay
+    (``chatkit plugins`` reports why), so ``--help`` works whatever is installed."""
+    try:
+        registered = collect("register_commands")
+    except PluginError:  # reported by the command that runs
+        return
+    for name, (command, _) in registered.items():
+        if name in commands.choices:
+            continue
+        sub = argparse.ArgumentParser(prog=f"chatkit {name}", description=command.help)
+        sub.add_argument("--config", help=config_help)
+        try:
+            command.add_arguments(sub)
+        except Exception:  # checked at registration already; a plugin's bug must not break the CLI
+            continue
+        sub = commands.add_parser(name, help=command.help, description=command.help, parents=[sub],
+                                  add_help=False)
+        sub.set_defaults(run=command.run)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,9 @@ from typing import Any
 
 import msgspec
 
+from chatkit_core import environment
+from chatkit_core.durations import parse_duration
+
 
 class ConfigError(Exception):
     """A configuration problem, phrased for the operator: it names the key and what is allowed."""
@@ -103,6 +106,11 @@ class OrderConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     disabled: list[str] = msgspec.field(default_factory=list)
 
 
+class MiddlewareConfig(OrderConfig, kw_only=True, forbid_unknown_fields=True):
+    tables: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    """The ``[middleware.NAME]`` tables, each owned by the middleware NAME (its factory's Options)."""
+
+
 class LoggingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     level: str = "info"
     format: str = "json"
@@ -116,13 +124,33 @@ class LoggingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError(f"format must be json or console, got {self.format!r}")
 
 
+class AdminConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    token: str = ""
+    """Signs the operator in to the console at ``/admin``. Empty: no console (404)."""
+    retention: str | float = ""
+    """Conversations idle this long are erased (e.g. ``"30d"``). Empty: kept for the session ttl."""
+    sign_in_ttl: str | float = "12h"
+    """How long a console sign-in lasts."""
+
+    def __post_init__(self) -> None:
+        if self.token and len(self.token) < 16:
+            raise ValueError("token: must be at least 16 characters (use a long random string)")
+        for key in ("retention", "sign_in_ttl"):
+            if getattr(self, key) != "":
+                try:
+                    parse_duration(getattr(self, key))
+                except ValueError as error:
+                    raise ValueError(f"{key}: {error}") from None
+
+
 class Config(msgspec.Struct, kw_only=True):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     chain: ChainConfig = msgspec.field(default_factory=ChainConfig)
     chat: ChatConfig = msgspec.field(default_factory=ChatConfig)
     sanitizers: OrderConfig = msgspec.field(default_factory=OrderConfig)
-    middleware: OrderConfig = msgspec.field(default_factory=OrderConfig)
+    middleware: MiddlewareConfig = msgspec.field(default_factory=MiddlewareConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
     providers: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     rate_limit: dict[str, Any] = msgspec.field(default_factory=dict)
     sessions: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -133,7 +161,7 @@ class Config(msgspec.Struct, kw_only=True):
 
 _SECTIONS = {
     "server": ServerConfig, "chain": ChainConfig, "chat": ChatConfig, "sanitizers": OrderConfig,
-    "middleware": OrderConfig, "logging": LoggingConfig,
+    "logging": LoggingConfig, "admin": AdminConfig,
 }
 _TABLES = ("providers", "rate_limit", "sessions", "knowledge")
 
@@ -174,10 +202,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def default_tables(environ: dict[str, str]) -> dict[str, Any]:
-    """No file: Ollama, then OpenAI when ``OPENAI_API_KEY`` is set."""
-    providers: dict[str, Any] = {"ollama": {"type": "ollama"}}
-    if environ.get("OPENAI_API_KEY"):
-        providers["openai"] = {"type": "openai"}
+    """No file: the chain that installed provider types declare (``default_chain``)."""
+    from chatkit_core.plugins import collect
+
+    types = {name: cls for name, (cls, _) in collect("register_providers").items()}
+    providers = environment.default_providers(types, environ)
     return {"providers": providers, "chain": {"order": list(providers)}}
 
 
@@ -195,15 +224,8 @@ def interpolate(value: Any, environ: dict[str, str]) -> Any:
     return value
 
 
-# Provider keys that the seed's variables override, by provider type. They apply when the
-# chain holds exactly one provider of that type (with several, the file must say which).
-PROVIDER_ENV = {
-    "ollama": {"OLLAMA_BASE_URL": "base_url", "OLLAMA_MODEL": "model"},
-    "openai": {"OPENAI_API_KEY": "api_key", "OPENAI_BASE_URL": "base_url", "OPENAI_MODEL": "model"},
-}
-
-
 def apply_environment(raw: dict[str, Any], environ: dict[str, str]) -> None:
+    """The core's own variables, then those each plugin's Options declares."""
     server = raw.setdefault("server", {})
     if environ.get("PORT"):
         server["port"] = _env_int(environ, "PORT")
@@ -211,29 +233,39 @@ def apply_environment(raw: dict[str, Any], environ: dict[str, str]) -> None:
         server["allowed_origins"] = [o.strip() for o in environ["ALLOWED_ORIGINS"].split(",") if o.strip()]
     if environ.get("LOG_LEVEL"):
         raw.setdefault("logging", {})["level"] = environ["LOG_LEVEL"]
+    try:
+        _apply_plugin_environment(raw, environ)
+    except environment.EnvError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _apply_plugin_environment(raw: dict[str, Any], environ: dict[str, str]) -> None:
+    from chatkit_core.plugins import collect
+
     providers = raw.get("providers", {})
-    for type_name, keys in PROVIDER_ENV.items():
-        matching = [table for table in providers.values() if isinstance(table, dict) and table.get("type") == type_name]
+    tables = [table for table in providers.values() if isinstance(table, dict)] if isinstance(providers, dict) else []
+    for type_name, (cls, _) in collect("register_providers").items():
+        matching = [table for table in tables if table.get("type") == type_name]
         if len(matching) == 1:
-            for var, key in keys.items():
-                if environ.get(var):
-                    matching[0][key] = environ[var]
-    _apply_rate_env(raw, environ)
-    if environ.get("REDIS_URL"):
-        raw.setdefault("rate_limit", {})["storage"] = environ["REDIS_URL"]
-        sessions = raw.setdefault("sessions", {})
-        if sessions.get("store") == "redis" and not sessions.get("url"):
-            sessions["url"] = environ["REDIS_URL"]
-
-
-def _apply_rate_env(raw: dict[str, Any], environ: dict[str, str]) -> None:
-    for var, period in (("RATE_LIMIT_REQUESTS_PER_MINUTE", "minute"), ("RATE_LIMIT_REQUESTS_PER_HOUR", "hour")):
-        if not environ.get(var):
+            environment.apply(matching[0], cls.Options, environ)
+    for section, hook_name, type_key, default in _SINGLE_TABLES:
+        table = raw.get(section, {})
+        if not isinstance(table, dict) or (section == "knowledge" and not table):
             continue
-        count = _env_int(environ, var)
-        table = raw.setdefault("rate_limit", {})
-        limits = [item for item in table.get("per_ip", ["60/minute", "1000/hour"]) if not item.endswith(f"/{period}")]
-        table["per_ip"] = [f"{count}/{period}", *limits]
+        types = collect(hook_name)
+        type_name = table.get(type_key) or (default if default or len(types) != 1 else next(iter(types)))
+        if type_name in types:
+            environment.apply(table, types[type_name][0].Options, environ)
+            if table:
+                raw[section] = table
+
+
+# Tables configuring one plugin each: section, hook, the key naming the type, its default.
+_SINGLE_TABLES = (
+    ("rate_limit", "register_rate_limiters", "type", ""),
+    ("sessions", "register_session_stores", "store", "memory"),
+    ("knowledge", "register_retrievers", "type", ""),
+)
 
 
 def _env_int(environ: dict[str, str], name: str) -> int:
@@ -244,11 +276,12 @@ def _env_int(environ: dict[str, str], name: str) -> int:
 
 
 def decode(raw: dict[str, Any]) -> Config:
-    unknown = sorted(set(raw) - set(_SECTIONS) - set(_TABLES))
+    unknown = sorted(set(raw) - {*_SECTIONS, *_TABLES, "middleware"})
     if unknown:
-        allowed = ", ".join(sorted([*_SECTIONS, *_TABLES]))
+        allowed = ", ".join(sorted([*_SECTIONS, *_TABLES, "middleware"]))
         raise ConfigError(f"unknown section [{unknown[0]}]; allowed sections: {allowed}")
     sections = {name: convert(raw.get(name, {}), kind, name) for name, kind in _SECTIONS.items()}
+    sections["middleware"] = _middleware(raw.get("middleware", {}))
     tables = {}
     for name in _TABLES:
         table = raw.get(name, {})
@@ -259,6 +292,18 @@ def decode(raw: dict[str, Any]) -> Config:
         if not isinstance(table, dict):
             raise ConfigError(f"providers.{name}: must be a table like [providers.{name}] with a type key")
     return Config(**sections, **tables)
+
+
+def _middleware(raw: Any) -> MiddlewareConfig:
+    """``order`` and ``disabled``, and each ``[middleware.NAME]`` table kept raw for its owner."""
+    if not isinstance(raw, dict):
+        raise ConfigError("middleware: must be a table")
+    scalars = {key: value for key, value in raw.items() if not isinstance(value, dict)}
+    if "tables" in scalars:
+        raise ConfigError("middleware: unknown key `tables`; allowed keys: order, disabled, [middleware.NAME] tables")
+    middleware = convert(scalars, MiddlewareConfig, "middleware")
+    middleware.tables = {key: value for key, value in raw.items() if isinstance(value, dict)}
+    return middleware
 
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)

@@ -3,6 +3,10 @@
 Every hook is a collector. It receives a ``register`` callable and calls it once for each
 thing the plugin contributes. The core decides order and selection from ``chatkit.toml``;
 the order in which pluggy calls implementations never matters.
+
+Each registration is checked when it is made (``chatkit_core.checks``): a thing that is not
+what its hook asks for, or a name another plugin registers too, is refused wherever the
+config uses it, with a message naming the plugin. docs/plugins.md has an example of each.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ def register_providers(register):
     """Register provider types.
 
     Call ``register(type_name, provider_class)``; ``provider_class`` subclasses
-    :class:`chatkit_core.providers.Provider`. Every ``[providers.NAME]`` table whose
+    :class:`chatkit_core.providers.Provider` and implements ``stream``; its ``Options``
+    subclasses :class:`chatkit_core.providers.ProviderOptions` and may declare ``env`` and
+    ``default_chain`` (:mod:`chatkit_core.environment`). Every ``[providers.NAME]`` table whose
     ``type`` is ``type_name`` is decoded into ``provider_class.Options`` and becomes
     ``provider_class(NAME, options)``.
     """
@@ -28,9 +34,11 @@ def register_providers(register):
 def register_sanitizers(register):
     """Register text sanitizers.
 
-    Call ``register(name, sanitizer)``; ``sanitizer`` has ``clean_input(text) -> str``
-    (user messages, before storage) and ``clean_output(text) -> str`` (model output,
-    before it is stored or sent). ``[sanitizers] order`` names the order they run in.
+    Call ``register(name, sanitizer)``; ``sanitizer`` is an object (not a class) with
+    ``clean_input(text) -> str`` (user messages, before storage) and ``clean_output(text) ->
+    str`` (model output: the text so far at each streamed delta, and the whole answer before
+    it is stored). Registered sanitizers run unless in ``[sanitizers] disabled``, in
+    ``[sanitizers] order``.
     """
 
 
@@ -58,10 +66,13 @@ def register_session_stores(register):
 def register_middleware(register):
     """Register named ASGI middleware.
 
-    Call ``register(name, factory)``; ``factory(config)`` receives the resolved
-    :class:`chatkit_core.config.Config` and returns Litestar middleware (a
-    ``DefineMiddleware`` or an ASGI middleware factory), or ``None`` to stay out of the
-    stack. ``[middleware] order`` places it; see docs/configuration.md for the default.
+    Call ``register(name, factory)``; ``factory(config)`` or ``factory(config, options)``
+    receives the resolved :class:`chatkit_core.config.Config` and, when its second parameter
+    is annotated with a msgspec Struct, the ``[middleware.NAME]`` table decoded into it. It
+    returns Litestar middleware (a ``DefineMiddleware`` or an ASGI middleware factory
+    ``app -> app``), or ``None`` to stay out of the stack. ``chatkit config check`` calls it.
+    Registered middleware runs unless in ``[middleware] disabled``; ``[middleware] order``
+    places it; see docs/configuration.md for the default.
     """
 
 
@@ -80,7 +91,9 @@ def register_retrievers(register):
 def register_commands(register):
     """Register ``chatkit`` subcommands.
 
-    Call ``register(command)`` with a :class:`chatkit_core.commands.Command`: its ``name``
-    and ``help`` appear in ``chatkit --help``, ``add_arguments(parser)`` declares its
-    options on an argparse parser, and ``run(args)`` returns the exit status.
+    Call ``register(command)`` with an instance of a :class:`chatkit_core.commands.Command`
+    subclass: its ``name`` and ``help`` appear in ``chatkit --help``, ``add_arguments(parser)``
+    declares its options on an argparse parser (``--config`` is already there), and
+    ``run(args)`` returns the exit status. A command whose ``add_arguments`` fails is left
+    out of the CLI and reported by ``chatkit plugins``.
     """

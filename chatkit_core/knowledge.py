@@ -106,13 +106,20 @@ class Retriever:
         return ""
 
 
-# A follow-up this short leans on the previous question ("and on Sunday?").
-_FOLLOW_UP_WORDS = 4
+# A short question that opens with a connective or leans on a pronoun continues the previous
+# one ("and on Sunday?", "how much is it?"); a short question without such a cue ("are you
+# hiring?") is a new topic and is searched alone.
+_FOLLOW_UP_WORDS = 5
+_FOLLOW_UP_CUE = re.compile(
+    r"^\W*(?:and|or|but|also|what about|how about|y|o|pero|et|ou|mais|und|oder|aber|还有|那|و)(?:\W|$)"
+    r"|\b(?:it|its|that|this|they|them|those|these|there|then|one)\b|(?:^|\W)(?:و|那)",
+    re.I,
+)
 
 
 def search_query(question: str, previous: str | None) -> str:
     """What to search for: the question, with the previous one added for a short follow-up."""
-    if previous and len(question.split()) <= _FOLLOW_UP_WORDS:
+    if previous and len(question.split()) <= _FOLLOW_UP_WORDS and _FOLLOW_UP_CUE.search(question):
         return f"{previous} {question}"
     return question
 

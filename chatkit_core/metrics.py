@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 
 _SESSION_PATH = re.compile(r"^/api/session/[^/]+")
 _API_ROUTES = {"/api/create-session", "/api/chat", "/health", "/metrics"}
@@ -44,6 +44,9 @@ class Metrics:
         self.rate_limited = Counter("chatkit_rate_limited", "Requests refused by the rate limiter",
                                     ["route"], registry=r)
         self.active_sessions = Gauge("chatkit_active_sessions", "Live sessions in the store", registry=r)
+        self.feedback = Counter("chatkit_feedback", "Ratings visitors gave answers, by the answering provider",
+                                ["provider", "rating"], registry=r)
+        ProcessCollector(registry=r)  # process_resident_memory_bytes and CPU, for the Grafana dashboard
 
     def provider_outcome(self, provider: str, outcome: str) -> None:
         self.outcomes.labels(provider, outcome).inc()

@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
 # ChatKit backend: the core and the bundled plugins in a virtualenv on python:3.11-slim.
+# The same image runs `chatkit index`, which builds the knowledge index (compose's index service).
 # Build from the repository root:  docker build -f deploy/backend.Dockerfile -t chatkit-backend .
 
 ARG PYTHON_IMAGE=python:3.11-slim
@@ -14,6 +15,7 @@ COPY plugins/ plugins/
 # Wheels for ChatKit, its plugins and every dependency, then a venv without pip holding only those.
 RUN pip wheel --wheel-dir /wheels . \
         plugins/chatkit_ollama plugins/chatkit_openai plugins/chatkit_ratelimit plugins/chatkit_redis \
+        plugins/chatkit_knowledge \
  && python -m venv --without-pip /opt/chatkit \
  && pip --python /opt/chatkit/bin/python install --no-index /wheels/*.whl
 
@@ -23,9 +25,12 @@ ENV PATH=/opt/chatkit/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     CHATKIT_CONFIG=/etc/chatkit/chatkit.toml
+# /var/lib/chatkit/knowledge is where compose mounts the knowledge volume; a new volume takes
+# this directory's owner, so the unprivileged index service can write the index into it.
 RUN groupadd --system --gid 10001 chatkit \
  && useradd --system --uid 10001 --gid chatkit --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin chatkit
+        --shell /usr/sbin/nologin chatkit \
+ && install -d -o chatkit -g chatkit /var/lib/chatkit/knowledge
 COPY --from=builder /opt/chatkit /opt/chatkit
 COPY deploy/chatkit.toml /etc/chatkit/chatkit.toml
 COPY widget/ /srv/chatkit/widget/

@@ -11,6 +11,7 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v wget >/dev/null || missing+=(wget)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v unshare >/dev/null && command -v setpriv >/dev/null || missing+=(util-linux)
+command -v promtool >/dev/null || missing+=(prometheus)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "system-deps: please install ${missing[*]} (needs root and apt-get); their tests will be skipped" >&2

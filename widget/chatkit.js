@@ -9,6 +9,8 @@
       title: 'Chat with us', welcome: 'Hi! How can we help you today?', placeholder: 'Type your message…',
       send: 'Send', stop: 'Stop', open: 'Open chat', close: 'Close chat', newChat: 'New conversation',
       retry: 'Try again', typing: 'The assistant is typing', interrupted: '(answer interrupted)',
+      shortened: '(answer shortened)', sources: 'Sources', queued: 'Waiting for the assistant…',
+      queuedAt: 'Waiting for the assistant… (position {n})',
       you: 'You', assistant: 'Assistant', conversation: 'Conversation', message: 'Message',
       network: 'Could not reach the chat service. Check your connection and try again.',
       rate_limited: 'Too many messages. Please try again in {n}.',
@@ -22,7 +24,9 @@
       title: 'Chatea con nosotros', welcome: '¡Hola! ¿En qué podemos ayudarte hoy?',
       placeholder: 'Escribe tu mensaje…', send: 'Enviar', stop: 'Detener', open: 'Abrir chat',
       close: 'Cerrar chat', newChat: 'Nueva conversación', retry: 'Reintentar',
-      typing: 'El asistente está escribiendo', interrupted: '(respuesta interrumpida)', you: 'Tú',
+      typing: 'El asistente está escribiendo', interrupted: '(respuesta interrumpida)',
+      shortened: '(respuesta acortada)', sources: 'Fuentes',
+      queued: 'Esperando al asistente…', queuedAt: 'Esperando al asistente… (posición {n})', you: 'Tú',
       assistant: 'Asistente', conversation: 'Conversación', message: 'Mensaje',
       network: 'No se pudo conectar con el servicio de chat. Comprueba tu conexión e inténtalo de nuevo.',
       rate_limited: 'Demasiados mensajes. Inténtalo de nuevo en {n}.',
@@ -36,7 +40,9 @@
       title: 'Discutons', welcome: 'Bonjour ! Comment pouvons-nous vous aider ?',
       placeholder: 'Écrivez votre message…', send: 'Envoyer', stop: 'Arrêter', open: 'Ouvrir le chat',
       close: 'Fermer le chat', newChat: 'Nouvelle conversation', retry: 'Réessayer',
-      typing: 'L’assistant écrit', interrupted: '(réponse interrompue)', you: 'Vous',
+      typing: 'L’assistant écrit', interrupted: '(réponse interrompue)',
+      shortened: '(réponse raccourcie)', sources: 'Sources',
+      queued: 'En attente de l’assistant…', queuedAt: 'En attente de l’assistant… (position {n})', you: 'Vous',
       assistant: 'Assistant', conversation: 'Conversation', message: 'Message',
       network: 'Impossible de joindre le service de chat. Vérifiez votre connexion et réessayez.',
       rate_limited: 'Trop de messages. Réessayez dans {n}.',
@@ -50,7 +56,9 @@
       title: 'Schreiben Sie uns', welcome: 'Hallo! Wie können wir Ihnen heute helfen?',
       placeholder: 'Nachricht eingeben…', send: 'Senden', stop: 'Stopp', open: 'Chat öffnen',
       close: 'Chat schließen', newChat: 'Neues Gespräch', retry: 'Erneut versuchen',
-      typing: 'Der Assistent schreibt', interrupted: '(Antwort unterbrochen)', you: 'Sie',
+      typing: 'Der Assistent schreibt', interrupted: '(Antwort unterbrochen)',
+      shortened: '(Antwort gekürzt)', sources: 'Quellen',
+      queued: 'Warten auf den Assistenten…', queuedAt: 'Warten auf den Assistenten… (Position {n})', you: 'Sie',
       assistant: 'Assistent', conversation: 'Unterhaltung', message: 'Nachricht',
       network: 'Der Chat-Dienst ist nicht erreichbar. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.',
       rate_limited: 'Zu viele Nachrichten. Bitte versuchen Sie es in {n} erneut.',
@@ -63,7 +71,8 @@
     zh: {
       title: '在线咨询', welcome: '您好！今天有什么可以帮您？', placeholder: '输入消息…', send: '发送',
       stop: '停止', open: '打开聊天', close: '关闭聊天', newChat: '新对话', retry: '重试',
-      typing: '助手正在输入', interrupted: '（回答已中断）', you: '您', assistant: '助手',
+      typing: '助手正在输入', interrupted: '（回答已中断）', shortened: '（回答已缩短）', sources: '来源',
+      queued: '正在等待助手…', queuedAt: '正在等待助手…（第 {n} 位）', you: '您', assistant: '助手',
       conversation: '对话', message: '消息',
       network: '无法连接聊天服务。请检查网络后重试。',
       rate_limited: '消息过多，请在{n}后重试。',
@@ -77,7 +86,9 @@
       title: 'تحدث معنا', welcome: 'مرحبًا! كيف يمكننا مساعدتك اليوم؟', placeholder: 'اكتب رسالتك…',
       send: 'إرسال', stop: 'إيقاف', open: 'فتح المحادثة', close: 'إغلاق المحادثة',
       newChat: 'محادثة جديدة', retry: 'إعادة المحاولة', typing: 'المساعد يكتب',
-      interrupted: '(انقطعت الإجابة)', you: 'أنت', assistant: 'المساعد', conversation: 'المحادثة',
+      interrupted: '(انقطعت الإجابة)', shortened: '(تم اختصار الإجابة)', sources: 'المصادر',
+      queued: 'في انتظار المساعد…', queuedAt: 'في انتظار المساعد… (الترتيب {n})',
+      you: 'أنت', assistant: 'المساعد', conversation: 'المحادثة',
       message: 'رسالة',
       network: 'تعذّر الوصول إلى خدمة المحادثة. تحقّق من اتصالك وحاول مرة أخرى.',
       rate_limited: 'رسائل كثيرة جدًا. حاول مرة أخرى بعد {n}.',
@@ -147,6 +158,16 @@ border:1px solid var(--bd);border-radius:var(--r);box-shadow:0 16px 48px rgba(0,
 .msg a{color:var(--ln)}
 .user a{color:inherit}
 .note{display:block;margin-top:4px;font-size:12.5px;color:var(--mu)}
+.msg li>p,.msg li>ul,.msg li>ol{margin:0}
+.msg blockquote{margin:0 0 .6em;padding-inline-start:10px;border-inline-start:3px solid var(--bd)}
+.table{overflow-x:auto;margin:0 0 .6em}
+.msg table{border-collapse:collapse;font-size:14px;overflow-wrap:normal}
+.msg th,.msg td{border:1px solid var(--bd);padding:4px 8px;vertical-align:top}
+.msg th:not([align]){text-align:start}
+.sources{margin-top:8px;padding-top:6px;border-top:1px solid var(--bd);font-size:13px}
+.sources div{color:var(--mu)}
+.sources ul{margin:0;padding-inline-start:1.2em}
+.typing.queued{padding:9px 14px;font-size:13.5px;color:var(--mu)}
 .typing{display:flex;gap:5px;padding:14px 16px}
 .typing i{width:7px;height:7px;border-radius:50%;background:var(--mu);animation:ck-dot 1.2s infinite}
 .typing i:nth-child(2){animation-delay:.15s}.typing i:nth-child(3){animation-delay:.3s}
@@ -225,10 +246,11 @@ textarea{font-size:16px}}
     return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : all;
   });
 
-  const safeUrl = (href) => {
+  // Without a base only absolute URLs pass; sources resolve against the page and must be web pages.
+  const safeUrl = (href, base, allowed = /^(https?|mailto):$/) => {
     try {
-      const url = new URL(href);
-      return /^(https?|mailto):$/.test(url.protocol) ? url.href : null;
+      const url = new URL(href, base);
+      return allowed.test(url.protocol) ? url.href : null;
     } catch {
       return null;
     }
@@ -266,12 +288,20 @@ textarea{font-size:16px}}
   }
 
   const FENCE = /^\s*(```|~~~)/;
-  const ITEM = /^\s*([-*+]|\d{1,9}[.)])\s+(.*)$/;
+  const ITEM = /^(\s*)([-*+]|\d{1,9}[.)])\s+(.*)$/;
+  const QUOTE = /^\s*> ?/;
+  const RULE = /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$/;
+  const indent = (line) => /^\s*/.exec(line)[0].length;
+  // Quotes and lists nest; past this depth their markers are shown as text.
+  const MAX_DEPTH = 8;
 
-  // Block markdown: paragraphs, fenced code, bullet and numbered lists, headings shown as bold lines.
-  function markdown(source) {
+  // Block markdown: paragraphs, fenced code, nested lists, blockquotes, tables, headings as bold lines.
+  const markdown = (source) => blocks(source.replace(/\r\n?/g, '\n').replace(/^\t+/gm, (t) => '    '.repeat(t.length))
+    .split('\n'), 0);
+
+  function blocks(lines, depth) {
     const out = document.createDocumentFragment();
-    const lines = source.replace(/\r\n?/g, '\n').split('\n');
+    const nest = depth < MAX_DEPTH;
     let para = [];
     const flush = () => {
       if (!para.length) return;
@@ -293,17 +323,17 @@ textarea{font-size:16px}}
         for (i++; i < lines.length && !lines[i].trim().startsWith(fence[1]); i++) code.push(lines[i]);
         i++;
         out.append(el('pre', {}, el('code', {}, code.join('\n'))));
-      } else if ((m = ITEM.exec(line))) {
+      } else if (nest && ITEM.test(line)) {
         flush();
-        const ordered = /\d/.test(m[1]);
-        const list = el(ordered ? 'ol' : 'ul', { start: ordered && parseInt(m[1], 10) !== 1 ? parseInt(m[1], 10) : null });
-        while (i < lines.length && (m = ITEM.exec(lines[i])) && /\d/.test(m[1]) === ordered) {
-          const li = el('li');
-          inline(m[2], li);
-          list.append(li);
-          i++;
-        }
-        out.append(list);
+        i = list(lines, i, out, depth);
+      } else if (nest && QUOTE.test(line)) {
+        flush();
+        const quoted = [];
+        for (; i < lines.length && QUOTE.test(lines[i]); i++) quoted.push(lines[i].replace(QUOTE, ''));
+        out.append(el('blockquote', {}, blocks(quoted, depth + 1)));
+      } else if (line.includes('|') && RULE.test(lines[i + 1] || '') && lines[i + 1].includes('|')) {
+        flush();
+        i = table(lines, i, out);
       } else if ((m = /^#{1,6}\s+(.*)$/.exec(line))) {
         flush();
         const strong = el('strong');
@@ -318,6 +348,61 @@ textarea{font-size:16px}}
     }
     flush();
     return out;
+  }
+
+  // One list: items at the first item's indentation and of its kind. Lines indented deeper
+  // belong to the item above them and are rendered as blocks inside it (nested lists, code).
+  function list(lines, i, out, depth) {
+    let m = ITEM.exec(lines[i]);
+    const level = m[1].length;
+    const ordered = /\d/.test(m[2]);
+    const n = parseInt(m[2], 10);
+    const node = el(ordered ? 'ol' : 'ul', { start: ordered && n !== 1 ? n : null });
+    for (;;) {
+      i++;
+      const li = el('li');
+      inline(m[3], li);
+      const inner = [];
+      for (let j = i; j < lines.length; j++) {
+        if (!lines[j].trim()) continue;
+        if (indent(lines[j]) <= level) break;
+        inner.push(...lines.slice(i, j + 1));
+        i = j + 1;
+      }
+      const cut = inner.reduce((min, l) => (l.trim() ? Math.min(min, indent(l)) : min), Infinity);
+      if (inner.length) li.append(blocks(inner.map((l) => l.slice(cut)), depth + 1));
+      node.append(li);
+      // Blank lines between two items of the same list keep it one list.
+      let j = i;
+      while (j < lines.length && !lines[j].trim()) j++;
+      m = ITEM.exec(lines[j] || '');
+      if (!m || m[1].length !== level || /\d/.test(m[2]) !== ordered) break;
+      i = j;
+    }
+    out.append(node);
+    return i;
+  }
+
+  // Table cells: split on pipes that are not escaped, without the row's outer pipes.
+  const cells = (line) => line.trim().replace(/^\|/, '').replace(/(^|[^\\])\|$/, '$1').split(/(?<!\\)\|/)
+    .map((cell) => cell.trim().replace(/\\\|/g, '|'));
+
+  // A GFM pipe table: header, alignment row, then rows up to a line without a pipe or a quote or list.
+  function table(lines, i, out) {
+    const head = cells(lines[i]);
+    const align = cells(lines[i + 1]).map((c) => (c.endsWith(':') ? (c.startsWith(':') ? 'center' : 'right')
+      : c.startsWith(':') ? 'left' : null));
+    const row = (values, tag) => el('tr', {}, ...head.map((_, k) => {
+      const cell = el(tag, { align: align[k] });
+      inline(values[k] || '', cell);
+      return cell;
+    }));
+    const body = el('tbody');
+    for (i += 2; /\|/.test(lines[i]) && !QUOTE.test(lines[i]) && !ITEM.test(lines[i]); i++) {
+      body.append(row(cells(lines[i]), 'td'));
+    }
+    out.append(el('div', { class: 'table', tabindex: '0' }, el('table', {}, el('thead', {}, row(head, 'th')), body)));
+    return i;
   }
 
   // Server-Sent Events from a fetch body: yields {event, data} for each dispatched event.
@@ -390,7 +475,10 @@ textarea{font-size:16px}}
       const place = options.target && (typeof options.target === 'string' ? options.target : '#' + options.target.id);
       const base = new URL(this.endpoint || '/', location.href).href;
       this.key = options.storageKey || `chatkit:session:${base}${place ? ' ' + place : ''}`;
-      const lang = String(options.locale || navigator.language || 'en').toLowerCase().split(/[-_]/)[0];
+      const tag = String(options.locale || navigator.language || 'en').replace(/_/g, '-');
+      const lang = tag.toLowerCase().split('-')[0];
+      // Sent with each message so answers come in the visitor's language; a malformed tag is not sent.
+      this.locale = tag.length <= 16 && /^[a-z]{2,3}(-[a-z\d]{1,8})*$/i.test(tag) ? tag : undefined;
       this.t = { ...STRINGS.en, ...STRINGS[lang], ...options.strings };
       this.listeners = {};
       this.isOpen = this.mode !== 'floating';
@@ -586,7 +674,7 @@ textarea{font-size:16px}}
           const res = await this.api(`/api/session/${encodeURIComponent(this.sid)}/messages`);
           if (res.status === 404) this.forget();
           else if (res.ok) {
-            for (const m of (await res.json()).messages) this.bubble(m.role, m.content, false, m.incomplete);
+            for (const m of (await res.json()).messages) this.bubble(m.role, m.content, false, m);
             this.scroll();
           }
         } catch { /* offline: the next message shows the error */ }
@@ -597,13 +685,13 @@ textarea{font-size:16px}}
     }
 
     // Adds a message bubble. Assistant text is markdown from the API (HTML-escaped); user text is plain.
-    bubble(role, content, local, incomplete) {
+    bubble(role, content, local, message) {
       const body = el('div', { class: 'body', dir: 'auto' });
       const who = el('span', { class: 'sr' }, (role === 'user' ? this.t.you : this.t.assistant) + ': ');
       const node = el('div', { class: `msg ${role}`, part: `message ${role}` }, who, body);
       node.body = body;
       this.render(node, content, local);
-      if (incomplete) this.interrupted(node);
+      if (message) this.finish(node, message);
       this.messages.append(node);
       return node;
     }
@@ -614,8 +702,34 @@ textarea{font-size:16px}}
       else node.body.replaceChildren(markdown(text));
     }
 
-    interrupted(node) {
-      if (!node.querySelector('.note')) node.append(el('span', { class: 'note' }, this.t.interrupted));
+    // What the API says about a finished answer: cut short, and the site's pages it drew on.
+    finish(node, message) {
+      if (message.incomplete) this.note(node, 'interrupted');
+      if (message.truncated) this.note(node, 'shortened');
+      const links = (Array.isArray(message.sources) ? message.sources : []).map((source) => {
+        const { title: raw, url } = Object(source);
+        const link = typeof url === 'string' && url;
+        const title = decode(raw) || link;
+        const href = link && safeUrl(link, location.href, /^https?:$/);
+        return title && el('li', {}, href ? el('a', { href, target: '_blank', rel: 'noopener noreferrer' }, title) : title);
+      }).filter(Boolean);
+      if (links.length) {
+        node.append(el('div', { class: 'sources', part: 'sources' }, el('div', {}, this.t.sources), el('ul', {}, ...links)));
+      }
+    }
+
+    note(node, key) {
+      if (!node.querySelector('.' + key)) node.append(el('span', { class: 'note ' + key }, this.t[key]));
+    }
+
+    // The typing indicator, or while the server queues the answer, the wait and its place in line.
+    waiting(typing, position) {
+      const text = position ? this.t[position > 1 ? 'queuedAt' : 'queued'].replace('{n}', position) : '';
+      // Announced once, when the wait begins.
+      if (text && !typing.classList.contains('queued')) this.live.textContent = text;
+      typing.classList.toggle('queued', !!text);
+      typing.setAttribute('aria-label', text || this.t.typing);
+      typing.replaceChildren(...(text ? [text] : [el('i'), el('i'), el('i')]));
     }
 
     submit() {
@@ -649,8 +763,8 @@ textarea{font-size:16px}}
       }
       this.setBusy(true);
       const ctrl = (this.ctrl = new AbortController());
-      const typing = el('div', { class: 'msg assistant typing', part: 'typing', role: 'img', 'aria-label': this.t.typing },
-        el('i'), el('i'), el('i'));
+      const typing = el('div', { class: 'msg assistant typing', part: 'typing', role: 'img' });
+      this.waiting(typing);
       this.messages.append(typing);
       this.scroll();
       let node = null;
@@ -660,32 +774,34 @@ textarea{font-size:16px}}
         let ended = false;
         for await (const { event, data } of readEvents(res.body)) {
           const payload = JSON.parse(data);
-          if (event === 'delta') {
-            // Follow the answer unless the visitor has scrolled up to read.
-            const follow = this.messages.scrollHeight - this.messages.scrollTop - this.messages.clientHeight < 60;
+          // Follow the answer unless the visitor has scrolled up to read.
+          const follow = this.messages.scrollHeight - this.messages.scrollTop - this.messages.clientHeight < 60;
+          if (event === 'queued' || event === 'start') {
+            this.waiting(typing, event === 'queued' && Math.max(1, Math.floor(payload.position) || 1));
+          } else if (event === 'delta') {
             typing.remove();
             node ||= this.bubble('assistant', '');
             raw += payload.text;
             this.render(node, raw);
             this.emit('delta', payload);
-            if (follow) this.scroll();
           } else if (event === 'done') {
             ended = true;
             const message = payload.message;
             typing.remove();
             node ||= this.bubble('assistant', '');
             this.render(node, message.content);
-            if (message.incomplete) this.interrupted(node);
+            this.finish(node, message);
             this.live.textContent = node.body.textContent;
             this.emit('message', message);
           } else if (event === 'error') {
             throw new ApiError(payload.error?.code || 'error', payload.error?.message);
           }
+          if (follow) this.scroll();
           if (ended) break;
         }
         if (!ended) throw new ApiError('network');
       } catch (err) {
-        if (node) this.interrupted(node);
+        if (node) this.note(node, 'interrupted');
         if (!ctrl.signal.aborted) this.fail(err, text);
       } finally {
         typing.remove();
@@ -699,7 +815,7 @@ textarea{font-size:16px}}
         const sessionId = await this.session(signal);
         const res = await this.api('/api/chat', {
           method: 'POST', signal, headers: { Accept: 'text/event-stream' },
-          body: JSON.stringify({ sessionId, message: text, stream: true }),
+          body: JSON.stringify({ sessionId, message: text, stream: true, locale: this.locale }),
         });
         if (res.ok) return res;
         const err = await apiError(res);

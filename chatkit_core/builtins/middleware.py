@@ -102,7 +102,8 @@ def security_headers(config: Config) -> Middleware:
                 if message["type"] == "http.response.start":
                     headers = MutableScopeHeaders.from_message(message)
                     for name, value in extra.items():
-                        headers[name] = value
+                        if name != "Content-Security-Policy" or name not in headers:  # the console sets its own
+                            headers[name] = value
                 await send(message)
 
             await app(scope, receive, send_with_headers)

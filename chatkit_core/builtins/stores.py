@@ -14,7 +14,22 @@ import msgspec
 
 from chatkit_core import hookimpl
 from chatkit_core.health import Health
-from chatkit_core.sessions import Message, Session, SessionStore, SessionStoreOptions, StoreUnavailable
+from chatkit_core.sessions import (
+    ConversationPage,
+    ConversationQuery,
+    ConversationSummary,
+    Feedback,
+    Flags,
+    Message,
+    Session,
+    SessionStore,
+    SessionStoreOptions,
+    StoreUnavailable,
+    decode_cursor,
+    encode_cursor,
+    summary,
+    words,
+)
 
 
 class MemoryOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True):
@@ -90,6 +105,45 @@ class MemoryStore(SessionStore):
         self._expire()
         return len(self._conversations)
 
+    async def set_feedback(self, session_id: str, message_id: str, feedback: Feedback) -> Message | None:
+        conversation = self._live(session_id)
+        for message in conversation.messages if conversation else ():
+            if message.id == message_id and message.role == "assistant":
+                message.feedback = feedback
+                return message
+        return None
+
+    async def list_conversations(self, query: ConversationQuery, cursor: str | None = None,
+                                 limit: int = 50) -> ConversationPage:
+        """A scan, newest first: one process holds few enough conversations for that."""
+        after = decode_cursor(cursor) if cursor else None
+        self._expire()
+        wanted = set(words(query.text))
+        found: list[ConversationSummary] = []
+        ordered = sorted(self._conversations.values(), key=lambda c: (c.session.created_at, c.session.id),
+                         reverse=True)
+        for conversation in ordered:
+            session, messages = conversation.session, list(conversation.messages)
+            if not messages or (after and (session.created_at, session.id) >= after):
+                continue
+            if (query.since is not None and session.created_at < query.since) or (
+                    query.until is not None and session.created_at >= query.until):
+                continue
+            if not Flags.of(messages).match(query):
+                continue
+            if wanted and not wanted <= {w for m in messages for w in words(m.content)}:
+                continue
+            if len(found) == limit:
+                return ConversationPage(items=found, next=encode_cursor(found[-1].created_at, found[-1].id))
+            found.append(summary(session, messages))
+        return ConversationPage(items=found)
+
+    async def erase_inactive(self, before: float) -> int:
+        gone = [key for key, c in self._conversations.items() if c.session.last_seen < before]
+        for key in gone:
+            del self._conversations[key]
+        return len(gone)
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -141,6 +195,7 @@ class SQLiteStore(SessionStore):
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(_SCHEMA)
+        db.executescript(_CONSOLE_SCHEMA)
         self._db = db
 
     async def _run(self, function, *args):
@@ -220,12 +275,171 @@ class SQLiteStore(SessionStore):
             "SELECT count(*) FROM sessions WHERE last_seen > ?", (time.time() - self.ttl,)).fetchone())
         return row[0]
 
+    def _set_feedback(self, session_id: str, message_id: str, feedback: Feedback) -> Message | None:
+        with self._transaction():
+            if self._row(session_id) is None:
+                return None
+            row = self.db.execute(
+                "SELECT seq, body FROM messages WHERE session_id = ? AND json_extract(body, '$.id') = ?"
+                " AND json_extract(body, '$.role') = 'assistant'", (session_id, message_id)).fetchone()
+            if row is None:
+                return None
+            message = _decode_message(row[1])
+            message.feedback = feedback
+            self.db.execute("UPDATE messages SET body = ? WHERE seq = ?", (_encode(message), row[0]))
+        return message
+
+    async def set_feedback(self, session_id: str, message_id: str, feedback: Feedback) -> Message | None:
+        return await self._run(self._set_feedback, session_id, message_id, feedback)
+
+    def _list(self, query: ConversationQuery, cursor: str | None, limit: int) -> ConversationPage:
+        where, args = ["s.last_seen > ?"], [time.time() - self.ttl]
+        for flag, column in _FLAG_COLUMNS.items():
+            if getattr(query, flag):
+                where.append(f"c.{column} > 0")
+        if query.provider:
+            where.append("EXISTS (SELECT 1 FROM conversation_providers p WHERE p.session_id = c.session_id"
+                         " AND p.provider = ? AND p.answers > 0)")
+            args.append(query.provider)
+        wanted = ['"' + word + '"' for word in dict.fromkeys(words(query.text))]
+        # A rare word drives the query from its hits; common ones are checked while walking
+        # the conversations newest first (``+`` keeps the planner from driving from them).
+        driving = "" if wanted and min(map(self._hits, wanted)) <= _DRIVING_HITS else "+"
+        for word in wanted:
+            where.append(f"{driving}c.seq IN (SELECT rowid >> 32 FROM messages_fts WHERE messages_fts MATCH ?)")
+            args.append(word)
+        if query.since is not None:
+            where.append("c.created_at >= ?")
+            args.append(query.since)
+        if query.until is not None:
+            where.append("c.created_at < ?")
+            args.append(query.until)
+        if cursor:
+            where.append("(c.created_at, c.session_id) < (?, ?)")
+            args.extend(decode_cursor(cursor))
+        rows = self.db.execute(_LIST.format(where=" AND ".join(where)), (*args, limit + 1)).fetchall()
+        more, rows = len(rows) > limit, rows[:limit]
+        providers: dict[str, list[str]] = {}
+        for session_id, provider in self.db.execute(
+                f"SELECT session_id, provider FROM conversation_providers WHERE answers > 0 AND session_id IN "
+                f"({', '.join('?' * len(rows))}) ORDER BY provider", [row[0] for row in rows]):
+            providers.setdefault(session_id, []).append(provider)
+        items = [_summary_row(row, providers.get(row[0], [])) for row in rows]
+        return ConversationPage(items=items, next=encode_cursor(items[-1].created_at, items[-1].id) if more else None)
+
+    def _hits(self, word: str) -> int:
+        row = self.db.execute("SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)",
+                              (word, _DRIVING_HITS + 1)).fetchone()
+        return row[0]
+
+    async def list_conversations(self, query: ConversationQuery, cursor: str | None = None,
+                                 limit: int = 50) -> ConversationPage:
+        if cursor:
+            decode_cursor(cursor)  # a bad cursor is the caller's error, not the store's
+        return await self._run(self._list, query, cursor, limit)
+
+    def _erase_inactive(self, before: float) -> int:
+        with self._transaction():
+            return self.db.execute("DELETE FROM sessions WHERE last_seen < ?", (before,)).rowcount
+
+    async def erase_inactive(self, before: float) -> int:
+        return await self._run(self._erase_inactive, before)
+
     async def health(self) -> Health:
         try:
             await self._run(lambda: self.db.execute("SELECT 1").fetchone())
         except StoreUnavailable as error:
             return Health("down", str(error))
         return Health("up")
+
+
+# What the console lists and searches, kept up to date by triggers on ``messages`` so the
+# chat's own writes stay as they are: per-conversation counts behind the filters (partial
+# indexes keep a filtered page fast), the providers that answered, and an FTS5 index over
+# message text whose rowid is the conversation's ``seq`` (high 32 bits) and the message's, so
+# a search yields conversations without reading any text back.
+_CONSOLE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    seq INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL UNIQUE REFERENCES sessions (id) ON DELETE CASCADE,
+    created_at REAL NOT NULL, title TEXT NOT NULL DEFAULT '', messages INTEGER NOT NULL DEFAULT 0,
+    down INTEGER NOT NULL DEFAULT 0, incomplete INTEGER NOT NULL DEFAULT 0,
+    fell_back INTEGER NOT NULL DEFAULT 0, unsourced INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS conversations_newest ON conversations (created_at, session_id);
+CREATE INDEX IF NOT EXISTS conversations_down ON conversations (created_at, session_id) WHERE down > 0;
+CREATE INDEX IF NOT EXISTS conversations_incomplete ON conversations (created_at, session_id) WHERE incomplete > 0;
+CREATE INDEX IF NOT EXISTS conversations_fell_back ON conversations (created_at, session_id) WHERE fell_back > 0;
+CREATE INDEX IF NOT EXISTS conversations_unsourced ON conversations (created_at, session_id) WHERE unsourced > 0;
+CREATE TABLE IF NOT EXISTS conversation_providers (
+    session_id TEXT NOT NULL REFERENCES conversations (session_id) ON DELETE CASCADE,
+    provider TEXT NOT NULL, answers INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (session_id, provider)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+    content, tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE TRIGGER IF NOT EXISTS conversations_console_delete AFTER DELETE ON conversations BEGIN
+    DELETE FROM messages_fts WHERE rowid BETWEEN OLD.seq << 32 AND (OLD.seq << 32) + 4294967295;
+END;
+CREATE TRIGGER IF NOT EXISTS messages_console_insert AFTER INSERT ON messages BEGIN
+    INSERT OR IGNORE INTO conversations (session_id, created_at)
+        SELECT id, created_at FROM sessions WHERE id = NEW.session_id;
+    UPDATE conversations SET
+        messages = messages + 1,
+        title = CASE WHEN title = '' AND json_extract(NEW.body, '$.role') = 'user'
+                     THEN substr(json_extract(NEW.body, '$.content'), 1, 200) ELSE title END,
+        down = down + (json_extract(NEW.body, '$.feedback.rating') IS 'down'),
+        incomplete = incomplete + (json_extract(NEW.body, '$.incomplete') IS 1),
+        fell_back = fell_back + (ifnull(json_array_length(NEW.body, '$.fallbacks'), 0) > 0),
+        unsourced = unsourced + (json_extract(NEW.body, '$.role') = 'assistant'
+                                 AND ifnull(json_array_length(NEW.body, '$.sources'), 0) = 0)
+        WHERE session_id = NEW.session_id;
+    INSERT INTO conversation_providers (session_id, provider, answers)
+        SELECT NEW.session_id, json_extract(NEW.body, '$.provider'), 1
+        WHERE json_extract(NEW.body, '$.provider') IS NOT NULL
+        ON CONFLICT (session_id, provider) DO UPDATE SET answers = answers + 1;
+    INSERT INTO messages_fts (rowid, content)
+        SELECT (seq << 32) + (NEW.seq & 4294967295), json_extract(NEW.body, '$.content')
+        FROM conversations WHERE session_id = NEW.session_id;
+END;
+CREATE TRIGGER IF NOT EXISTS messages_console_delete AFTER DELETE ON messages BEGIN
+    UPDATE conversations SET
+        messages = messages - 1,
+        down = down - (json_extract(OLD.body, '$.feedback.rating') IS 'down'),
+        incomplete = incomplete - (json_extract(OLD.body, '$.incomplete') IS 1),
+        fell_back = fell_back - (ifnull(json_array_length(OLD.body, '$.fallbacks'), 0) > 0),
+        unsourced = unsourced - (json_extract(OLD.body, '$.role') = 'assistant'
+                                 AND ifnull(json_array_length(OLD.body, '$.sources'), 0) = 0)
+        WHERE session_id = OLD.session_id;
+    UPDATE conversation_providers SET answers = answers - 1
+        WHERE session_id = OLD.session_id AND provider = json_extract(OLD.body, '$.provider');
+    DELETE FROM messages_fts WHERE rowid =
+        (SELECT (seq << 32) + (OLD.seq & 4294967295) FROM conversations WHERE session_id = OLD.session_id);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_console_rate AFTER UPDATE OF body ON messages BEGIN
+    UPDATE conversations SET down = down - (json_extract(OLD.body, '$.feedback.rating') IS 'down')
+                                         + (json_extract(NEW.body, '$.feedback.rating') IS 'down')
+        WHERE session_id = NEW.session_id;
+END;
+"""
+
+_DRIVING_HITS = 2000
+
+_FLAG_COLUMNS = {"thumbs_down": "down", "incomplete": "incomplete", "fell_back": "fell_back",
+                 "unsourced": "unsourced"}
+
+_LIST = """
+SELECT c.session_id, c.created_at, s.last_seen, c.title, c.messages, c.down, c.incomplete, c.fell_back, c.unsourced
+FROM conversations c JOIN sessions s ON s.id = c.session_id
+WHERE c.messages > 0 AND {where}
+ORDER BY c.created_at DESC, c.session_id DESC LIMIT ?
+"""
+
+
+def _summary_row(row: tuple, providers: list[str]) -> ConversationSummary:
+    return ConversationSummary(
+        id=row[0], created_at=row[1], last_seen=row[2], title=row[3], messages=row[4], thumbs_down=row[5] > 0,
+        incomplete=row[6] > 0, fell_back=row[7] > 0, unsourced=row[8] > 0, providers=providers)
 
 
 class _Immediate:

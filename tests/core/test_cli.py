@@ -104,3 +104,4 @@ def test_two_workers_share_conversations_through_sqlite(tmp_path):
         messages = http.get(f"/api/session/{session}/messages").json()["messages"]
     assert [m["content"] for m in messages[::2]] == [f"q{i}" for i in range(12)]
     assert all(m["role"] == "assistant" for m in messages[1::2])
+

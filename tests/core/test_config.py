@@ -1,7 +1,13 @@
+from typing import Any, ClassVar
+
 import pytest
 
+from chatkit_core import hookimpl
 from chatkit_core.assembly import assemble
 from chatkit_core.config import ConfigError, load_config
+from chatkit_core.plugins import pm
+from chatkit_core.providers import Chunk, Provider, ProviderOptions
+from tests.conftest import ROOT
 from tests.core.conftest import config_from
 
 
@@ -106,3 +112,50 @@ def test_config_file_lookup(tmp_path, monkeypatch):
 def test_chain_defaults_to_file_order():
     components = assemble(config_from('[providers.b]\ntype = "canned"\n[providers.a]\ntype = "canned"'))
     assert [p.name for p in components.providers] == ["b", "a"]
+
+
+class DeclaringOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=True):
+    env: ClassVar[dict[str, Any]] = {"DECLARED_MODEL": "model", "DECLARED_TIMEOUT": "timeout"}
+    default_chain: ClassVar[str] = "DECLARED_MODEL"
+
+
+class Declaring(Provider):
+    Options = DeclaringOptions
+
+    async def stream(self, request):
+        yield Chunk(text="hi")
+
+
+@pytest.fixture
+def declaring():
+    class Plugin:
+        @hookimpl
+        def register_providers(self, register):
+            register("declared", Declaring)
+
+    pm.register(Plugin(), name="declaring")
+    yield
+    pm.unregister(name="declaring")
+
+
+def test_a_plugin_declares_its_own_environment_variables(declaring):
+    config = config_from('[providers.d]\ntype = "declared"\nmodel = "file"',
+                         {"DECLARED_MODEL": "env", "DECLARED_TIMEOUT": "12.5"})
+    assert config.providers["d"] == {"type": "declared", "model": "env", "timeout": 12.5}
+    message = refused('[providers.d]\ntype = "declared"', {"DECLARED_TIMEOUT": "soon"})
+    assert message.startswith("environment variable DECLARED_TIMEOUT: Expected `float`")
+    two = config_from('[providers.a]\ntype = "declared"\n[providers.b]\ntype = "declared"', {"DECLARED_MODEL": "x"})
+    assert "model" not in two.providers["a"] and "model" not in two.providers["b"]  # ambiguous: the file decides
+
+
+def test_a_plugin_joins_the_default_chain_when_its_variable_is_set(declaring, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_config(environ={}).chain.order == ["ollama"]
+    assert load_config(environ={"DECLARED_MODEL": "m", "OPENAI_API_KEY": "sk"}).chain.order == [
+        "ollama", "declared", "openai"]
+
+
+def test_core_names_no_plugin():
+    source = (ROOT / "chatkit_core" / "config.py").read_text() + (ROOT / "chatkit_core" / "assembly.py").read_text()
+    for name in ("ollama", "openai", "OPENAI_API_KEY", "REDIS_URL", "RATE_LIMIT_"):
+        assert name not in source.replace("chatkit-ollama", "")

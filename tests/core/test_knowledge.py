@@ -162,6 +162,9 @@ def test_citations_pick_the_sources_and_a_short_follow_up_joins_the_previous_que
     assert search_query("what about Sunday", "When are you open?") == "When are you open? what about Sunday"
     assert search_query("Do you deliver cakes to the city centre?", "hours?") == (
         "Do you deliver cakes to the city centre?")
+    assert search_query("How much is it?", "Do you bake rye bread?") == "Do you bake rye bread? How much is it?"
+    assert search_query("¿Y el domingo?", "¿Qué horario tenéis?") == "¿Qué horario tenéis? ¿Y el domingo?"
+    assert search_query("Are you hiring?", "Do you deliver to Lakeside?") == "Are you hiring?"
 
 
 async def test_a_bad_locale_is_refused(make_client):

@@ -9,7 +9,7 @@ import pytest
 from chatkit_core import hookimpl
 from chatkit_core.assembly import assemble
 from chatkit_core.config import ConfigError
-from chatkit_core.plugins import PluginError, collect, pm
+from chatkit_core.plugins import PluginError, collect, pm, registry
 from chatkit_core.providers import Chunk, Provider
 from tests.core.conftest import config_from, new_session
 
@@ -68,8 +68,11 @@ def test_duplicate_names_are_refused(echo_plugin):
 
     pm.register(Again(), name="again")
     try:
-        with pytest.raises(PluginError, match="'echo' is registered by both"):
-            collect("register_providers")
+        assert "echo" not in collect("register_providers")
+        assert registry("register_providers").clashes == {"echo": ["again", "echo-plugin"]}
+        with pytest.raises(PluginError, match="provider type 'echo' is registered by both plugin 'again' and "
+                                              "plugin 'echo-plugin'"):
+            assemble(config_from('[providers.e]\ntype = "echo"'))
     finally:
         pm.unregister(name="again")
 

@@ -18,7 +18,8 @@ from tests.deploy.rehearsal import build_stage, parse, rehearsable, run_image
 REASON = "rehearsing an image needs root" if os.geteuid() != 0 else rehearsable()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
-DISTRIBUTIONS = {"chatkit", "chatkit_ollama", "chatkit_openai", "chatkit_ratelimit", "chatkit_redis"}
+DISTRIBUTIONS = {"chatkit", "chatkit_ollama", "chatkit_openai", "chatkit_ratelimit", "chatkit_redis",
+                 "chatkit_knowledge"}
 
 PROBE = """
 import json, urllib.request, urllib.error
@@ -93,3 +94,5 @@ def test_the_final_stage_holds_the_venv_without_pip_or_sources(image):
     assert not list(site.glob("__editable__*")) and not list(site.glob("*.egg-link"))
     assert (upper / "etc/chatkit/chatkit.toml").is_file()
     assert (upper / "srv/chatkit/widget/chatkit.js").is_file()
+    # compose mounts the knowledge volume here; a new volume takes this owner.
+    assert (upper / "var/lib/chatkit/knowledge").stat().st_uid == 10001

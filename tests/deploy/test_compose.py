@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ import yaml
 
 from tests.deploy.conftest import ROOT
 
-LONG_RUNNING = {"ollama", "backend", "web", "redis"}
-ONE_SHOT = {"ollama-pull"}
+LONG_RUNNING = {"ollama", "backend", "web", "redis", "prometheus", "grafana"}
+MONITORING = {"prometheus", "grafana"}
+ONE_SHOT = {"ollama-pull", "index"}
 
 # The variables CONTRACT.md fixes, plus the plugin allowlist the core reads.
 CONTRACT_ENV = {
@@ -100,7 +102,7 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path):
         pytest.skip("no docker CLI on this machine")
     if subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
         pytest.skip("the docker CLI has no compose plugin here")
-    for profile in ([], ["--profile", "scale"]):
+    for profile in ([], ["--profile", "scale"], ["--profile", "monitoring"]):
         result = subprocess.run(
             [docker, "compose", "-f", str(ROOT / "compose.yaml"), *profile, "config", "--quiet"],
             capture_output=True, text=True, cwd=tmp_path,
@@ -131,6 +133,7 @@ def test_start_order_waits_for_health_and_for_the_model_pull(compose):
     backend = services["backend"]["depends_on"]
     assert backend["ollama"] == {"condition": "service_healthy"}
     assert backend["ollama-pull"] == {"condition": "service_completed_successfully"}
+    assert backend["index"] == {"condition": "service_completed_successfully"}
     # redis runs only in the `scale` profile; without it the backend starts all the same.
     assert backend["redis"] == {"condition": "service_healthy", "required": False}
     assert services["web"]["depends_on"] == {"backend": {"condition": "service_healthy"}}
@@ -138,7 +141,8 @@ def test_start_order_waits_for_health_and_for_the_model_pull(compose):
 
 def test_redis_only_runs_in_the_scale_profile(compose):
     assert compose["services"]["redis"]["profiles"] == ["scale"]
-    assert all("profiles" not in s for n, s in compose["services"].items() if n != "redis")
+    assert all("profiles" not in s for n, s in compose["services"].items() if n not in {"redis", *MONITORING})
+    assert all(compose["services"][name]["profiles"] == ["monitoring"] for name in MONITORING)
 
 
 def test_backend_can_be_scaled(compose):
@@ -150,7 +154,7 @@ def test_backend_can_be_scaled(compose):
 
 
 def test_our_containers_run_hardened(compose):
-    for name in ("backend", "web"):
+    for name in ("backend", "web", "index"):
         service = compose["services"][name]
         assert service["read_only"] is True, name
         assert any(mount.startswith("/tmp:") for mount in service["tmpfs"]), name
@@ -167,6 +171,25 @@ def test_ollama_models_live_in_a_named_volume(compose):
     assert with_defaults(pull["environment"]["OLLAMA_MODEL"]) == "llama3.2"
     script = pull["volumes"][0].split(":")[0]
     assert (ROOT / script).is_file()
+
+
+def test_the_index_service_writes_the_index_the_backends_read(compose):
+    index, backend = compose["services"]["index"], compose["services"]["backend"]
+    assert index["image"] == backend["image"] and index["build"] == backend["build"]
+    assert index["command"] == ["chatkit", "index"]
+    assert "index" not in index.get("depends_on", {}), "re-indexing runs on its own"
+    mounts = {volume.split(":")[1]: volume for volume in index["volumes"]}
+    assert set(mounts) <= {volume.split(":")[1] for volume in backend["volumes"]} | {"/srv/chatkit/site"}
+    knowledge = tomllib.loads((ROOT / "deploy/chatkit.toml").read_text())["knowledge"]
+    folder = str(Path(knowledge["path"]).parent)
+    assert mounts[folder] == f"knowledge:{folder}"  # written by the index service alone
+    assert f"knowledge:{folder}:ro" in backend["volumes"]
+    assert "knowledge" in compose["volumes"]
+    site = mounts["/srv/chatkit/site"]
+    assert site.endswith(":ro") and (ROOT / site.split(":")[0] / "index.html").is_file()
+    assert knowledge["sources"] == ["/srv/chatkit/site/"]
+    image = (ROOT / "deploy/backend.Dockerfile").read_text()
+    assert f"install -d -o chatkit -g chatkit {folder}" in image, "a new volume takes the image's owner"
 
 
 def test_ports_line_up_from_host_to_backend(compose):

@@ -73,7 +73,7 @@ def test_backend_image_is_a_venv_on_python_slim():
 def test_backend_image_installs_the_core_and_the_bundled_plugins():
     steps = instructions("deploy/backend.Dockerfile")
     build = next(args for op, args in steps if op == "RUN" and "wheel" in args)
-    bundled = ["chatkit_ollama", "chatkit_openai", "chatkit_ratelimit", "chatkit_redis"]
+    bundled = ["chatkit_ollama", "chatkit_openai", "chatkit_ratelimit", "chatkit_redis", "chatkit_knowledge"]
     for plugin in bundled:
         assert f"plugins/{plugin}" in build
     assert "pip wheel --wheel-dir /wheels . " in build

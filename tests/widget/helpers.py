@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
-from playwright.sync_api import Locator, Page, expect
+import uvicorn
+from playwright.sync_api import Locator, Page, Route, expect
 
+from chatkit_core.app import create_app
+from chatkit_core.config import load_config
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (imported from here too)
+from tests.support.server import free_port
 
 # What the canned provider answers when it has no prepared replies.
 QUOTE_TAIL = ". This is an example reply: no language model is connected yet."
@@ -94,3 +104,66 @@ def blank_page(page: Page, path: str = "/examples/") -> None:
 def init(page: Page, **options) -> None:
     """``ChatKit.init(options)`` on the page; the handle is kept as ``window.chats[n]``."""
     page.evaluate("o => (window.chats ||= []).push(ChatKit.init(o))", options)
+
+
+@contextlib.contextmanager
+def in_process_server(config_toml: str) -> Iterator[str]:
+    """A ChatKit app served by uvicorn in a thread of this process, so plugins registered with
+    ``pm.register`` in the test are part of it; yields its URL."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "chatkit.toml"
+        path.write_text(config_toml)
+        app = create_app(load_config(path, environ={}))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the in-process ChatKit server did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def answer(content: str, **fields) -> dict:
+    """An assistant ``Message`` as the API returns it."""
+    return {"id": "m1", "role": "assistant", "content": content, "createdAt": "2026-01-01T00:00:00Z",
+            "provider": "demo", "model": "demo", "incomplete": False, "truncated": False, "sources": [],
+            "feedback": None, **fields}
+
+
+def event_stream(message: dict, before: list[tuple[str, dict]] = ()) -> str:
+    """A Server-Sent Events body answering with ``message``; ``before`` goes ahead of ``start``."""
+    events = [*before, ("start", {"messageId": message["id"], "provider": "demo", "model": "demo"}),
+              ("delta", {"text": message["content"]}), ("done", {"message": message})]
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+
+
+def scripted(page: Page, messages: list[dict], before: list[tuple[str, dict]] = ()) -> list[dict]:
+    """Answer each ``/api/chat`` with a stream ending in the next of ``messages``, and
+    ``GET .../messages`` with the conversation so far; returns the chat request bodies."""
+    bodies: list[dict] = []
+    replies = iter(messages)
+    history: list[dict] = []
+
+    def chat(route: Route) -> None:
+        body = route.request.post_data_json
+        bodies.append(body)
+        message = next(replies)
+        history.extend([{"id": f"u{len(history)}", "role": "user", "content": body["message"],
+                         "createdAt": "2026-01-01T00:00:00Z", "provider": None, "model": None,
+                         "incomplete": False, "truncated": False, "sources": [], "feedback": None}, message])
+        route.fulfill(status=200, content_type="text/event-stream", body=event_stream(message, before))
+
+    def messages_route(route: Route) -> None:
+        route.fulfill(status=200, content_type="application/json",
+                      body=json.dumps({"sessionId": "s", "messages": history}))
+
+    page.route("**/api/chat", chat)
+    page.route("**/api/session/*/messages", messages_route)
+    return bodies

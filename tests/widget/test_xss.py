@@ -19,7 +19,8 @@ PAYLOADS = [line.replace("\\n", "\n") for line in (Path(__file__).parent / "xss_
 
 # Everything that may exist in a shadow root: the widget's own elements and the markdown subset.
 ALLOWED_TAGS = {"DIV", "SPAN", "BUTTON", "H2", "FORM", "TEXTAREA", "svg", "path", "P", "BR", "STRONG", "EM",
-                "CODE", "PRE", "UL", "OL", "LI", "A", "I", "STYLE"}
+                "CODE", "PRE", "UL", "OL", "LI", "A", "I", "STYLE", "BLOCKQUOTE", "TABLE", "THEAD", "TBODY", "TR",
+                "TH", "TD"}
 
 AUDIT = """() => {
     const problems = [];

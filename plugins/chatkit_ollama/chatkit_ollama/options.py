@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from chatkit_core.providers import ProviderOptions
 
 
 class OllamaOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=True):
+    env: ClassVar[dict[str, str]] = {"OLLAMA_BASE_URL": "base_url", "OLLAMA_MODEL": "model"}
+    default_chain: ClassVar[bool] = True
+    """With no ``[providers]`` table, the chain starts with a local Ollama."""
+
     base_url: str = "http://127.0.0.1:11434"
     model: str = "llama3.2"
     keep_alive: str | int | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -16,6 +16,11 @@ PLACEHOLDER_KEY = "no-key-required"
 
 
 class OpenAIOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=True):
+    env: ClassVar[dict[str, str]] = {"OPENAI_API_KEY": "api_key", "OPENAI_BASE_URL": "base_url",
+                                     "OPENAI_MODEL": "model"}
+    default_chain: ClassVar[str] = "OPENAI_API_KEY"
+    """With no ``[providers]`` table, OpenAI joins the chain when ``OPENAI_API_KEY`` is set."""
+
     base_url: str = "https://api.openai.com/v1"
     model: str = "gpt-4o-mini"
     api_key: str = ""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import msgspec
 from limits import RateLimitItem, parse_many
 
+from chatkit_core.environment import EnvSetter
 from chatkit_core.ratelimit import RateLimitOptions
 
 ROUTES = ("chat", "create-session")
@@ -15,7 +16,24 @@ STORAGE_SCHEMES = ("memory", "redis", "rediss", "valkey", "valkeys")
 LIMIT_EXAMPLES = '"60/minute", "1000/hour" or "10 per 30 seconds"'
 
 
+def _per_ip(period: str) -> EnvSetter:
+    """``RATE_LIMIT_REQUESTS_PER_MINUTE=N``: the per-IP limit of that window becomes N."""
+
+    def set_limit(table: dict[str, Any], value: str) -> None:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"must be a whole number of requests, got {value!r}")
+        kept = [item for item in table.get("per_ip", RateLimitOptions().per_ip) if not item.endswith(f"/{period}")]
+        table["per_ip"] = [f"{int(value)}/{period}", *kept]
+
+    return set_limit
+
+
 class LimitsOptions(RateLimitOptions, kw_only=True, forbid_unknown_fields=True):
+    env: ClassVar[dict[str, str | EnvSetter]] = {
+        "REDIS_URL": "storage",
+        "RATE_LIMIT_REQUESTS_PER_MINUTE": _per_ip("minute"),
+        "RATE_LIMIT_REQUESTS_PER_HOUR": _per_ip("hour"),
+    }
     strategy: Literal["moving-window", "sliding-window", "fixed-window"] = "moving-window"
     """``moving-window`` is exact; ``sliding-window`` approximates it with two counters per
     limit; ``fixed-window`` is cheapest but admits up to twice a limit across a window edge."""

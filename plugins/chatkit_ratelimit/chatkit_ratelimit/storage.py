@@ -8,12 +8,8 @@ from urllib.parse import urlsplit
 from limits.aio.storage import MemoryStorage, Storage
 from limits.storage import storage_from_string
 from redis.asyncio import BlockingConnectionPool
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 
-# Valkey speaks the Redis protocol, so one client (redis-py) serves both.
-_REDIS_SCHEMES = {"redis": "redis", "rediss": "rediss", "valkey": "redis", "valkeys": "rediss"}
+from chatkit_core.redisclient import connection_pool
 
 
 def open_storage(
@@ -22,32 +18,17 @@ def open_storage(
     """The storage for ``url`` and, for Redis, the connection pool to close at shutdown.
 
     Storage errors are wrapped in ``limits.errors.StorageError`` so the limiter can tell
-    them from its own bugs. A burst of requests waits (up to ``timeout``) for one of
-    ``max_connections`` connections instead of opening one each. See ``reconnect_once``.
+    them from its own bugs. The Redis pool is the core's (``chatkit_core.redisclient``).
     """
     parts = urlsplit(url)
     if parts.scheme == "memory":
         return SweepingMemoryStorage(wrap_exceptions=True), None
-    redis_url = parts._replace(scheme=_REDIS_SCHEMES[parts.scheme]).geturl()
-    pool = BlockingConnectionPool.from_url(
-        redis_url, max_connections=max_connections, timeout=timeout, socket_timeout=timeout,
-        socket_connect_timeout=timeout, retry=reconnect_once(),
-    )
+    pool = connection_pool(url, timeout=timeout, max_connections=max_connections)
     storage = storage_from_string(
         "async+redis://", implementation="redispy", connection_pool=pool, key_prefix=key_prefix,
         wrap_exceptions=True,
     )
     return storage, pool
-
-
-def reconnect_once() -> Retry:
-    """Redis calls get one immediate reconnect when the connection was lost, nothing more.
-
-    A pooled connection that Redis closed (a restart, a failover, an idle timeout) is only
-    found out when it is next used; reconnecting at once keeps that from failing a request.
-    Timeouts are not retried, so a hung Redis costs one ``timeout`` per call.
-    """
-    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 
 
 class SweepingMemoryStorage(MemoryStorage):

@@ -4,7 +4,8 @@ Keys, under ``key_prefix``:
 
 - ``session:ID``: a hash with ``created_at``, ``last_seen`` and ``metadata`` (JSON);
 - ``messages:ID``: a list of messages (msgspec JSON), oldest first;
-- ``sessions``: a sorted set of live session ids scored by last activity, for ``count``.
+- ``sessions``: a sorted set of live session ids scored by last activity, for ``count``;
+- ``console:*``: the console's listing and search index (see :mod:`chatkit_redis.console`).
 
 Both per-session keys carry the session's TTL, refreshed by every append. An append is one
 Lua script, so writers on different instances never interleave half-written state.
@@ -15,20 +16,27 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import msgspec
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from chatkit_core import redisclient
+from chatkit_core.codec import decode_message, decode_metadata, encode
+from chatkit_core.environment import EnvSetter, fallback
 from chatkit_core.health import Health
-from chatkit_core.sessions import Message, Session, SessionStore, SessionStoreOptions, StoreUnavailable
-
-SCHEMES = ("redis", "rediss", "unix", "valkey", "valkeys")
+from chatkit_core.sessions import (
+    ConversationPage,
+    ConversationQuery,
+    Feedback,
+    Message,
+    Session,
+    SessionStore,
+    SessionStoreOptions,
+    StoreUnavailable,
+    decode_cursor,
+)
+from chatkit_redis.console import ConsoleIndex
 
 # KEYS: session hash, message list, index. ARGV: message, max messages, TTL ms, now, id.
 # A message already last in the list (its id makes it unique) is not pushed again, so the
@@ -44,12 +52,8 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return 1
 """
 
-_encode = msgspec.json.Encoder().encode
-_decode_message = msgspec.json.Decoder(Message).decode
-_decode_metadata = msgspec.json.Decoder(dict[str, Any]).decode
-
-
 class RedisOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True):
+    env: ClassVar[dict[str, EnvSetter]] = {"REDIS_URL": fallback("url")}
     key_prefix: str = "chatkit:"
     """Prefix of every key, so several deployments can share one Redis database."""
     timeout: float = 2.0
@@ -60,7 +64,7 @@ class RedisOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True
     def __post_init__(self) -> None:
         super().__post_init__()
         scheme = urlsplit(self.url).scheme
-        if scheme not in SCHEMES:
+        if scheme not in redisclient.SCHEMES:
             # Only the scheme is echoed: the URL may hold a password.
             got = f"scheme {scheme!r}" if scheme else "no URL" if not self.url else "no scheme"
             raise ValueError(f"url: not a Redis URL ({got}); use e.g. \"redis://127.0.0.1:6379/1\" "
@@ -79,18 +83,12 @@ class RedisStore(SessionStore):
 
     def __init__(self, options: RedisOptions) -> None:
         super().__init__(options)
-        # Valkey speaks the Redis protocol.
-        url = options.url.replace("valkey", "redis", 1) if options.url.startswith("valkey") else options.url
-        self._redis = Redis.from_pool(BlockingConnectionPool.from_url(
-            url, max_connections=options.max_connections, timeout=options.timeout,
-            socket_timeout=options.timeout, socket_connect_timeout=options.timeout,
-            # A pooled connection that Redis closed (restart, failover, idle timeout) is only
-            # found out when used: reconnect at once, once. Timeouts are not retried.
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        ))
+        self._redis = redisclient.client(options.url, timeout=options.timeout,
+                                         max_connections=options.max_connections)
         self._append = self._redis.register_script(_APPEND)
         self._ttl_ms = int(self.ttl * 1000)
         self._index = options.key_prefix + "sessions"
+        self.console = ConsoleIndex(self._redis, options.key_prefix, self._keys)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -103,7 +101,7 @@ class RedisStore(SessionStore):
         session = self._new_session(metadata)
         session_key, _ = self._keys(session.id)
         fields = {"created_at": repr(session.created_at), "last_seen": repr(session.last_seen),
-                  "metadata": _encode(metadata)}
+                  "metadata": encode(metadata)}
         async with _unavailable(), self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(session_key, mapping=fields)
             pipe.pexpire(session_key, self._ttl_ms)
@@ -120,13 +118,13 @@ class RedisStore(SessionStore):
         if not fields:
             return None
         return Session(id=session_id, created_at=float(fields[b"created_at"]),
-                       last_seen=float(fields[b"last_seen"]), metadata=_decode_metadata(fields[b"metadata"]))
+                       last_seen=float(fields[b"last_seen"]), metadata=decode_metadata(fields[b"metadata"]))
 
     async def append(self, session_id: str, message: Message) -> bool:
         keys = [*self._keys(session_id), self._index]
-        args = [_encode(message), self.options.max_messages, self._ttl_ms, repr(time.time()), session_id]
+        args = [encode(message), self.options.max_messages, self._ttl_ms, repr(time.time()), session_id]
         async with _unavailable():
-            return bool(await self._append(keys=keys, args=args))
+            return bool(await self._append(keys=keys, args=args)) and await self.console.add(session_id, message)
 
     async def messages(self, session_id: str, limit: int | None = None) -> list[Message] | None:
         session_key, messages_key = self._keys(session_id)
@@ -136,7 +134,7 @@ class RedisStore(SessionStore):
             exists, items = await pipe.execute()
         if not exists:
             return None
-        return [_decode_message(item) for item in items]
+        return [decode_message(item) for item in items]
 
     async def delete(self, session_id: str) -> bool:
         async with _unavailable(), self._redis.pipeline(transaction=True) as pipe:
@@ -151,6 +149,20 @@ class RedisStore(SessionStore):
             pipe.zcard(self._index)
             _, live = await pipe.execute()
         return live
+
+    async def set_feedback(self, session_id: str, message_id: str, feedback: Feedback) -> Message | None:
+        async with _unavailable():
+            return await self.console.set_feedback(session_id, message_id, feedback)
+
+    async def list_conversations(self, query: ConversationQuery, cursor: str | None = None,
+                                 limit: int = 50) -> ConversationPage:
+        after = decode_cursor(cursor) if cursor else None
+        async with _unavailable():
+            return await self.console.page(query, after, limit, time.time() - self.ttl)
+
+    async def erase_inactive(self, before: float) -> int:
+        async with _unavailable():
+            return await self.console.erase_inactive(before)
 
     async def health(self) -> Health:
         try:

@@ -1,0 +1,44 @@
+"""A Redis client from a URL, for plugins that keep state in Redis (sessions, rate limits).
+
+Needs the ``redis`` package, which those plugins depend on; the core does not.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+# Valkey speaks the Redis protocol, so one client (redis-py) serves both.
+SCHEMES = {"redis": "redis", "rediss": "rediss", "unix": "unix", "valkey": "redis", "valkeys": "rediss"}
+
+
+def connection_pool(url: str, *, timeout: float, max_connections: int) -> BlockingConnectionPool:
+    """A pool for ``url`` (any of :data:`SCHEMES`): a burst of calls waits up to ``timeout`` for
+    one of ``max_connections`` connections instead of opening one each, and every connect,
+    read and write gives up after ``timeout``."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        raise ValueError(f"not a Redis URL (scheme {parts.scheme!r})")
+    return BlockingConnectionPool.from_url(
+        parts._replace(scheme=SCHEMES[parts.scheme]).geturl(), max_connections=max_connections, timeout=timeout,
+        socket_timeout=timeout, socket_connect_timeout=timeout, retry=reconnect_once(),
+    )
+
+
+def client(url: str, *, timeout: float, max_connections: int) -> Redis:
+    """A client on its own :func:`connection_pool`; ``await client.aclose()`` closes both."""
+    return Redis.from_pool(connection_pool(url, timeout=timeout, max_connections=max_connections))
+
+
+def reconnect_once() -> Retry:
+    """Redis calls get one immediate reconnect when the connection was lost, nothing more.
+
+    A pooled connection that Redis closed (a restart, a failover, an idle timeout) is only
+    found out when it is next used; reconnecting at once keeps that from failing a request.
+    Timeouts are not retried, so a hung Redis costs one ``timeout`` per call.
+    """
+    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))

@@ -1,0 +1,53 @@
+"""Keys of ``[knowledge]`` for ``type = "sqlite"``, beyond the core's own."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from chatkit_core.knowledge import RetrieverOptions
+
+
+class SqliteOptions(RetrieverOptions, kw_only=True, forbid_unknown_fields=True):
+    path: str = ".chatkit/knowledge.sqlite3"
+    """The index file, relative to the working directory."""
+    min_score: float = 0.35
+    """Share (0-1) of the question's informative words, weighted by rarity, a passage must hold."""
+    site_url: str = ""
+    """Base URL of local folders (``https://bakery.example``); empty: root-relative URLs (``/menu.html``)."""
+    exclude: list[str] = []
+    """Glob patterns of paths to leave out, matched against a local file's path relative to its
+    folder and against a crawled URL's path (``examples/*``, ``/drafts/*``)."""
+    chunk_chars: int = 1000
+    """Longest passage, in characters; sections are cut between lines beyond it."""
+    max_pages: int = 1000
+    """Most pages taken from one source."""
+    max_page_bytes: int = 2_000_000
+    """Larger pages and files are skipped."""
+    max_depth: int = 3
+    """Links followed from a page URL source (0: the page alone)."""
+    crawl_seconds: float = 300.0
+    """Longest one ``chatkit index`` run may spend fetching."""
+    concurrency: int = 4
+    """Pages fetched at once from one site."""
+    request_timeout: float = 10.0
+    user_agent: str = "ChatKit-indexer/0.1"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.site_url:
+            parts = urlsplit(self.site_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"site_url must be an http(s) URL, got {self.site_url!r}")
+        if not self.path:
+            raise ValueError("path must name the index file")
+        if not 0 <= self.min_score <= 1:
+            raise ValueError("min_score is a share of the question's words, between 0 and 1")
+        if self.chunk_chars < 200:
+            raise ValueError("chunk_chars must be at least 200")
+        for key in ("max_pages", "max_page_bytes", "concurrency"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be at least 1")
+        if self.max_depth < 0:
+            raise ValueError("max_depth must not be negative")
+        if self.crawl_seconds <= 0 or self.request_timeout <= 0:
+            raise ValueError("crawl_seconds and request_timeout must be greater than 0")

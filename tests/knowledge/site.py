@@ -1,0 +1,75 @@
+"""A small website on loopback for crawler tests: a threaded ``http.server`` serving routes.
+
+    with Site({"/": html_page("Home", links=["/a.html"]), "/a.html": Route(status=404)}) as site:
+        site.url      # http://127.0.0.1:PORT
+        site.hits     # paths requested, in order
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "text/html; charset=utf-8"})
+    chunked: bool = False
+    """Send the body without Content-Length, so only reading it tells its size."""
+    delay: float = 0.0
+
+
+def html_page(title: str, body: str = "", links: list[str] | tuple[str, ...] = ()) -> Route:
+    anchors = "".join(f'<a href="{link}">{link}</a> ' for link in links)
+    text = (f"<!doctype html><html><head><title>{title}</title></head><body><nav>{anchors}</nav>"
+            f"<main><h1>{title}</h1>{body}</main><footer>Footer text</footer></body></html>")
+    return Route(text.encode())
+
+
+class Site:
+    def __init__(self, routes: dict[str, Route]) -> None:
+        self.routes = routes
+        self.hits: list[str] = []
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                site.hits.append(self.path)
+                route = site.routes.get(self.path.split("?")[0]) or Route(b"not found", 404, {})
+                if route.delay:
+                    time.sleep(route.delay)
+                self.send_response(route.status)
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
+                if route.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for start in range(0, len(route.body), 65536):
+                        part = route.body[start : start + 65536]
+                        self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                self.wfile.write(route.body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Site:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,47 @@
+"""From HTML to passages: main content only, one line per sentence or table row, anchors kept."""
+
+from __future__ import annotations
+
+from chatkit_knowledge.chunks import chunk_page
+from chatkit_knowledge.extract import parse_html
+
+PAGE = """<!doctype html><html><head><title>Menu</title><style>p{}</style></head><body>
+<header><a href="/">Home</a></header><nav><a href="/hours.html">Hours</a></nav>
+<main>
+  <h1>Our menu</h1>
+  <p>Everything is baked
+     here, <em>every</em> morning.<br>Prices in euros.</p>
+  <section id="bread"><h2>Bread</h2>
+    <table><thead><tr><th>Item</th><th>Price</th><th>Allergens</th></tr></thead>
+      <tbody><tr><td>Sourdough</td><td>€4.50</td><td>gluten</td></tr><tr><td>Rye</td><td>€3.90</td><td></td></tr>
+      </tbody></table>
+    <h3>Seeds</h3><ul><li>Sesame</li><li>Poppy</li></ul>
+  </section>
+  <aside>Related: our newsletter</aside><div hidden>Draft prices</div>
+  <form><button>Subscribe</button></form>
+</main>
+<footer>© Bakery</footer><script>track()</script></body></html>"""
+
+
+def test_main_content_keeps_sentences_rows_headings_and_anchors():
+    page = parse_html(PAGE)
+    assert page.title == "Menu"
+    assert page.links == ["/", "/hours.html"]
+    assert [(s.level, s.heading, s.anchor, s.lines) for s in page.sections] == [
+        (1, "Our menu", "", ["Everything is baked here, every morning.", "Prices in euros."]),
+        (2, "Bread", "bread", ["Item | Price | Allergens", "Sourdough — Price: €4.50, Allergens: gluten",
+                               "Rye — Price: €3.90"]),
+        (3, "Seeds", "", ["Sesame", "Poppy"]),
+    ]
+
+
+def test_chunks_carry_the_heading_path_and_the_nearest_anchor():
+    chunks = chunk_page(parse_html(PAGE), "https://bakery.example/menu.html", max_chars=200)
+    assert [(c.title, c.headings, c.url) for c in chunks] == [
+        ("Menu \u203a Our menu", ("Our menu",), "https://bakery.example/menu.html"),
+        ("Menu \u203a Bread", ("Our menu", "Bread"), "https://bakery.example/menu.html#bread"),
+        ("Menu \u203a Seeds", ("Our menu", "Bread", "Seeds"), "https://bakery.example/menu.html#bread"),
+    ]
+    long = chunk_page(parse_html("<title>T</title><main><p>" + "word " * 100 + "</p><p>end</p></main>"), "/t",
+                      max_chars=200)
+    assert len(long) == 3 and all(len(c.text) <= 200 for c in long)

@@ -1,0 +1,92 @@
+"""Searching the index: the score scale, languages, misspellings, and a file swapped underneath."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+from chatkit_knowledge.build import build
+from chatkit_knowledge.options import SqliteOptions
+from chatkit_knowledge.retriever import SqliteRetriever
+
+PAGES = {
+    "hours.html": "<title>Opening hours</title><main><h2 id='week'>Weekdays</h2><p>Monday to Friday 7:00 to 18:00.</p>"
+                  "<h2 id='sunday'>Sunday</h2><p>Sunday 8:00 to 13:00.</p>"
+                  "<h2 id='zh'>中文</h2><p>营业时间：周一至周五 7:00–18:00，周日 8:00–13:00。</p>"  # noqa: RUF001
+                  "<h2 id='de'>Deutsch</h2><p>Sonntag 8 bis 13 Uhr, werktags elf Stunden.</p>"
+                  "<h2 id='ar'>العربية</h2><p>نفتح يوم الأحد من الساعة 8:00 حتى 13:00.</p></main>",
+    "menu.html": "<title>Menu</title><main><h2 id='pastries'>Pastries</h2><p>Croissant €1.60. Pain au chocolat "
+                 "€1.90.</p><h2 id='cakes'>Cakes</h2><p>Crème brûlée tart €4.20, contains milk and eggs.</p></main>",
+    "delivery.html": "<title>Delivery</title><main><p>We deliver cakes within 10 km for €5.</p></main>",
+}
+
+
+def options(tmp_path: Path, **keys) -> SqliteOptions:
+    return msgspec.convert({"type": "sqlite", "sources": [str(tmp_path / "web")],
+                            "path": str(tmp_path / "index.sqlite3"), **keys}, SqliteOptions)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> SqliteOptions:
+    (tmp_path / "web").mkdir()
+    for name, html in PAGES.items():
+        (tmp_path / "web" / name).write_text(html)
+    chosen = options(tmp_path)
+    build(chosen)
+    return chosen
+
+
+async def search(chosen: SqliteOptions, query: str, limit: int = 3):
+    retriever = SqliteRetriever(chosen)
+    await retriever.start()
+    return await retriever.search(query, limit)
+
+
+async def test_scores_are_the_share_of_the_question_found(site):
+    full = await search(site, "Are you open on Sunday?")
+    assert full[0].url == "/hours.html#sunday" and full[0].score == 1.0
+    half = await search(site, "Do you sell wedding cakes?")  # "wedding" is nowhere on the site
+    assert 0 < half[0].score < site.min_score
+    assert all(p.score < site.min_score for p in await search(site, "What are your job openings?"))
+    assert await search(site, "what is it?") == []  # only stopwords: nothing to look for
+
+
+async def test_accents_case_and_misspellings_do_not_matter(site):
+    assert (await search(site, "CREME BRULEE"))[0].url == "/menu.html#cakes"
+    assert (await search(site, "croisant price"))[0].url == "/menu.html#pastries"
+    assert (await search(site, "open on sundya"))[0].url == "/hours.html#sunday"
+    assert (await search(site, "almond crossiant"))[0].url == "/menu.html#pastries"  # long words: two edits
+    assert await search(site, "student") == []  # short words: one edit, and "stunden" is two away
+
+
+async def test_chinese_and_arabic_questions_find_their_passages(site):
+    chinese = await search(site, "周日营业时间是几点？")  # noqa: RUF001
+    assert chinese[0].url == "/hours.html#zh" and chinese[0].score >= site.min_score
+    arabic = await search(site, "هل تفتحون يوم الأحد؟")
+    assert arabic[0].url == "/hours.html#ar" and arabic[0].score >= site.min_score
+
+
+async def test_a_rebuilt_index_is_picked_up_by_a_running_retriever(site, tmp_path):
+    retriever = SqliteRetriever(site)
+    await retriever.start()
+    assert (await retriever.search("croissant", 1))[0].text.startswith("Croissant €1.60")
+    before = retriever.version()
+    (tmp_path / "web" / "menu.html").write_text(PAGES["menu.html"].replace("€1.60", "€1.70"))
+    build(site)
+    assert (await retriever.search("croissant", 1))[0].text.startswith("Croissant €1.70")
+    assert retriever.version() != before
+    assert (await retriever.health()).status == "up"
+
+
+async def test_a_missing_or_corrupt_index_fails_the_search_and_health(tmp_path):
+    chosen = options(tmp_path)
+    retriever = SqliteRetriever(chosen)
+    await retriever.start()  # a missing index is not an error at start-up
+    health = await retriever.health()
+    assert health.status == "down" and "run `chatkit index`" in health.detail
+    with pytest.raises(Exception, match="no index at"):
+        await retriever.search("hours", 3)
+    Path(chosen.path).write_bytes(b"this is not a database" * 100)
+    with pytest.raises(Exception, match="cannot be read"):
+        await retriever.search("hours", 3)
