@@ -19,6 +19,8 @@
       forbidden: 'This website is not allowed to use the chat service.',
       invalid_request: 'The message could not be sent. Please try again.',
       error: 'Something went wrong. Please try again.',
+      rate: 'Rate this answer', up: 'Helpful', down: 'Not helpful', comment: 'What was wrong? (optional)',
+      skip: 'Skip', conversations: 'Conversations', del: 'Delete conversation',
     },
     es: {
       title: 'Chatea con nosotros', welcome: '¡Hola! ¿En qué podemos ayudarte hoy?',
@@ -35,6 +37,8 @@
       forbidden: 'Este sitio web no tiene permiso para usar el servicio de chat.',
       invalid_request: 'No se pudo enviar el mensaje. Inténtalo de nuevo.',
       error: 'Algo salió mal. Inténtalo de nuevo.',
+      rate: 'Valora esta respuesta', up: 'Útil', down: 'No útil', comment: '¿Qué falló? (opcional)',
+      skip: 'Omitir', conversations: 'Conversaciones', del: 'Eliminar conversación',
     },
     fr: {
       title: 'Discutons', welcome: 'Bonjour ! Comment pouvons-nous vous aider ?',
@@ -51,6 +55,8 @@
       forbidden: 'Ce site n’est pas autorisé à utiliser le service de chat.',
       invalid_request: 'Le message n’a pas pu être envoyé. Réessayez.',
       error: 'Une erreur s’est produite. Réessayez.',
+      rate: 'Évaluer cette réponse', up: 'Utile', down: 'Pas utile', comment: 'Qu’est-ce qui n’allait pas ? (facultatif)',
+      skip: 'Passer', conversations: 'Conversations', del: 'Supprimer la conversation',
     },
     de: {
       title: 'Schreiben Sie uns', welcome: 'Hallo! Wie können wir Ihnen heute helfen?',
@@ -67,6 +73,8 @@
       forbidden: 'Diese Website darf den Chat-Dienst nicht verwenden.',
       invalid_request: 'Die Nachricht konnte nicht gesendet werden. Bitte versuchen Sie es erneut.',
       error: 'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.',
+      rate: 'Antwort bewerten', up: 'Hilfreich', down: 'Nicht hilfreich', comment: 'Was war falsch? (optional)',
+      skip: 'Überspringen', conversations: 'Unterhaltungen', del: 'Unterhaltung löschen',
     },
     zh: {
       title: '在线咨询', welcome: '您好！今天有什么可以帮您？', placeholder: '输入消息…', send: '发送',
@@ -81,6 +89,8 @@
       forbidden: '此网站无权使用聊天服务。',
       invalid_request: '消息发送失败，请重试。',
       error: '出了点问题，请重试。',
+      rate: '评价此回答', up: '有帮助', down: '没有帮助', comment: '哪里不对？（可选）', skip: '跳过',
+      conversations: '对话列表', del: '删除对话',
     },
     ar: {
       title: 'تحدث معنا', welcome: 'مرحبًا! كيف يمكننا مساعدتك اليوم؟', placeholder: 'اكتب رسالتك…',
@@ -97,12 +107,14 @@
       forbidden: 'لا يُسمح لهذا الموقع باستخدام خدمة المحادثة.',
       invalid_request: 'تعذّر إرسال الرسالة. حاول مرة أخرى.',
       error: 'حدث خطأ ما. حاول مرة أخرى.',
+      rate: 'قيّم هذه الإجابة', up: 'مفيدة', down: 'غير مفيدة', comment: 'ما الخطأ؟ (اختياري)', skip: 'تخطٍّ',
+      conversations: 'المحادثات', del: 'حذف المحادثة',
     },
   };
   const RTL = ['ar', 'he', 'fa', 'ur'];
   const ERRORS = ['network', 'rate_limited', 'providers_unavailable', 'message_too_long', 'forbidden', 'invalid_request'];
 
-  // Dark palette, shared by theme "dark" and by theme "auto" under prefers-color-scheme: dark.
+  // Dark palette: theme "dark", and "auto" when the system is dark.
   const DARK = '--bg:var(--chatkit-bg,#16181d);--fg:var(--chatkit-fg,#e6e8ec);--mu:var(--chatkit-muted,#a3a9b5);' +
     '--bd:var(--chatkit-border,#2e323b);--ab:var(--chatkit-bubble,#23262e);--a:var(--chatkit-accent,#3563e9);' +
     '--ln:var(--chatkit-link,#8db4ff);--er:#ffb4ab;--eb:#3b1f1d;color-scheme:dark';
@@ -143,13 +155,13 @@ border:1px solid var(--bd);border-radius:var(--r);box-shadow:0 16px 48px rgba(0,
 .header{display:flex;align-items:center;gap:4px;padding:10px 8px;padding-inline-start:18px;background:var(--a);color:var(--af)}
 .header h2{flex:1;margin:0;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .icon{width:38px;height:38px;border:0;border-radius:10px;background:transparent;color:inherit;display:grid;place-items:center}
-.icon:hover{background:rgba(255,255,255,.16)}
+.header .icon:hover{background:rgba(255,255,255,.16)}
 .header :focus-visible{outline-color:currentColor;outline-offset:-3px}
 .messages{flex:1;overflow-y:auto;overscroll-behavior:contain;padding:18px 16px;display:flex;flex-direction:column;gap:10px}
 .msg{max-width:86%;padding:9px 14px;border-radius:var(--r);overflow-wrap:anywhere}
 .assistant{align-self:flex-start;background:var(--ab);border-end-start-radius:4px}
 .user{align-self:flex-end;background:var(--a);color:var(--af);border-end-end-radius:4px;white-space:pre-wrap}
-.msg p,.msg ul,.msg ol,.msg pre{margin:0 0 .6em}
+.msg p,.msg ul,.msg ol,.msg pre,.msg blockquote,.table{margin:0 0 .6em}
 .body>:last-child{margin-bottom:0}
 .msg ul,.msg ol{padding-inline-start:1.3em}
 .msg code{font:.87em/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:rgba(127,127,127,.17);padding:.1em .35em;border-radius:5px}
@@ -159,8 +171,8 @@ border:1px solid var(--bd);border-radius:var(--r);box-shadow:0 16px 48px rgba(0,
 .user a{color:inherit}
 .note{display:block;margin-top:4px;font-size:12.5px;color:var(--mu)}
 .msg li>p,.msg li>ul,.msg li>ol{margin:0}
-.msg blockquote{margin:0 0 .6em;padding-inline-start:10px;border-inline-start:3px solid var(--bd)}
-.table{overflow-x:auto;margin:0 0 .6em}
+.msg blockquote{padding-inline-start:10px;border-inline-start:3px solid var(--bd)}
+.table{overflow-x:auto}
 .msg table{border-collapse:collapse;font-size:14px;overflow-wrap:normal}
 .msg th,.msg td{border:1px solid var(--bd);padding:4px 8px;vertical-align:top}
 .msg th:not([align]){text-align:start}
@@ -174,8 +186,26 @@ border:1px solid var(--bd);border-radius:var(--r);box-shadow:0 16px 48px rgba(0,
 @keyframes ck-dot{0%,60%,100%{opacity:.35}30%{opacity:1;transform:translateY(-3px)}}
 .error{display:flex;align-items:center;gap:12px;padding:10px 12px;border-radius:12px;background:var(--eb);color:var(--er);font-size:14px}
 .error span{flex:1}
-.error button{border:1px solid currentColor;border-radius:8px;background:transparent;color:inherit;padding:4px 10px;white-space:nowrap}
+.error button,.fb form button{border:1px solid currentColor;border-radius:8px;background:transparent;color:inherit;padding:4px 10px;white-space:nowrap}
 .error button:disabled{opacity:.6;cursor:default}
+.fb{display:flex;flex-wrap:wrap;align-items:center;gap:2px;margin:4px -8px -6px}
+.fb .icon{width:32px;height:32px}
+.fb svg{width:16px;height:16px}
+.fb [value=down] svg{transform:rotate(180deg)}
+.fb [aria-pressed=true]{color:var(--ln)}
+.fb [aria-pressed=true] svg{fill:currentColor}
+.fb form{flex-basis:100%;display:flex;flex-wrap:wrap;gap:6px;padding:4px 8px}
+.fb textarea{flex-basis:100%;min-height:60px;font-size:14px}
+.fail{flex-basis:100%;padding:0 8px;font-size:13px;color:var(--er)}
+.list{flex:1;overflow-y:auto;padding:12px}
+.list h3{margin:4px 10px 8px;font-size:15px}
+.list ul{margin:0;padding:0;list-style:none}
+.list li{display:flex;align-items:center;border-radius:10px}
+.list li:hover,.list [aria-current=true]{background:var(--ab)}
+.pick{flex:1;min-width:0;display:flex;gap:8px;align-items:center;padding:10px;border:0;border-radius:10px;background:none;color:inherit;text-align:start}
+.pick span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.fb .icon,.list .icon,.pick svg{color:var(--mu);flex:none}
+.icon:hover,.pick:hover{background:rgba(127,127,127,.17)}
 .composer{display:flex;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid var(--bd);background:var(--bg)}
 textarea{flex:1;min-height:42px;max-height:140px;resize:none;margin:0;padding:9px 13px;border:1px solid var(--bd);
 border-radius:12px;background:var(--bg);color:var(--fg);font:inherit;line-height:1.45}
@@ -212,6 +242,9 @@ textarea{font-size:16px}}
     send: 'M4 12h14M12 5l7 7-7 7',
     stop: 'M7 7h10v10H7z',
     new: 'M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z',
+    thumb: 'M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.3a2 2 0 0 0 2-1.7l1.4-9a2 2 0 0 0-2-2.3zM7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3',
+    list: 'M8 6h13M8 12h13M8 18h13M3 6h.01M3 12h.01M3 18h.01',
+    trash: 'M3 6h18M19 6l-1 14H6L5 6M9 6V3h6v3',
   };
   const icon = (name) => {
     const ns = 'http://www.w3.org/2000/svg';
@@ -235,8 +268,8 @@ textarea{font-size:16px}}
     return node;
   }
 
-  const button = (part, label, click, name, cls = 'icon') =>
-    el('button', { class: cls, part, type: 'button', 'aria-label': label, title: label, click }, icon(name));
+  const button = (part, label, click, name, attrs) =>
+    el('button', { class: 'icon', part, type: 'button', 'aria-label': label, title: label, click, ...attrs }, icon(name));
 
   // The API returns HTML-escaped text; turn entities back into characters, in one pass.
   const NAMED = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0' };
@@ -456,10 +489,12 @@ textarea{font-size:16px}}
     return new ApiError(body.code || (res.status === 429 ? 'rate_limited' : 'error'), body.message, retryAfter || 0);
   };
 
+  const path = (sid) => '/api/session/' + encodeURIComponent(sid);
+
   const store = {
     get: (key) => { try { return localStorage.getItem(key); } catch { return null; } },
-    set: (key, value) => { try { localStorage.setItem(key, value); } catch { /* storage disabled */ } },
-    drop: (key) => { try { localStorage.removeItem(key); } catch { /* storage disabled */ } },
+    // No value removes the key.
+    set: (key, value) => { try { value ? localStorage.setItem(key, value) : localStorage.removeItem(key); } catch { /* storage disabled */ } },
   };
 
   const instances = [];
@@ -473,8 +508,11 @@ textarea{font-size:16px}}
       this.mode = options.mode === 'fullpage' ? 'fullpage' : this.target ? 'inline' : 'floating';
       // One conversation per endpoint, and per target element for widgets placed in the page.
       const place = options.target && (typeof options.target === 'string' ? options.target : '#' + options.target.id);
-      const base = new URL(this.endpoint || '/', location.href).href;
-      this.key = options.storageKey || `chatkit:session:${base}${place ? ' ' + place : ''}`;
+      const id = options.storageKey || new URL(this.endpoint || '/', location.href).href + (place ? ' ' + place : '');
+      this.key = options.storageKey || 'chatkit:session:' + id;
+      // The visitor's recent conversations, unless the site wants a single thread.
+      this.convs = ![false, 'false'].includes(options.conversations);
+      this.listKey = 'chatkit:conversations:' + id;
       const tag = String(options.locale || navigator.language || 'en').replace(/_/g, '-');
       const lang = tag.toLowerCase().split('-')[0];
       // Sent with each message so answers come in the visitor's language; a malformed tag is not sent.
@@ -525,20 +563,27 @@ textarea{font-size:16px}}
         },
         input: () => this.fitInput(),
       });
-      this.sendBtn = button('send', t.send, null, 'send', 'send');
+      this.sendBtn = button('send', t.send, null, 'send', { class: 'send' });
       this.sendBtn.type = 'submit';
-      this.stopBtn = button('stop', t.stop, () => this.stop(), 'stop', 'send stop');
+      this.stopBtn = button('stop', t.stop, () => this.stop(), 'stop', { class: 'send stop' });
       this.stopBtn.hidden = true;
       const form = el('form', { class: 'composer', part: 'composer', submit: (e) => { e.preventDefault(); this.submit(); } },
         this.input, this.sendBtn, this.stopBtn);
 
+      this.form = form;
       const header = el('div', { class: 'header', part: 'header' }, el('h2', { part: 'title' }, title),
-        button('new-chat', t.newChat, () => this.clear(), 'new'));
+        button('new-chat', t.newChat, () => this.clear(this.convs), 'new'));
+      this.list = el('div', { class: 'list', part: 'conversation-list', id: 'ck-list', hidden: true,
+        keydown: (e) => e.key === 'Escape' && this.showList(false, e) });
+      if (this.convs) {
+        header.append(this.listBtn = button('conversations', t.conversations, () => this.showList(this.list.hidden), 'list',
+          { 'aria-expanded': 'false', 'aria-controls': 'ck-list' }));
+      }
       if (floating) header.append(button('close', t.close, () => this.close(), 'down'));
       this.panel = el('div', {
         class: 'panel', part: 'panel', id: panelId, role: floating ? 'dialog' : 'region',
         'aria-modal': floating ? 'true' : null, 'aria-label': title, hidden: floating, keydown: (e) => this.onKey(e),
-      }, header, this.messages, form, this.live);
+      }, header, this.messages, this.list, form, this.live);
       this.root.append(...[this.launcher, this.panel].filter(Boolean));
       root.append(this.root);
 
@@ -581,12 +626,7 @@ textarea{font-size:16px}}
       if (this.mode === 'floating' && !this.isOpen) {
         const active = document.activeElement;
         this.returnTo = active === this.host || active === document.body ? null : active;
-        this.isOpen = true;
-        this.panel.hidden = false;
-        this.root.classList.add('open');
-        this.launcher.setAttribute('aria-expanded', 'true');
-        this.launcher.setAttribute('aria-label', this.t.close);
-        this.launcher.replaceChildren(icon('close'));
+        this.show(true);
         this.emit('open');
       }
       this.input.focus();
@@ -595,16 +635,21 @@ textarea{font-size:16px}}
 
     close() {
       if (this.mode !== 'floating' || !this.isOpen) return;
-      this.isOpen = false;
-      this.panel.hidden = true;
-      this.root.classList.remove('open');
-      this.launcher.setAttribute('aria-expanded', 'false');
-      this.launcher.setAttribute('aria-label', this.t.open);
-      this.launcher.replaceChildren(icon('chat'));
+      this.showList(false);
+      this.show(false);
       const back = this.returnTo && this.returnTo.isConnected ? this.returnTo : this.launcher;
       back.focus();
       if (this.shadow.activeElement !== back && document.activeElement !== back) this.launcher.focus();
       this.emit('close');
+    }
+
+    show(open) {
+      this.isOpen = open;
+      this.panel.hidden = !open;
+      this.root.classList.toggle('open', open);
+      this.launcher.setAttribute('aria-expanded', open);
+      this.launcher.setAttribute('aria-label', this.t[open ? 'close' : 'open']);
+      this.launcher.replaceChildren(icon(open ? 'close' : 'chat'));
     }
 
     toggle() {
@@ -647,18 +692,51 @@ textarea{font-size:16px}}
       return fetch(this.endpoint + path, { ...init, headers, credentials: 'omit' });
     }
 
-    forget() {
-      this.sid = null;
-      store.drop(this.key);
+    // A JSON API call; throws the API's error.
+    async json(path, init) {
+      const res = await this.api(path, init);
+      if (!res.ok) throw await apiError(res);
+      return res.status === 204 ? null : res.json();
+    }
+
+    // The conversation is gone on the server.
+    lost(sid) {
+      this.untrack(sid);
+      if (sid === this.sid) store.set(this.key, (this.sid = null));
     }
 
     async session(signal) {
       if (this.sid) return this.sid;
-      const res = await this.api('/api/create-session', { method: 'POST', body: '{}', signal });
-      if (!res.ok) throw await apiError(res);
-      this.sid = (await res.json()).sessionId;
+      this.sid = (await this.json('/api/create-session', { method: 'POST', body: '{}', signal })).sessionId;
       store.set(this.key, this.sid);
       return this.sid;
+    }
+
+    // The conversation list: [{id, title}], most recently used first.
+    saved() {
+      try {
+        return JSON.parse(store.get(this.listKey)).filter((c) => typeof c?.id === 'string');
+      } catch {
+        return [];
+      }
+    }
+
+    save(list) {
+      if (this.convs) store.set(this.listKey, JSON.stringify(list.slice(0, 10)));
+    }
+
+    // Adds a conversation (also one saved before lists existed), titled by its first question.
+    track(id, title, top) {
+      const list = this.saved();
+      const i = list.findIndex((c) => c.id === id);
+      const c = i < 0 ? { id } : list.splice(i, 1)[0];
+      c.title ||= String(title || '').replace(/\s+/g, ' ').trim().slice(0, 80);
+      list.splice(top || i < 0 ? 0 : i, 0, c);
+      this.save(list);
+    }
+
+    untrack(id) {
+      this.save(this.saved().filter((c) => c.id !== id));
     }
 
     welcome() {
@@ -669,19 +747,23 @@ textarea{font-size:16px}}
 
     async restore() {
       this.welcome();
-      if (this.sid) {
+      const sid = this.sid;
+      if (sid) {
         try {
-          const res = await this.api(`/api/session/${encodeURIComponent(this.sid)}/messages`);
-          if (res.status === 404) this.forget();
-          else if (res.ok) {
-            for (const m of (await res.json()).messages) this.bubble(m.role, m.content, false, m);
-            this.scroll();
-          }
-        } catch { /* offline: the next message shows the error */ }
+          const { messages } = await this.json(path(sid) + '/messages');
+          for (const m of messages) this.bubble(m.role, m.content, false, m);
+          this.track(sid, decode(messages.find((m) => m.role === 'user')?.content));
+          this.scroll();
+        } catch (err) {
+          // Offline: the next message shows the error.
+          if (err.code === 'session_not_found') this.lost(sid);
+        }
       }
       await null;
-      this.ready = true;
-      this.emit('ready');
+      if (!this.ready) {
+        this.ready = true;
+        this.emit('ready');
+      }
     }
 
     // Adds a message bubble. Assistant text is markdown from the API (HTML-escaped); user text is plain.
@@ -716,6 +798,56 @@ textarea{font-size:16px}}
       if (links.length) {
         node.append(el('div', { class: 'sources', part: 'sources' }, el('div', {}, this.t.sources), el('ul', {}, ...links)));
       }
+      if (message.role === 'assistant' && message.id) this.feedback(node, message.id, message.feedback?.rating);
+    }
+
+    // Thumbs up and down; after thumbs down, an optional comment.
+    feedback(node, id, rated) {
+      const { t } = this;
+      const url = `${path(this.sid)}/messages/${encodeURIComponent(id)}/feedback`;
+      const fail = el('span', { class: 'fail', role: 'alert' });
+      const bar = el('div', { class: 'fb', part: 'feedback', role: 'group', 'aria-label': t.rate });
+      let form;
+      const close = (focus) => {
+        form?.remove();
+        if (focus) down.focus();
+      };
+      const send = async (rating, comment) => {
+        fail.remove();
+        try {
+          rated = (await this.json(url, { method: 'POST', body: JSON.stringify({ rating, comment }) })).feedback?.rating;
+          for (const b of [up, down]) b.setAttribute('aria-pressed', b.value === rated);
+          this.emit('feedback', { messageId: id, rating, comment: comment || '' });
+          return true;
+        } catch (err) {
+          bar.append(fail);
+          fail.textContent = this.explain(err);
+        }
+      };
+      const comment = () => {
+        const input = el('textarea', { rows: '2', maxlength: '500', dir: 'auto', placeholder: t.comment, 'aria-label': t.comment });
+        form = el('form', {
+          submit: async (e) => {
+            e.preventDefault();
+            const text = input.value.trim();
+            if (!text || await send('down', text)) close(true);
+          },
+          keydown: (e) => {
+            if (e.key !== 'Escape') return;
+            e.stopPropagation();
+            close(true);
+          },
+        }, input, el('button', {}, t.send), el('button', { type: 'button', click: () => close(true) }, t.skip));
+        bar.append(form);
+        input.focus();
+      };
+      const [up, down] = ['up', 'down'].map((rating) => button('rate ' + rating, t[rating], async () => {
+        close();
+        // A new rating replaces the old one; thumbs down (again) opens the comment box.
+        if ((rated === rating || await send(rating)) && rating === 'down') comment();
+      }, 'thumb', { value: rating, 'aria-pressed': String(rated === rating) }));
+      bar.append(up, down);
+      node.append(bar);
     }
 
     note(node, key) {
@@ -817,19 +949,28 @@ textarea{font-size:16px}}
           method: 'POST', signal, headers: { Accept: 'text/event-stream' },
           body: JSON.stringify({ sessionId, message: text, stream: true, locale: this.locale }),
         });
-        if (res.ok) return res;
+        if (res.ok) {
+          this.track(sessionId, text, true);
+          return res;
+        }
         const err = await apiError(res);
         // An expired session starts a new one silently, once.
         if (err.code !== 'session_not_found' || attempt) throw err;
-        this.forget();
+        this.lost(sessionId);
       }
+    }
+
+    // An error in the visitor's words.
+    explain(err) {
+      const code = err instanceof ApiError ? err.code : 'network';
+      const key = code === 'body_too_large' ? 'message_too_long' : code;
+      return this.t[ERRORS.includes(key) ? key : 'error'].replace('{n}', this.seconds(Math.ceil(err.retryAfter || 0) || 30));
     }
 
     fail(err, text) {
       const code = err instanceof ApiError ? err.code : 'network';
       const wait = Math.ceil(err.retryAfter || 0);
-      const key = code === 'body_too_large' ? 'message_too_long' : code;
-      const message = this.t[ERRORS.includes(key) ? key : 'error'].replace('{n}', this.seconds(wait || 30));
+      const message = this.explain(err);
       const retry = el('button', { type: 'button', part: 'retry', click: () => this.ask(text, true) }, this.t.retry);
       if (code === 'rate_limited' && wait) {
         retry.disabled = true;
@@ -853,15 +994,70 @@ textarea{font-size:16px}}
       this.ctrl?.abort();
     }
 
-    async clear() {
+    // A new conversation; the old one is erased unless `keep`.
+    async clear(keep) {
       await this.restoring;
-      this.stop();
       const sid = this.sid;
-      this.forget();
+      this.reset();
+      if (sid && !keep) {
+        this.untrack(sid);
+        await this.erase(sid).catch(() => {});
+      }
+    }
+
+    // Shows conversation `sid`, or a new one; `stay` keeps the list open.
+    reset(sid = null, stay) {
+      this.stop();
+      this.sid = sid;
+      store.set(this.key, sid);
       this.error = null;
-      this.welcome();
-      this.input.focus();
-      if (sid) await this.api(`/api/session/${encodeURIComponent(sid)}`, { method: 'DELETE' }).catch(() => {});
+      if (!stay) {
+        this.showList(false);
+        this.input.focus();
+      }
+      return (this.restoring = this.restore());
+    }
+
+    // Erases a conversation on the server (already gone is fine).
+    async erase(sid) {
+      await this.json(path(sid), { method: 'DELETE' }).catch((err) => {
+        if (err.code !== 'session_not_found') throw err;
+      });
+      this.untrack(sid);
+    }
+
+    // The conversations view (new, switch, delete) takes the place of the messages and composer.
+    showList(show, e) {
+      if (!this.convs || show === !this.list.hidden) return;
+      e?.stopPropagation();
+      this.list.hidden = !show;
+      this.messages.hidden = this.form.hidden = show;
+      this.listBtn.setAttribute('aria-expanded', show);
+      if (show) this.fillList();
+      else (e ? this.listBtn : this.input).focus();
+    }
+
+    fillList(fail) {
+      const { t } = this;
+      const item = (c) => {
+        const title = (typeof c.title === 'string' && c.title) || t.newChat;
+        return el('li', {}, el('button', {
+          class: 'pick', type: 'button', 'aria-current': c.id === this.sid ? 'true' : null,
+          click: () => c.id === this.sid ? this.showList(false) : this.reset(c.id),
+        }, el('span', { dir: 'auto' }, title)), button(null, `${t.del}: ${title}`, async () => {
+          try {
+            await this.erase(c.id);
+            if (c.id === this.sid) this.reset(null, true);
+            this.fillList();
+          } catch (err) {
+            this.fillList(err);
+          }
+        }, 'trash'));
+      };
+      this.list.replaceChildren(el('h3', {}, t.conversations),
+        el('button', { class: 'pick', type: 'button', click: () => this.clear(true) }, icon('new'), el('span', {}, t.newChat)),
+        el('ul', {}, ...this.saved().map(item)), fail ? el('p', { class: 'fail', role: 'alert' }, this.explain(fail)) : '');
+      (this.list.querySelector('[aria-current]') || this.list.querySelector('button')).focus();
     }
 
     destroy() {
@@ -906,7 +1102,7 @@ textarea{font-size:16px}}
     const d = script.dataset;
     const start = () => ChatKit.init({
       endpoint: d.endpoint, title: d.title, welcomeMessage: d.welcomeMessage, locale: d.locale, theme: d.theme,
-      position: d.position, target: d.target, siteKey: d.siteKey, mode: d.mode,
+      position: d.position, target: d.target, siteKey: d.siteKey, mode: d.mode, conversations: d.conversations,
     });
     if (document.body) start();
     else document.addEventListener('DOMContentLoaded', start, { once: true });

@@ -9,7 +9,8 @@ pytestmark = pytest.mark.browser
 
 PAGES = {"/": "floating", "/examples/snippet.html": "floating", "/examples/inline.html": "inline",
          "/examples/themed.html": "floating", "/examples/fullpage.html": "fullpage",
-         "/examples/api.html": "floating", "/examples/rtl.html": "inline", "/examples/csp.html": "floating"}
+         "/examples/api.html": "floating", "/examples/rtl.html": "inline", "/examples/csp.html": "floating",
+         "/examples/single.html": "floating"}
 
 
 @pytest.mark.parametrize(("path", "mode"), PAGES.items())

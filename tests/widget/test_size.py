@@ -10,8 +10,11 @@ WIDGET = Path(__file__).resolve().parents[2] / "widget" / "chatkit.js"
 SOURCE = WIDGET.read_text()
 
 
-def test_gzipped_size_is_under_15_kb() -> None:
-    assert len(gzip.compress(WIDGET.read_bytes(), compresslevel=9)) < 15 * 1024
+def test_gzipped_size_is_under_17_kb() -> None:
+    # 15 KB until answer feedback and the conversation list (about 2.6 KB gzipped with their
+    # strings in six languages). The file ships unminified, comments included: stripping every
+    # comment and indent would save about 2.1 KB, which a build step could do.
+    assert len(gzip.compress(WIDGET.read_bytes(), compresslevel=9)) < 17 * 1024
 
 
 def test_no_html_parsing_or_code_evaluation() -> None:

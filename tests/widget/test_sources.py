@@ -65,8 +65,9 @@ def test_sources_render_as_safe_links_after_streaming_and_after_reload(page: Pag
     reply = chat.ask("When do you open?")
     expect(reply.locator(".body")).to_have_text("We open at 8:00.")
     assert_safe_sources(page, base_url)
-    # The part sits after the answer's text, inside the bubble.
-    assert reply.evaluate("node => node.lastElementChild.getAttribute('part')") == "sources"
+    # The part sits inside the bubble, after the answer's text and before the thumbs.
+    assert reply.evaluate("node => [...node.children].map(c => c.getAttribute('part') || c.className)") == [
+        "sr", "body", "sources", "feedback"]
     page.reload()
     chat = open_widget(page)
     expect(chat.assistant).to_have_count(2)

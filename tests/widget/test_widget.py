@@ -118,8 +118,8 @@ def test_expired_session_starts_a_new_one_silently(page: Page) -> None:
     assert page.evaluate("k => localStorage.getItem(k)", session_key(page)) != "expired-session-id-0000000000000000"
 
 
-def test_new_conversation_erases_the_session(page: Page, base_url: str) -> None:
-    page.goto("/")
+def test_new_conversation_erases_the_session_of_a_single_thread(page: Page, base_url: str) -> None:
+    page.goto("/examples/single.html")
     chat = Chat(page)
     chat.launcher.click()
     chat.ask("Remember my order")
