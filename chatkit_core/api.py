@@ -21,7 +21,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from chatkit_core.chain import ChainFailed, Finished, Started, StreamBroken
+from chatkit_core.chain import ChainFailed, Finished, Queued, Started, StreamBroken
 from chatkit_core.errors import APIError, error_body, invalid, session_not_found, store_unavailable
 from chatkit_core.knowledge import Passage, Source, cited_sources, context_message, search_query
 from chatkit_core.providers import ChatMessage, ChatRequest
@@ -81,6 +81,11 @@ class _OptionalBody(Operation):
             self.request_body.required = False
 
 
+_EVENTS = ("Server-Sent Events: `queued` {position} while waiting for a busy provider (position 1 is next; "
+           "repeated as it moves up), then `start` {messageId, provider, model}, `delta` {text}..., and one of "
+           "`done` {message} or `error` {error: {code, message}}.")
+
+
 @dataclass
 class _JsonOrEvents(Operation):
     """A chat answers with JSON, or with a stream of Server-Sent Events."""
@@ -88,7 +93,8 @@ class _JsonOrEvents(Operation):
     def __post_init__(self) -> None:
         answer = (self.responses or {}).get("200")
         if answer is not None and getattr(answer, "content", None) is not None:
-            answer.content["text/event-stream"] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+            answer.content["text/event-stream"] = OpenAPIMediaType(schema=Schema(
+                type=OpenAPIType.STRING, description=_EVENTS))
 
 
 def redact(session_id: str) -> str:
@@ -240,13 +246,13 @@ _WEB_URL = re.compile(r"^(?:https?://[^\s]+|/[^\s]*)$", re.I)
 
 
 def _assistant(started: Started | None, content: str, usage: dict[str, Any] | None, complete: bool,
-               sources: list[Source] | None = None) -> Message:
+               sources: list[Source] | None = None, truncated: bool = False) -> Message:
     return Message(
         id=new_message_id(), role="assistant", content=content, created_at=now_rfc3339(),
         provider=started.provider if started else None, model=started.model if started else None,
         incomplete=not complete, fallbacks=started.fallbacks if started else [],
         usage={**(usage or {}), "ttftMs": round(started.ttft * 1000)} if started and started.ttft else usage,
-        sources=sources or [],
+        sources=sources or [], truncated=truncated,
     )
 
 
@@ -269,20 +275,21 @@ async def _answer(runtime: Runtime, session_id: str, request: ChatRequest) -> Me
     """The whole answer at once. Nothing has been shown, so any failure may still fail over."""
     started: Started | None = None
     parts: list[str] = []
-    usage = None
+    finished = Finished(None)
     try:
         async with contextlib.aclosing(runtime.chain.stream(request, buffered=True)) as events:
             async for event in events:
                 if isinstance(event, Started):
                     started, parts = event, []
                 elif isinstance(event, Finished):
-                    usage = event.usage
+                    finished = event
                 else:
                     parts.append(event)
     except ChainFailed as error:
         raise _unavailable(error) from None
     content = runtime.sanitizers.clean_output("".join(parts))
-    message = _assistant(started, content, usage, complete=True, sources=_sources(runtime, content, request.passages))
+    message = _assistant(started, content, finished.usage, complete=True,
+                         sources=_sources(runtime, content, request.passages), truncated=finished.truncated)
     async with _store_errors():
         await _save(runtime, session_id, message)
     return message
@@ -294,20 +301,23 @@ def _event(name: str, payload: Any) -> ServerSentEventMessage:
 
 async def _answer_stream(runtime: Runtime, session_id: str, request: ChatRequest
                          ) -> AsyncIterator[ServerSentEventMessage]:
-    """start, delta…, then exactly one of done or error."""
+    """queued… (while waiting for a busy provider), start, delta…, then exactly one of done or error."""
     cleaner = runtime.sanitizers.stream()
     started: Started | None = None
     message_id = new_message_id()
     try:
         async with contextlib.aclosing(runtime.chain.stream(request)) as events:
             async for event in events:
-                if isinstance(event, Started):
+                if isinstance(event, Queued):
+                    yield _event("queued", {"position": event.position})
+                elif isinstance(event, Started):
                     started = event
                     yield _event("start", {"messageId": message_id, "provider": event.provider, "model": event.model})
                 elif isinstance(event, Finished):
                     content = cleaner.finish()
                     message = _assistant(started, content, event.usage, complete=True,
-                                         sources=_sources(runtime, content, request.passages))
+                                         sources=_sources(runtime, content, request.passages),
+                                         truncated=event.truncated)
                     if tail := cleaner.rest(message.content):
                         yield _event("delta", {"text": tail})
                 elif text := cleaner.feed(event):

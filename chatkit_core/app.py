@@ -56,7 +56,8 @@ def create_app(config: Config | None = None, components: Components | None = Non
     config = config or load_config()
     components = components or assemble(config)
     metrics = Metrics()
-    runtime = Runtime(config, components, Chain(components.providers, config.chain, metrics), metrics)
+    chain = Chain(components.providers, config.chain, metrics, max_tokens=config.chat.max_tokens)
+    runtime = Runtime(config, components, chain, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -1,6 +1,7 @@
-"""The provider fallback chain: the one place that retries, times out and fails over.
+"""The provider fallback chain: the one place that retries, times out, queues and fails over.
 
-``Chain.stream`` yields :class:`Started` once the answer begins, then text deltas, then
+``Chain.stream`` yields :class:`Queued` while the request waits for one of the provider's
+``max_concurrency`` slots, :class:`Started` once the answer begins, then text deltas, then
 :class:`Finished`. Before the first delta every failure is silent: the chain retries the
 provider (exponential backoff with jitter, honouring Retry-After) or moves on to the next.
 After it, a failure raises :class:`StreamBroken` carrying the partial text, unless the
@@ -14,32 +15,42 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import msgspec
 import structlog
 
 from chatkit_core.breaker import Breaker
-from chatkit_core.config import ChainConfig
+from chatkit_core.config import DEFAULT_MAX_TOKENS, ChainConfig
 from chatkit_core.health import Health
 from chatkit_core.metrics import Metrics
 from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderError
+from chatkit_core.slots import QueueFull, Slots, Ticket
 
 log = structlog.get_logger("chatkit.chain")
+
+
+class Queued(msgspec.Struct, frozen=True):
+    """The request waits for a slot of a busy provider; sent again when it moves up."""
+
+    position: int
+    """1: next in line."""
 
 
 class Started(msgspec.Struct, frozen=True):
     provider: str
     model: str
     fallbacks: list[str]
-    """``"name:kind"`` for each provider that failed or was skipped before this one."""
+    """``"name:kind"`` for each failed attempt and skipped provider before this answer."""
     ttft: float | None = None
     """Seconds from the request to this provider until its first text."""
 
 
 class Finished(msgspec.Struct, frozen=True):
     usage: dict[str, Any] | None
+    truncated: bool = False
+    """The provider stopped at the length cap: the answer is cut short."""
 
 
 class ChainFailed(Exception):
@@ -60,15 +71,21 @@ class StreamBroken(Exception):
         self.error = error
 
 
-Event = Started | str | Finished
+Event = Queued | Started | str | Finished
 
 
 class Chain:
-    def __init__(self, providers: list[Provider], config: ChainConfig, metrics: Metrics) -> None:
+    def __init__(self, providers: list[Provider], config: ChainConfig, metrics: Metrics,
+                 max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
         self.providers = providers
         self.config = config
         self.metrics = metrics
+        self.max_tokens = max_tokens
+        """``[chat] max_tokens``: the cap of providers that set none."""
         self.breakers = {p.name: Breaker(config.breaker_failures, config.breaker_cooldown) for p in providers}
+        self.slots = {p.name: Slots(p.options.max_concurrency, p.options.max_queue) for p in providers}
+        self.failure_listeners: list[Callable[[str], None]] = []
+        """Called with a provider's name when it fails in a way that says it may be down."""
 
     def status(self, name: str) -> Health | None:
         """``cooldown`` while a provider's circuit is open, else None (ask the provider)."""
@@ -81,7 +98,8 @@ class Chain:
             breaker = self.breakers[provider.name]
             last = index == len(self.providers) - 1
             if not breaker.allow() and not last:
-                self._fell_back(provider, "circuit_open", fallbacks)
+                fallbacks.append(f"{provider.name}:circuit_open")
+                self._moved_on(provider, "circuit_open")
                 continue
             async with contextlib.aclosing(self._try(provider, request, deadline, fallbacks, buffered)) as events:
                 async for event in events:
@@ -97,26 +115,28 @@ class Chain:
     ) -> AsyncIterator[Event]:
         """Attempts on one provider; yields nothing when it failed before its first delta."""
         breaker = self.breakers[provider.name]
+        request = msgspec.structs.replace(request, max_tokens=self._cap(provider))
         for attempt in range(self.config.retries + 1):
             started_at = time.monotonic()
             state = _Attempt()
             try:
-                async with contextlib.aclosing(self._attempt(provider, request, deadline, fallbacks, state)) as events:
+                async with contextlib.aclosing(
+                        self._attempt(provider, request, deadline, fallbacks, state, buffered)) as events:
                     async for event in events:
                         if isinstance(event, Finished):
                             breaker.succeeded()
                             self.metrics.provider_outcome(provider.name, "success")
                         yield event
             except ProviderError as error:
-                breaker.failed(trip=error.trip)
-                self.metrics.provider_outcome(provider.name, error.kind)
+                self._failed(provider, error, state.sent_at)
                 if state.started and not buffered:
                     raise StreamBroken(state.started, state.text, error) from error
+                fallbacks.append(f"{provider.name}:{error.kind}")
                 log.warning("provider_failed", provider=provider.name, kind=error.kind, attempt=attempt + 1,
                             error=str(error), elapsed=round(time.monotonic() - started_at, 3))
                 delay = self._retry_delay(error, attempt, deadline, breaker)
                 if delay is None:
-                    self._fell_back(provider, error.kind, fallbacks)
+                    self._moved_on(provider, error.kind)
                     return
                 await asyncio.sleep(delay)
                 continue
@@ -125,14 +145,63 @@ class Chain:
                 raise
             return
 
+    def _cap(self, provider: Provider) -> int | None:
+        cap = provider.options.max_tokens if provider.options.max_tokens is not None else self.max_tokens
+        return cap or None
+
+    def _failed(self, provider: Provider, error: ProviderError, sent_at: float | None) -> None:
+        """Count a failure toward the circuit when it is about the provider, not one request."""
+        self.metrics.provider_outcome(provider.name, error.kind)
+        breaker = self.breakers[provider.name]
+        if not error.provider_wide:
+            breaker.released()  # an answer was refused or never asked for: no verdict on the provider
+            return
+        breaker.failed(trip=error.trip, started=sent_at)
+        for listener in self.failure_listeners:
+            listener(provider.name)
+
     async def _attempt(
+        self, provider: Provider, request: ChatRequest, deadline: float, fallbacks: list[str], state: _Attempt,
+        buffered: bool,
+    ) -> AsyncIterator[Event]:
+        try:
+            ticket = self.slots[provider.name].enter()
+        except QueueFull:
+            raise ProviderError(f"{provider.name} is busy and its queue is full", kind="queue_full",
+                                retryable=False) from None
+        try:
+            async with contextlib.aclosing(self._wait_for_slot(provider, ticket, deadline)) as positions:
+                async for position in positions:
+                    if not buffered:
+                        yield Queued(position)
+            async with contextlib.aclosing(self._answer(provider, request, deadline, fallbacks, state)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            ticket.leave()
+
+    async def _wait_for_slot(self, provider: Provider, ticket: Ticket, deadline: float) -> AsyncIterator[int]:
+        """The ticket's place in line each time it moves up, until it holds a slot."""
+        until = min(time.monotonic() + provider.options.queue_timeout, deadline)
+        while not ticket.granted:
+            yield ticket.position
+            try:
+                async with asyncio.timeout(until - time.monotonic()):
+                    await ticket.moved()
+            except TimeoutError:
+                raise ProviderError(f"no free slot on {provider.name} within {provider.options.queue_timeout:.1f}s",
+                                    kind="queue_timeout", retryable=False) from None
+
+    async def _answer(
         self, provider: Provider, request: ChatRequest, deadline: float, fallbacks: list[str], state: _Attempt
     ) -> AsyncIterator[Event]:
-        began = time.monotonic()
+        began = state.sent_at = time.monotonic()  # the first-token limit runs from here, not from the queue
         usage: dict[str, Any] | None = None
+        truncated = False
         async with contextlib.aclosing(provider.stream(request)) as chunks:
             while (chunk := await self._next(provider, chunks, deadline, waiting_first=not state.text)) is not None:
                 usage = chunk.usage or usage
+                truncated = truncated or chunk.truncated
                 if not chunk.text:
                     continue
                 if state.started is None:
@@ -144,7 +213,7 @@ class Chain:
         if state.started is None:  # an empty answer is still an answer
             state.started = Started(provider.name, provider.model, list(fallbacks))
             yield state.started
-        yield Finished(usage)
+        yield Finished(usage, truncated)
 
     async def _next(
         self, provider: Provider, chunks: AsyncIterator[Chunk], deadline: float, waiting_first: bool
@@ -178,15 +247,16 @@ class Chain:
         delay = max(delay, error.retry_after or 0.0)
         return delay if time.monotonic() + delay < deadline else None
 
-    def _fell_back(self, provider: Provider, kind: str, fallbacks: list[str]) -> None:
-        fallbacks.append(f"{provider.name}:{kind}")
+    def _moved_on(self, provider: Provider, kind: str) -> None:
         self.metrics.fallback(provider.name, kind)
         log.info("provider_skipped", provider=provider.name, reason=kind)
 
 
 class _Attempt:
-    __slots__ = ("started", "text")
+    __slots__ = ("sent_at", "started", "text")
 
     def __init__(self) -> None:
         self.started: Started | None = None
         self.text = ""
+        self.sent_at: float | None = None
+        """When the request went upstream (after any wait for a slot)."""

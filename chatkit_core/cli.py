@@ -12,6 +12,7 @@ from pathlib import Path
 from chatkit_core.assembly import Components, assemble
 from chatkit_core.config import Config, ConfigError, find_config_path, load_config
 from chatkit_core.plugins import PluginError, collect, describe
+from chatkit_core.providers import Provider
 
 
 def _load(path: str | None) -> tuple[Config, Components]:
@@ -91,6 +92,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         where = f" at {provider.options.base_url}" if provider.options.base_url else ""
         print(f"  {index}. {provider.name} (type {components.provider_types[provider.name]}, "
               f"model {provider.model or '-'}{where})")
+        print(f"     {_limits(provider, config.chat.max_tokens)}")
+    if args.probe:
+        asyncio.run(_probe(components))
     print("middleware (outermost first): " + ", ".join(name for name, _ in components.middleware))
     print("sanitizers: " + ", ".join(components.sanitizer_names))
     print(f"session store: {components.store_type} (ttl {components.store.ttl:.0f}s)")
@@ -99,10 +103,37 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         options = components.knowledge.options
         print(f"knowledge: {components.knowledge.type_name} (top_k {options.top_k}, sources: "
               f"{', '.join(options.sources) or 'none'})")
-    for warning in components.warnings:
+    for warning in [*components.warnings, *_example_warnings(components)]:
         print(f"warning: {warning}")
     print("ok")
     return 0
+
+
+def _limits(provider: Provider, chat_max_tokens: int) -> str:
+    options = provider.options
+    cap = options.max_tokens if options.max_tokens is not None else chat_max_tokens
+    queue = (f"{options.max_concurrency} at once, queue {options.max_queue} for {options.queue_timeout:g}s"
+             if options.max_concurrency else "no concurrency limit")
+    return f"max_tokens {cap or 'none'}; {queue}"
+
+
+def _example_warnings(components: Components) -> list[str]:
+    return [f"providers.{p.name}: example provider (type {components.provider_types[p.name]}): "
+            "not for a deployed site" for p in components.providers if p.example]
+
+
+async def _probe(components: Components) -> None:
+    """Ask each provider's server whether it answers (only with --probe: it goes on the network)."""
+    from chatkit_core.health import probe
+
+    print("probes:")
+    await asyncio.gather(*(provider.start() for provider in components.providers))
+    try:
+        for provider, health in zip(components.providers,
+                                    await asyncio.gather(*(probe(p) for p in components.providers)), strict=True):
+            print(f"  {provider.name}: {health.status}" + (f" ({health.detail})" if health.detail else ""))
+    finally:
+        await asyncio.gather(*(provider.close() for provider in components.providers), return_exceptions=True)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -117,7 +148,7 @@ async def _chat(args: argparse.Namespace) -> int:
 
     config, components = _load(args.config)
     messages = [ChatMessage("user", args.message)]
-    chain = Chain(components.providers, config.chain, Metrics())
+    chain = Chain(components.providers, config.chain, Metrics(), max_tokens=config.chat.max_tokens)
     await components.start()
     knowledge = components.knowledge
     passages = await knowledge.find(args.message) if knowledge else []
@@ -169,6 +200,8 @@ def parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", required=True)
     check = config_commands.add_parser("check", help="validate and print the resolved setup")
     check.add_argument("--config", help=config_help)
+    check.add_argument("--probe", action="store_true",
+                       help="also ask each provider's server whether it answers (goes on the network)")
     check.set_defaults(run=cmd_config_check)
 
     chat = commands.add_parser("chat", help="send one message through the chain")

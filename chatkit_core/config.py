@@ -83,14 +83,22 @@ class ChainConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError("deadline, backoff_max and breaker_cooldown must be > 0, backoff >= 0")
 
 
+DEFAULT_MAX_TOKENS = 512
+"""About 400 words: room for a full answer, never a runaway one filling the model's context."""
+
+
 class ChatConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     system_prompt: str = ""
     history: int = 20
     """Most recent messages sent to the provider with each question."""
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    """Most tokens in one answer, for providers that set no ``max_tokens`` of their own; 0: no cap."""
 
     def __post_init__(self) -> None:
         if self.history < 1:
             raise ValueError("history must be at least 1")
+        if self.max_tokens < 0:
+            raise ValueError("max_tokens must be 0 (no cap) or more")
 
 
 class OrderConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -34,16 +34,26 @@ async def probe(part: Any) -> Health:
 
 
 class ProbeCache:
-    """Provider probes, reused for ``PROBE_TTL`` seconds and never run twice at once."""
+    """Provider probes, each reused for ``PROBE_TTL`` seconds, never run twice at once.
+
+    :meth:`forget` drops one provider's result when a request to it failed, so the next
+    ``/health`` probes it again instead of repeating a stale ``up``.
+    """
 
     def __init__(self) -> None:
-        self.at = 0.0
-        self.results: list[Health] = []
+        self.results: dict[str, tuple[float, Health]] = {}
         self.lock = asyncio.Lock()
 
     async def get(self, parts: Sequence[Any]) -> list[Health]:
         async with self.lock:
-            if time.monotonic() - self.at > PROBE_TTL or not self.results:
-                self.results = list(await asyncio.gather(*(probe(part) for part in parts)))
-                self.at = time.monotonic()
-            return self.results
+            stale = [part for part in parts if not self._fresh(part.name)]
+            for part, result in zip(stale, await asyncio.gather(*(probe(part) for part in stale)), strict=True):
+                self.results[part.name] = (time.monotonic(), result)
+            return [self.results[part.name][1] for part in parts]
+
+    def forget(self, name: str) -> None:
+        self.results.pop(name, None)
+
+    def _fresh(self, name: str) -> bool:
+        checked = self.results.get(name)
+        return checked is not None and time.monotonic() - checked[0] <= PROBE_TTL

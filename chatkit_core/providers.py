@@ -30,6 +30,14 @@ class ProviderOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Longest wait for the first chunk; defaults to ``timeout``."""
     chunk_timeout: float = 20.0
     """Longest wait between two chunks."""
+    max_tokens: int | None = None
+    """Most tokens in one answer; unset: ``[chat] max_tokens``; 0: no cap (the server's own)."""
+    max_concurrency: int = 0
+    """Requests sent upstream at once; the rest wait in ChatKit's queue. 0: no limit."""
+    max_queue: int = 100
+    """Requests that may wait for a slot; one more fails over at once (``queue_full``)."""
+    queue_timeout: float = 120.0
+    """Longest wait for a slot, seconds; then the chain fails over (``queue_timeout``)."""
 
     @property
     def first_token_wait(self) -> float:
@@ -40,11 +48,14 @@ class ProviderOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             parts = urlsplit(self.base_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError(f"base_url must be an http(s) URL, got {self.base_url!r}")
-        for key in ("timeout", "connect_timeout", "chunk_timeout"):
+        for key in ("timeout", "connect_timeout", "chunk_timeout", "queue_timeout"):
             if getattr(self, key) <= 0:
                 raise ValueError(f"{key} must be greater than 0")
         if self.first_token_timeout is not None and self.first_token_timeout <= 0:
             raise ValueError("first_token_timeout must be greater than 0")
+        for key in ("max_tokens", "max_concurrency", "max_queue"):
+            if (getattr(self, key) or 0) < 0:
+                raise ValueError(f"{key} must be 0 or more")
 
 
 class ChatMessage(msgspec.Struct, frozen=True):
@@ -61,6 +72,9 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True):
     system message); a provider may also answer from them directly."""
     locale: str = ""
     """The visitor's language (``en``, ``fr``…) when the widget said it, else empty."""
+    max_tokens: int | None = None
+    """Most tokens to generate; the chain sets it from the provider's or ``[chat]``'s
+    ``max_tokens``. None: no cap."""
 
 
 class Chunk(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,6 +82,8 @@ class Chunk(msgspec.Struct, frozen=True, kw_only=True):
 
     text: str = ""
     usage: dict[str, Any] | None = None
+    truncated: bool = False
+    """The upstream stopped at the length cap (``finish_reason``/``done_reason`` ``length``)."""
 
 
 class ProviderError(Exception):
@@ -75,9 +91,10 @@ class ProviderError(Exception):
 
     ``kind`` is a short code for logs and metrics: ``connect``, ``timeout``,
     ``rate_limited``, ``server``, ``bad_response``, ``auth``, ``not_found``,
-    ``bad_request``. ``retryable`` errors are retried with backoff on the same provider;
-    others fail over at once. ``trip`` opens the provider's circuit at once (a bad key will
-    not fix itself). ``retry_after`` is the upstream's Retry-After, in seconds.
+    ``bad_request`` (the chain adds ``queue_full`` and ``queue_timeout``). ``retryable``
+    errors are retried with backoff on the same provider; others fail over at once.
+    ``trip`` opens the provider's circuit at once (a bad key will not fix itself).
+    ``retry_after`` is the upstream's Retry-After, in seconds.
     The message is for logs and operators; it never reaches a site visitor.
     """
 
@@ -98,6 +115,18 @@ class ProviderError(Exception):
         self.status = status
         self.trip = trip
 
+    @property
+    def provider_wide(self) -> bool:
+        """Says something about the provider, not about one request: counts toward its circuit.
+
+        A non-retryable content error (one message refused) never does, so a visitor cannot
+        switch a provider off for everyone.
+        """
+        return self.trip or self.retryable or self.kind in PROVIDER_WIDE
+
+
+PROVIDER_WIDE = frozenset({"auth", "connect", "server", "timeout"})
+
 
 class Provider:
     """Base class for provider types.
@@ -108,6 +137,8 @@ class Provider:
     """
 
     Options: ClassVar[type[ProviderOptions]] = ProviderOptions
+    example: ClassVar[bool] = False
+    """True for a stand-in that answers without a model; ``config check`` warns about it."""
 
     def __init__(self, name: str, options: ProviderOptions) -> None:
         self.name = name

@@ -25,6 +25,10 @@ class Runtime:
     started: float = field(default_factory=time.monotonic)
     probes: ProbeCache = field(default_factory=ProbeCache)
 
+    def __post_init__(self) -> None:
+        # A provider that just failed is probed afresh by the next /health.
+        self.chain.failure_listeners.append(self.probes.forget)
+
     @property
     def store(self) -> SessionStore:
         return self.components.store

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from chatkit_core.breaker import Breaker
 from tests.core.conftest import new_session
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.server import Script
@@ -91,7 +92,7 @@ async def test_refused_connection_fails_over_silently(make_client, second, strea
         else:
             reply = response.json()["message"]
         assert reply["provider"] == "b" and reply["content"] == "Answer from second"
-        assert reply["fallbacks"] == ["a:connect"]
+        assert reply["fallbacks"] == ["a:connect", "a:connect"]  # every attempt, retry included
         assert [m["role"] for m in await history(client, session)] == ["user", "assistant"]
 
 
@@ -259,3 +260,36 @@ def test_client_disconnect_cancels_the_upstream_call(first):
         messages = http.get(f"/api/session/{session}/messages").json()["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant"]
     assert messages[1]["incomplete"] is True and messages[1]["content"].startswith("w0")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_breaker_counts_failures_that_overlapped_a_counted_one_once() -> None:
+    clock = Clock()
+    breaker = Breaker(failures=2, cooldown=30, clock=clock)
+    sent = clock.now
+    clock.now += 1
+    assert breaker.failed(started=sent) is True
+    assert [breaker.failed(started=sent) for _ in range(5)] == [False] * 5  # waited together, failed together
+    assert breaker.state == "closed"
+    clock.now += 1
+    assert breaker.failed(started=clock.now) is True  # a new attempt after it: counts
+    assert breaker.state == "open"
+
+
+def test_breaker_trip_opens_at_once_and_stragglers_do_not_reopen_a_probe() -> None:
+    clock = Clock()
+    breaker = Breaker(failures=3, cooldown=5, clock=clock)
+    breaker.failed(trip=True, started=clock.now)
+    assert breaker.state == "open" and not breaker.allow()
+    straggler = clock.now
+    clock.now += 6
+    assert breaker.allow() and breaker.state == "half_open"
+    assert breaker.failed(started=straggler) is False and breaker.state == "half_open"
+    assert breaker.failed(started=clock.now) is True and breaker.state == "open"

@@ -1,5 +1,6 @@
 """Fake model upstreams: real HTTP servers on loopback speaking Ollama's and OpenAI's wire formats.
 
+    from tests.fakes.llama import FakeLlama           # slots and a shared context, like llama-server
     from tests.fakes.ollama import FakeOllama
     from tests.fakes.openai import FakeOpenAI
     from tests.fakes.server import Script, closed_port_url
@@ -15,5 +16,7 @@
 headers), ``first_chunk_delay``, ``chunk_delay``, ``status``/``error``/``retry_after`` (an HTTP
 error with the upstream's own error body), ``fault`` with ``after`` (chunks sent first):
 ``hang``, ``stall``, ``cut``, ``end`` (body ends without the done marker), ``malformed``,
-``error`` (in-band error frame). ``closed_port_url()`` is a URL that refuses connections.
+``error`` (in-band error frame); ``finish`` (``finish_reason``/``done_reason``; a request's
+``max_tokens``/``num_predict`` cap ends the answer early with ``length``).
+``closed_port_url()`` is a URL that refuses connections.
 """

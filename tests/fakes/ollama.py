@@ -72,11 +72,13 @@ class FakeOllama(FakeServer):
         if script.status >= 400:
             await _error(respond, script)
             return
-        pieces = script.pieces()
+        cap = (body.get("options") or {}).get("num_predict")
+        pieces, reason = script.capped(cap if cap is None or cap >= 0 else None)
         frames = Frames(
             content_type="application/x-ndjson",
             chunks=[_line(_message(model, piece)) for piece in pieces],
-            final=[_line(_message(model, "", done=True, prompt_count=prompt_count, eval_count=len(pieces)))],
+            final=[_line(_message(model, "", done=True, prompt_count=prompt_count, eval_count=len(pieces))
+                         | {"done_reason": reason})],
             error=_line({"error": script.error or "an error was encountered while running the model: unexpected EOF"}),
             malformed=b'{"model":"' + model.encode() + b'","created_at":"' + _now().encode() + b'","message":{"ro\n',
         )

@@ -104,12 +104,13 @@ class FakeOpenAI(FakeServer):
         if not body.get("stream"):
             await respond.json(200, None, [("x-request-id", completion.request_id)], raw=completion.whole(script))
             return
+        pieces, reason = script.capped(body.get("max_completion_tokens") or body.get("max_tokens"))
         frames = Frames(
             content_type="text/event-stream; charset=utf-8",
             headers=[("x-request-id", completion.request_id), ("openai-processing-ms", "187")],
             opening=[completion.chunk({"role": "assistant", "content": "", "refusal": None})],
-            chunks=[completion.chunk({"content": piece}) for piece in script.pieces()],
-            final=completion.final(script),
+            chunks=[completion.chunk({"content": piece}) for piece in pieces],
+            final=completion.final(len(pieces), reason),
             error=_event({"error": _error_body(script.error or DEFAULT_ERRORS[500][0], "server_error", None, None)}),
             malformed=b'data: {"id":"' + completion.id.encode() + b'","object":"chat.completion.chunk","cho\n\n',
         )
@@ -153,8 +154,7 @@ class _Completion:
             payload["usage"] = None
         return _event(payload)
 
-    def usage(self, script: Script) -> dict[str, Any]:
-        completion = len(script.pieces())
+    def usage(self, completion: int) -> dict[str, Any]:
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": completion,
@@ -168,16 +168,17 @@ class _Completion:
             },
         }
 
-    def final(self, script: Script) -> list[bytes]:
-        frames = [self.chunk({}, "stop")]
+    def final(self, completion: int, reason: str = "stop") -> list[bytes]:
+        frames = [self.chunk({}, reason)]
         if self.include_usage:
-            frames.append(_event(self._head("chat.completion.chunk") | {"choices": [], "usage": self.usage(script)}))
+            usage = {"choices": [], "usage": self.usage(completion)}
+            frames.append(_event(self._head("chat.completion.chunk") | usage))
         return [*frames, b"data: [DONE]\n\n"]
 
     def whole(self, script: Script) -> bytes:
         message = {"role": "assistant", "content": script.text, "refusal": None, "annotations": []}
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
-        payload = self._head("chat.completion") | {"choices": [choice], "usage": self.usage(script)}
+        payload = self._head("chat.completion") | {"choices": [choice], "usage": self.usage(len(script.pieces()))}
         return json.dumps(payload, indent=2).encode() + b"\n"
 
 

@@ -54,12 +54,22 @@ class Script:
     fault: Fault | None = None
     after: int = 0
     """Chunks sent before ``fault`` strikes."""
+    finish: str = "stop"
+    """Why the answer ended: ``finish_reason`` / ``done_reason``. A request's token cap
+    (``max_tokens``, ``num_predict``) shorter than the pieces ends it at the cap with ``length``."""
 
     def pieces(self) -> list[str]:
         if self.chunks is None:
             return re.findall(r"\s*\S+", self.text) or [self.text]
         size = -(-len(self.text) // max(self.chunks, 1)) or 1
         return [self.text[i : i + size] for i in range(0, len(self.text), size)] or [""]
+
+    def capped(self, cap: int | None) -> tuple[list[str], str]:
+        """The pieces a model generates under a cap of ``cap`` tokens (one piece each), and why it stopped."""
+        pieces = self.pieces()
+        if cap is not None and 0 <= cap < len(pieces):
+            return pieces[:cap], "length"
+        return pieces, self.finish
 
 
 @dataclass
@@ -129,6 +139,16 @@ class Responder:
         finally:
             waiter.cancel()
             stopper.cancel()
+        if self._gone.done():
+            raise Disconnected
+
+    async def wait(self, awaitable: asyncio.Future[object]) -> None:
+        """Wait for ``awaitable``, but raise Disconnected at once (cancelling it) if the client leaves."""
+        try:
+            await asyncio.wait([awaitable, self._gone], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not awaitable.done():
+                awaitable.cancel()
         if self._gone.done():
             raise Disconnected
 

@@ -12,6 +12,7 @@ from structlog.testing import capture_logs
 
 from chatkit_core.providers import ProviderError
 from tests.fakes.ollama import FakeOllama
+from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Script, closed_port_url
 from tests.providers.helpers import REQUEST, answer, started
 
@@ -249,10 +250,11 @@ async def test_message_text_is_never_logged(fake_ollama: FakeOllama) -> None:
     assert "capital of France" not in repr(logs)
 
 
-async def test_a_404_that_is_not_about_the_model_is_a_bad_request(fake_ollama: FakeOllama) -> None:
+async def test_a_404_that_is_not_about_the_model_says_what_the_server_looks_like(fake_ollama: FakeOllama) -> None:
     error = await failure(fake_ollama.url + "/wrong/prefix")
-    assert (error.kind, error.status) == ("bad_request", 404)
-    assert "404 page not found" in str(error) and "ollama pull" not in str(error)
+    assert (error.kind, error.status, error.retryable) == ("not_found", 404, False)
+    assert "/wrong/prefix/api/chat" in str(error) and "ollama pull" not in str(error)
+    assert "Ollama's API is not there" in str(error) and 'type = "openai"' in str(error)
 
 
 async def test_credentials_in_the_url_stay_out_of_errors() -> None:
@@ -260,3 +262,20 @@ async def test_credentials_in_the_url_stay_out_of_errors() -> None:
     error = await failure(url)
     assert error.kind == "connect" and "hunter2" not in str(error) and "admin" not in str(error)
     assert url.rpartition("@")[2] in str(error)
+
+
+async def test_the_requests_cap_is_num_predict_and_a_cut_answer_is_truncated(fake_ollama: FakeOllama) -> None:
+    fake_ollama.default = Script(text="one two three four five six")
+    async with started(provider(fake_ollama.url)) as ollama:
+        received = [c async for c in ollama.stream(msgspec.structs.replace(REQUEST, max_tokens=2))]
+    assert fake_ollama.chat_requests()[0].json["options"]["num_predict"] == 2
+    assert "".join(c.text for c in received) == "one two"
+    assert received[-1].truncated and received[-1].usage["done_reason"] == "length"
+
+
+async def test_an_openai_shaped_404_says_it_is_an_openai_compatible_server() -> None:
+    with FakeOpenAI() as server:
+        error = await failure(server.url)
+    assert (error.kind, error.retryable) == ("not_found", False)
+    assert "OpenAI-compatible server, not Ollama" in str(error)
+    assert f'type = "openai" with base_url = "{server.url}/v1"' in str(error)

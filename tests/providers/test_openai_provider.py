@@ -272,3 +272,21 @@ async def test_credentials_in_the_url_stay_out_of_errors_and_health() -> None:
     async with started(provider(url)) as openai:
         health = await openai.health()
     assert "hunter2" not in str(error) + health.detail and health.status == "down"
+
+
+async def test_the_requests_cap_is_max_tokens_and_a_cut_answer_is_truncated(fake: FakeOpenAI) -> None:
+    fake.default = Script(text="one two three four five six")
+    async with started(provider(fake.url)) as openai:
+        received = [c async for c in openai.stream(msgspec.structs.replace(REQUEST, max_tokens=3))]
+    assert fake.chat_requests()[0].json["max_tokens"] == 3
+    assert "".join(c.text for c in received) == "one two three"
+    assert received[-1].truncated and received[-1].usage["finish_reason"] == "length"
+
+
+def test_api_openai_com_takes_the_cap_as_max_completion_tokens() -> None:
+    """Its reasoning models refuse ``max_tokens``; every model there takes ``max_completion_tokens``."""
+    official = OpenAIOptions(type="openai", api_key="sk-x")
+    compatible = OpenAIOptions(type="openai", base_url="http://127.0.0.1:8080/v1")
+    assert official.sampling(300) == {"max_completion_tokens": 300}
+    assert compatible.sampling(300) == {"max_tokens": 300}
+    assert compatible.sampling(None) == {}

@@ -19,7 +19,7 @@ from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (importe
 from tests.support.server import free_port
 
 # What the canned provider answers when it has no prepared replies.
-QUOTE_TAIL = ". This is the canned demo provider; point ChatKit at Ollama or OpenAI for real answers."
+QUOTE_TAIL = ". This is an example reply: no language model is connected yet."
 
 
 # The browser suite sends many messages from one address; limits get their own tests.

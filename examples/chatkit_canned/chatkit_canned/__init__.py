@@ -3,6 +3,7 @@
 Provider type ``canned`` streams prepared replies, a few characters at a time, so a demo
 or a test has a model that always answers. It shows everything a provider plugin needs:
 an options Struct, a ``stream`` coroutine generator, and the ``register_providers`` hook.
+It is an example, not a model: ``chatkit config check`` warns when a chain uses it.
 
     [providers.demo]
     type = "canned"
@@ -40,6 +41,7 @@ class CannedOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=True):
 class CannedProvider(Provider):
     Options = CannedOptions
     options: CannedOptions
+    example = True
 
     def __init__(self, name: str, options: CannedOptions) -> None:
         super().__init__(name, options)
@@ -60,8 +62,7 @@ class CannedProvider(Provider):
 
 def _quote(request: ChatRequest) -> str:
     question = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
-    return (f'You said: "{question}". This is the canned demo provider; '
-            "point ChatKit at Ollama or OpenAI for real answers.")
+    return f'You said: "{question}". This is an example reply: no language model is connected yet.'
 
 
 @hookimpl

@@ -14,13 +14,20 @@ _MODEL_NOT_FOUND = re.compile(r"model .*not found")
 
 
 class _ErrorBody(msgspec.Struct):
-    error: str = ""
+    error: str | dict[str, object] = ""
+    """Ollama's is a string; OpenAI-compatible servers send an object (``{"message": ...}``)."""
+    detail: object = None
+    """What vLLM (FastAPI) sends instead."""
 
 
-def status_error(response: httpx.Response, model: str) -> ProviderError:
-    """An HTTP error answer; its ``{"error": ...}`` body gives the reason."""
+def status_error(response: httpx.Response, model: str, base_url: str = "") -> ProviderError:
+    """An HTTP error answer; its ``{"error": ...}`` body gives the reason.
+
+    ``base_url`` is shown as is: pass it through :func:`public_url` first.
+    """
     status = response.status_code
-    reason = _reason(response.content) or response.reason_phrase
+    body = _body(response.content)
+    reason = _reason(body, response.content) or response.reason_phrase
     if status == 404 and _MODEL_NOT_FOUND.search(reason):
         return ProviderError(
             f"Ollama does not have model {model!r} ({reason}); run `ollama pull {model}`",
@@ -28,6 +35,9 @@ def status_error(response: httpx.Response, model: str) -> ProviderError:
             retryable=False,
             status=status,
         )
+    if status in (404, 405) and base_url:
+        return ProviderError(wrong_protocol(response, body, base_url), kind="not_found", retryable=False,
+                             status=status)
     message = f"Ollama answered {status}: {reason}"
     if status in (401, 403):
         return ProviderError(message, kind="auth", retryable=False, status=status, trip=True)
@@ -66,8 +76,27 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
-def _reason(body: bytes) -> str:
+def wrong_protocol(response: httpx.Response, body: _ErrorBody | None, base_url: str) -> str:
+    """Why a route of Ollama's native API is missing, with the likely fix."""
+    path = response.request.url.path
+    openai_like = body is not None and (isinstance(body.error, dict) or body.detail is not None)
+    looks = "it looks like an OpenAI-compatible server, not Ollama" if openai_like else "Ollama's API is not there"
+    root = base_url.rstrip("/").removesuffix("/v1")
+    return (f"{base_url} answered {response.status_code} to {path}: {looks}. "
+            f'For an OpenAI-compatible server (llama.cpp, vLLM, LM Studio) use type = "openai" with '
+            f'base_url = "{root}/v1"; for Ollama, base_url is its root ("http://host:11434", no /v1)')
+
+
+def _body(content: bytes) -> _ErrorBody | None:
     try:
-        return msgspec.json.decode(body, type=_ErrorBody).error
-    except msgspec.DecodeError:
-        return body.decode(errors="replace").strip()[:200]
+        return msgspec.json.decode(content, type=_ErrorBody)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def _reason(body: _ErrorBody | None, content: bytes) -> str:
+    if body is None:
+        return content.decode(errors="replace").strip()[:200]
+    if isinstance(body.error, dict):
+        return str(body.error.get("message", ""))[:200]
+    return body.error or (str(body.detail)[:200] if body.detail is not None else "")

@@ -20,7 +20,7 @@ class OllamaOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=True):
     top_p: float | None = None
     top_k: int | None = None
     num_predict: int | None = None
-    """Most tokens to generate; ``-1`` for no limit."""
+    """Most tokens to generate; ``-1`` for no limit. Set, it wins over ``max_tokens``."""
     num_ctx: int | None = None
     """Context window, tokens."""
     seed: int | None = None
@@ -30,13 +30,13 @@ class OllamaOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=True):
     pull_on_start: bool = False
     """Pull the model at start-up when Ollama does not have it yet."""
 
-    def model_options(self) -> dict[str, Any]:
-        """The ``options`` object of an ``/api/chat`` request."""
+    def model_options(self, max_tokens: int | None = None) -> dict[str, Any]:
+        """The ``options`` object of an ``/api/chat`` request; ``max_tokens`` is the chain's cap."""
         named = {
             "temperature": self.temperature,
             "top_p": self.top_p,
             "top_k": self.top_k,
-            "num_predict": self.num_predict,
+            "num_predict": self.num_predict if self.num_predict is not None else max_tokens,
             "num_ctx": self.num_ctx,
             "seed": self.seed,
             "stop": self.stop,

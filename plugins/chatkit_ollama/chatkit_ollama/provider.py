@@ -80,7 +80,7 @@ class OllamaProvider(Provider):
             "model": self.options.model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "stream": True,
-            "options": self.options.model_options(),
+            "options": self.options.model_options(request.max_tokens or self.options.max_tokens or None),
         }
         if self.options.keep_alive is not None:
             body["keep_alive"] = self.options.keep_alive
@@ -90,7 +90,7 @@ class OllamaProvider(Provider):
                 answered = True
                 if response.is_error:
                     await response.aread()
-                    raise status_error(response, self.options.model)
+                    raise status_error(response, self.options.model, self._where)
                 final: _Line | None = None
                 async for raw in response.aiter_lines():
                     line = _parse(raw)
@@ -102,7 +102,7 @@ class OllamaProvider(Provider):
                         final = line
                 if final is None:
                     raise ProviderError("Ollama's stream ended without its done line", kind="bad_response")
-                yield Chunk(usage=_usage(final))
+                yield Chunk(usage=_usage(final), truncated=final.done_reason == "length")
         except httpx.HTTPError as error:
             raise transport_error(error, self._where, answered) from error
 
@@ -123,7 +123,7 @@ class OllamaProvider(Provider):
         except httpx.HTTPError as error:
             raise transport_error(error, self._where, answered=False) from error
         if response.is_error:
-            raise status_error(response, self.options.model)
+            raise status_error(response, self.options.model, self._where)
         try:
             tags = msgspec.json.decode(response.content, type=_Tags)
         except msgspec.DecodeError:

@@ -15,8 +15,11 @@ if TYPE_CHECKING:
 _KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_*-]{3})[A-Za-z0-9_*-]+")
 
 
-def classify(error: Exception, host: str, answered: bool, secret: str) -> ProviderError:
-    """The ProviderError for ``error``; ``answered`` once the response started streaming."""
+def classify(error: Exception, host: str, answered: bool, secret: str, base_url: str = "") -> ProviderError:
+    """The ProviderError for ``error``; ``answered`` once the response started streaming.
+
+    ``base_url`` (without credentials) lets a 404 that is no model error say what is wrong.
+    """
     import openai
 
     if isinstance(error, openai.APITimeoutError):
@@ -26,6 +29,9 @@ def classify(error: Exception, host: str, answered: bool, secret: str) -> Provid
             return ProviderError(f"the stream from {host} broke off", kind="bad_response")
         return ProviderError(f"cannot reach {host}", kind="connect")
     if isinstance(error, openai.APIStatusError):
+        if error.status_code in (404, 405) and base_url and not _openai_error(error):
+            return ProviderError(wrong_protocol(error, base_url), kind="not_found", retryable=False,
+                                 status=error.status_code)
         return _status_error(error, host, secret)
     if isinstance(error, openai.APIError):  # an error event inside the stream
         return ProviderError(f"{host} failed mid-answer: {redact(error.message, secret)}", kind="bad_response")
@@ -64,6 +70,23 @@ def retry_after(error: openai.APIStatusError) -> float | None:
         return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
     except (TypeError, ValueError):
         return None
+
+
+def wrong_protocol(error: openai.APIStatusError, base_url: str) -> str:
+    """Why a Chat Completions route is missing, with the likely fix."""
+    path = error.response.request.url.path
+    said = f"{base_url} answered {error.status_code} to {path}"
+    root = base_url.rstrip("/")
+    if "404 page not found" in error.response.text or not root.endswith("/v1"):
+        # Go's plain 404, as Ollama's native root answers
+        return (f"{said}: it looks like Ollama's native API, not an OpenAI-compatible one. "
+                f'Use base_url = "{root}/v1", or type = "ollama" with base_url = "{root}"')
+    return f"{said}: no OpenAI-compatible API there; check base_url (it usually ends in /v1)"
+
+
+def _openai_error(error: openai.APIStatusError) -> bool:
+    """The body is an OpenAI error object (``model_not_found`` and the like)."""
+    return isinstance(error.body, dict) and isinstance(error.body.get("message"), str)
 
 
 def redact(text: str, secret: str) -> str:

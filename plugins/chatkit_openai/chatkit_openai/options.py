@@ -30,9 +30,8 @@ class OpenAIOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=True):
     organization: str = ""
     temperature: float | None = None
     top_p: float | None = None
-    max_tokens: int | None = None
     max_completion_tokens: int | None = None
-    """What OpenAI's reasoning models take instead of ``max_tokens``."""
+    """Set, it is sent instead of the length cap (``max_tokens``), as is."""
     seed: int | None = None
     stop: list[str] | None = None
     extra_body: dict[str, Any] = {}
@@ -58,14 +57,17 @@ class OpenAIOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=True):
         """The key to send; servers that need none get a placeholder."""
         return self.configured_key() or PLACEHOLDER_KEY
 
-    def sampling(self) -> dict[str, Any]:
-        """Sampling fields of a Chat Completions request, only those set."""
+    def sampling(self, max_tokens: int | None = None) -> dict[str, Any]:
+        """Sampling fields of a Chat Completions request, only those set; ``max_tokens`` is the
+        chain's cap. api.openai.com takes it as ``max_completion_tokens`` (its reasoning models
+        refuse ``max_tokens``); other servers know ``max_tokens``."""
         named = {
             "temperature": self.temperature,
             "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-            "max_completion_tokens": self.max_completion_tokens,
             "seed": self.seed,
             "stop": self.stop,
         }
-        return {key: value for key, value in named.items() if value is not None}
+        cap = {"max_completion_tokens": self.max_completion_tokens}
+        if self.max_completion_tokens is None and max_tokens:
+            cap = {"max_completion_tokens" if self.is_openai else "max_tokens": max_tokens}
+        return {key: value for key, value in {**named, **cap}.items() if value is not None}

@@ -32,8 +32,10 @@ class OpenAIProvider(Provider):
         self._client: openai.AsyncOpenAI | None = None
         self._usage_option = True
         """Ask for a usage chunk until the server refuses ``stream_options``."""
-        self._host = urlsplit(options.base_url).netloc.rpartition("@")[2]
+        parts = urlsplit(options.base_url)
+        self._host = parts.netloc.rpartition("@")[2]
         """Where errors say the failure was: no credentials, even if the URL holds some."""
+        self._where = parts._replace(netloc=self._host).geturl()
 
     def problems(self) -> list[str]:
         if self.options.is_openai and not self.options.configured_key():
@@ -68,7 +70,8 @@ class OpenAIProvider(Provider):
 
         answered = False
         try:
-            chunks = await self._create([{"role": m.role, "content": m.content} for m in request.messages])
+            chunks = await self._create([{"role": m.role, "content": m.content} for m in request.messages],
+                                        request.max_tokens or self.options.max_tokens)
             answered = True
             finish_reason = None
             usage: dict[str, Any] = {}
@@ -84,10 +87,10 @@ class OpenAIProvider(Provider):
                     finish_reason = choice.finish_reason or finish_reason
             if finish_reason is None:
                 raise ProviderError(f"the stream from {self._host} ended before it finished", kind="bad_response")
-            yield Chunk(usage={**usage, "finish_reason": finish_reason})
+            yield Chunk(usage={**usage, "finish_reason": finish_reason}, truncated=finish_reason == "length")
         except (openai.OpenAIError, json.JSONDecodeError) as error:
             # ``from None``: the SDK's exception holds the request, whose headers hold the key.
-            raise classify(error, self._host, answered, self.options.resolved_key()) from None
+            raise classify(error, self._host, answered, self.options.resolved_key(), self._where) from None
 
     async def health(self) -> Health:
         import openai
@@ -95,17 +98,18 @@ class OpenAIProvider(Provider):
         try:
             page = await self._sdk().with_options(timeout=self.options.connect_timeout).models.list()
         except openai.OpenAIError as error:
-            problem = classify(error, self._host, False, self.options.resolved_key())
+            problem = classify(error, self._host, False, self.options.resolved_key(), self._where)
             return Health("down", str(problem))
         listed = any(model.id == self.options.model for model in page.data)
         return Health("up", f"model {self.options.model} {'listed' if listed else 'not listed'} by {self._host}")
 
-    async def _create(self, messages: list[dict[str, str]]) -> openai.AsyncStream:
+    async def _create(self, messages: list[dict[str, str]], max_tokens: int | None) -> openai.AsyncStream:
         """Start a streamed completion, dropping ``stream_options`` if the server refuses it."""
         import openai
 
         options = self.options
-        arguments: dict[str, Any] = {"model": options.model, "messages": messages, "stream": True, **options.sampling()}
+        arguments: dict[str, Any] = {"model": options.model, "messages": messages, "stream": True,
+                                     **options.sampling(max_tokens)}
         if options.extra_body:
             arguments["extra_body"] = options.extra_body
         if self._usage_option:
