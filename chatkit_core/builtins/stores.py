@@ -10,9 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from chatkit_core import hookimpl
+from chatkit_core.codec import decode_message, decode_metadata, encode
 from chatkit_core.health import Health
 from chatkit_core.sessions import (
     ConversationPage,
@@ -158,9 +157,6 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_session ON messages (session_id, seq);
 """
 
-_encode = msgspec.json.Encoder().encode
-_decode_message = msgspec.json.Decoder(Message).decode
-_decode_metadata = msgspec.json.Decoder(dict[str, Any]).decode
 
 
 class SQLiteStore(SessionStore):
@@ -218,7 +214,7 @@ class SQLiteStore(SessionStore):
     def _insert(self, session: Session) -> None:
         with self._transaction():
             self.db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)",
-                            (session.id, session.created_at, session.last_seen, _encode(session.metadata)))
+                            (session.id, session.created_at, session.last_seen, encode(session.metadata)))
             if session.created_at - self._last_sweep > 60:
                 self._last_sweep = session.created_at
                 self.db.execute("DELETE FROM sessions WHERE last_seen < ?", (session.created_at - self.ttl,))
@@ -231,7 +227,7 @@ class SQLiteStore(SessionStore):
                               (session_id, time.time() - self.ttl)).fetchone()
         if row is None:
             return None
-        return Session(id=row[0], created_at=row[1], last_seen=row[2], metadata=_decode_metadata(row[3]))
+        return Session(id=row[0], created_at=row[1], last_seen=row[2], metadata=decode_metadata(row[3]))
 
     async def get(self, session_id: str) -> Session | None:
         return await self._run(self._row, session_id)
@@ -243,7 +239,7 @@ class SQLiteStore(SessionStore):
                                       (now, session_id, now - self.ttl)).rowcount
             if not updated:
                 return False
-            self.db.execute("INSERT INTO messages (session_id, body) VALUES (?, ?)", (session_id, _encode(message)))
+            self.db.execute("INSERT INTO messages (session_id, body) VALUES (?, ?)", (session_id, encode(message)))
             self.db.execute(
                 "DELETE FROM messages WHERE session_id = ? AND seq NOT IN "
                 "(SELECT seq FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?)",
@@ -258,7 +254,7 @@ class SQLiteStore(SessionStore):
             return None
         rows = self.db.execute("SELECT body FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
                                (session_id, limit or -1)).fetchall()
-        return [_decode_message(row[0]) for row in reversed(rows)]
+        return [decode_message(row[0]) for row in reversed(rows)]
 
     async def messages(self, session_id: str, limit: int | None = None) -> list[Message] | None:
         return await self._run(self._messages, session_id, limit)
@@ -284,9 +280,9 @@ class SQLiteStore(SessionStore):
                 " AND json_extract(body, '$.role') = 'assistant'", (session_id, message_id)).fetchone()
             if row is None:
                 return None
-            message = _decode_message(row[1])
+            message = decode_message(row[1])
             message.feedback = feedback
-            self.db.execute("UPDATE messages SET body = ? WHERE seq = ?", (_encode(message), row[0]))
+            self.db.execute("UPDATE messages SET body = ? WHERE seq = ?", (encode(message), row[0]))
         return message
 
     async def set_feedback(self, session_id: str, message_id: str, feedback: Feedback) -> Message | None:

@@ -22,9 +22,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import msgspec
 from redis.asyncio import Redis
 
+from chatkit_core.codec import decode_message, encode
 from chatkit_core.sessions import (
     ConversationPage,
     ConversationQuery,
@@ -86,8 +86,6 @@ end
 return out
 """
 
-_encode = msgspec.json.Encoder().encode
-_decode_message = msgspec.json.Decoder(Message).decode
 _FLAGS = ("thumbs_down", "incomplete", "fell_back", "unsourced")
 _CHUNK = 200
 """Members read per step of a page's walk."""
@@ -134,14 +132,14 @@ class ConsoleIndex:
                 created, items = await pipe.execute()
             if created is None:
                 return None
-            messages = [_decode_message(item) for item in items]
+            messages = [decode_message(item) for item in items]
             found = next((i for i, m in enumerate(messages) if m.id == message_id and m.role == "assistant"), None)
             if found is None:
                 return None
             updated = messages[found]
             updated.feedback = feedback
             down = Flags.of(messages).thumbs_down
-            args = [found, items[found], _encode(updated), session_id, created, "1" if down else "0"]
+            args = [found, items[found], encode(updated), session_id, created, "1" if down else "0"]
             keys = [messages_key, self._flag("thumbs_down"), self._keys_of(session_id)]
             if await self._rate(keys=keys, args=args):
                 return updated
@@ -218,7 +216,7 @@ class ConsoleIndex:
                 dead.append(session_id)
                 continue
             session = Session(id=session_id, created_at=float(created), last_seen=float(seen), metadata={})
-            items.append(summary(session, [_decode_message(item) for item in raw]))
+            items.append(summary(session, [decode_message(item) for item in raw]))
         if dead:
             await self.erase(dead)
         return items
