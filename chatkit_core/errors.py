@@ -10,11 +10,13 @@ import errno
 import re
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ASGIApp, Receive, Scope, Send
 
-from chatkit_core.metrics import route_label
+from chatkit_core.routing import template_of
 
 log = structlog.get_logger("chatkit.errors")
 
@@ -60,8 +62,21 @@ _STATUS_CODES = {
     404: ("not_found", "There is nothing at this address."),
     405: ("method_not_allowed", "This address does not accept that method."),
     413: ("body_too_large", "The request is too large."),
-    415: ("invalid_request", "The request must be JSON."),
+    415: ("unsupported_media_type", "The request body must be JSON, sent as Content-Type: application/json."),
 }
+
+
+def error_app(status: int, code: str | None = None, message: str | None = None) -> ASGIApp:
+    """An ASGI app answering every request with one error, for layers outside Litestar's routing."""
+    default_code, default_message = _STATUS_CODES.get(status, ("error", "The request could not be completed."))
+    body = msgspec.json.encode(error_body(code or default_code, message or default_message))
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return answer
 
 
 def _describe(error: ValidationException) -> APIError:
@@ -118,7 +133,7 @@ def handle_value_error(request: Request, error: ValueError) -> Response:
 
 
 def handle_unexpected(request: Request, error: Exception) -> Response:
-    log.exception("unhandled_error", route=route_label(request.scope["path"]))  # never a session id
+    log.exception("unhandled_error", route=template_of(request.scope))  # never a session id
     return Response(error_body("internal_error", "Something went wrong on our side. Please try again."),
                     status_code=500)
 
