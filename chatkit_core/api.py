@@ -117,6 +117,16 @@ async def _limit(runtime: Runtime, request: Request, route: str, session_id: str
     return decision.headers
 
 
+async def require_json(request: Request) -> None:
+    """Refuse a body that is not JSON (415): a form or text/plain body is what another site's page
+    can make a visitor's browser send without a CORS preflight. No body at all is fine."""
+    length = request.headers.get("content-length", "0")
+    has_body = length.strip() not in ("0", "") or "transfer-encoding" in request.headers
+    if has_body and request.content_type[0].lower() != "application/json":
+        raise APIError(415, "unsupported_media_type",
+                       "The request body must be JSON, sent with Content-Type: application/json.")
+
+
 @contextlib.asynccontextmanager
 async def _store_errors() -> AsyncIterator[None]:
     try:
@@ -127,7 +137,7 @@ async def _store_errors() -> AsyncIterator[None]:
 
 
 @post("/api/create-session", status_code=HTTP_201_CREATED, summary="Start a conversation",
-      responses=_errors(400, 403, 413, 429, 503), operation_class=_OptionalBody)
+      responses=_errors(400, 403, 413, 415, 429, 503), operation_class=_OptionalBody)
 async def create_session(
     request: Request, runtime: NamedDependency[Runtime], data: JSONBody[CreateSessionBody | None] = None
 ) -> Response[SessionCreated]:
@@ -159,7 +169,7 @@ async def delete_session(session_id: FromPath[str], runtime: NamedDependency[Run
 
 @post("/api/chat", status_code=HTTP_200_OK,
       summary="Send a message; the answer as JSON, or streamed as Server-Sent Events",
-      responses=_errors(400, 403, 404, 413, 429, 503), operation_class=_JsonOrEvents)
+      responses=_errors(400, 403, 404, 413, 415, 429, 503), operation_class=_JsonOrEvents)
 async def chat(
     request: Request, runtime: NamedDependency[Runtime], data: JSONBody[ChatBody]
 ) -> Response[ChatReply] | ServerSentEvent:

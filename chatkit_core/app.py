@@ -128,7 +128,8 @@ def create_app(config: Config | None = None, components: Components | None = Non
 
     app = ChatKitApp(
         # Site keys guard the conversation API; the route says so, not the path's spelling.
-        route_handlers=[Router("/", route_handlers=api.HANDLERS, opt={"site_key": True}), *ops.HANDLERS,
+        route_handlers=[Router("/", route_handlers=api.HANDLERS, opt={"site_key": True},
+                               before_request=api.require_json), *ops.HANDLERS,
                         *_static_routes(config)],
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
