@@ -101,7 +101,7 @@ async def _limit(runtime: Runtime, request: Request, route: str, session_id: str
     if limiter is None:
         return {}
     peer = request.client.host if request.client else None
-    ip = client_ip(peer, request.headers.get("x-forwarded-for"), runtime.config.server.trusted_proxies)
+    ip = client_ip(peer, request.headers.getall("x-forwarded-for", []), runtime.config.server.trusted_proxies)
     try:
         decision = await limiter.hit(route, ip, session_id)
     except LimiterUnavailable:

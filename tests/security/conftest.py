@@ -126,12 +126,15 @@ def active_parts(content: str) -> list[str]:
     return found
 
 
-def raw_request(base_url: str, method: str, path: str, headers: dict[str, str] | None = None,
+def raw_request(base_url: str, method: str, path: str,
+                headers: dict[str, str] | list[tuple[str, str]] | None = None,
                 body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
-    """One request written byte for byte on a socket (no client normalises its path); status, headers, body."""
+    """One request written byte for byte on a socket (no client normalises its path, a header
+    may repeat); status, headers, body."""
     parts = urlsplit(base_url)
+    pairs = list(headers.items()) if isinstance(headers, dict) else headers or []
     lines = [f"{method} {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close",
-             f"Content-Length: {len(body)}", *(f"{name}: {value}" for name, value in (headers or {}).items())]
+             f"Content-Length: {len(body)}", *(f"{name}: {value}" for name, value in pairs)]
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         data = b""
