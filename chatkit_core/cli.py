@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 
 from chatkit_core.assembly import Components, assemble
@@ -53,25 +54,37 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+_URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/\s@]+@", re.I)
+
+
+def redact_credentials(text: str) -> str:
+    """``scheme://user:password@host`` becomes ``scheme://***@host``: config check output gets pasted."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     config, components = _load(args.config)
-    print(f"config: {config.source}")
-    print("provider chain:")
+
+    def say(line: str) -> None:  # every line, URLs inside warnings included
+        print(redact_credentials(line))
+
+    say(f"config: {config.source}")
+    say("provider chain:")
     for index, provider in enumerate(components.providers, 1):
         where = f" at {provider.options.base_url}" if provider.options.base_url else ""
-        print(f"  {index}. {provider.name} (type {components.provider_types[provider.name]}, "
-              f"model {provider.model or '-'}{where})")
-    print("middleware (outermost first): " + ", ".join(name for name, _ in components.middleware))
-    print("sanitizers: " + ", ".join(components.sanitizer_names))
-    print(f"session store: {components.store_type} (ttl {components.store.ttl:.0f}s)")
-    print(f"rate limiter: {components.limiter_type}")
+        say(f"  {index}. {provider.name} (type {components.provider_types[provider.name]}, "
+            f"model {provider.model or '-'}{where})")
+    say("middleware (outermost first): " + ", ".join(name for name, _ in components.middleware))
+    say("sanitizers: " + ", ".join(components.sanitizer_names))
+    say(f"session store: {components.store_type} (ttl {components.store.ttl:.0f}s)")
+    say(f"rate limiter: {components.limiter_type}")
     if components.knowledge:
         options = components.knowledge.options
-        print(f"knowledge: {components.knowledge.type_name} (top_k {options.top_k}, sources: "
-              f"{', '.join(options.sources) or 'none'})")
+        say(f"knowledge: {components.knowledge.type_name} (top_k {options.top_k}, sources: "
+            f"{', '.join(options.sources) or 'none'})")
     for warning in components.warnings:
-        print(f"warning: {warning}")
-    print("ok")
+        say(f"warning: {warning}")
+    say("ok")
     return 0
 
 

@@ -14,14 +14,52 @@ class Sanitizer(Protocol):
     def clean_output(self, text: str) -> str: ...
 
 
+# Characters that show nothing but change what a model reads: zero-width spaces and joiners,
+# direction marks, word joiner and invisible operators, soft hyphen, Mongolian vowel separator,
+# combining grapheme joiner, Hangul fillers, byte order mark, and the tag block (U+E0000-E007F),
+# which spells hidden ASCII.
+INVISIBLE = re.compile("[\u00ad\u034f\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+                       "\u3164\ufeff\uffa0\U000e0000-\U000e007f]")
+
+# Chat-template control tokens that model servers parsing text into turns would read as a turn
+# boundary: ``<|...|>`` (ChatML, Llama 3, Phi, GPT), its full-width form (DeepSeek), Gemma's
+# ``<start_of_turn>``/``<end_of_turn>``, sentence markers ``<s>``, ``</s>``, ``<bos>``, ``<eos>``,
+# Llama 2's ``<<SYS>>``, and Mistral's ``[INST]``-style bracket tokens. Either angle bracket may
+# arrive as an HTML entity (stored text is escaped).
+_LT, _GT = r"(?:<|&lt;)", r"(?:>|&gt;)"
+CONTROL_TOKEN = re.compile(
+    rf"{_LT}(?=\|[^|<>&\s]{{1,40}}\|{_GT})"
+    r"|<(?=\uff5c[^\uff5c<>\s]{1,40}\uff5c>)"
+    rf"|{_LT}(?=/?(?:start_of_turn|end_of_turn|s|bos|eos|unk|pad|start_of_image|end_of_image){_GT})"
+    rf"|{_LT}(?={_LT}/?SYS{_GT}{_GT})"
+    r"|\[(?=/?(?:INST|SYS|SYSTEM_PROMPT|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS|TOOL_CONTENT|THINK)\])",
+    re.I)
+
+
+def neutralise_control_tokens(text: str) -> str:
+    """Break every chat-template control token with a space after its opening bracket: it reads the
+    same to a person, and no tokenizer matches it as the special token any more."""
+    previous = None
+    while previous != text:  # breaking one may complete another, as in <<|x|>
+        previous, text = text, CONTROL_TOKEN.sub(lambda m: m[0] + " ", text)
+    return text
+
+
+def visitor_text(text: str) -> str:
+    """What is left of a visitor's text before any sanitizer: no invisible characters."""
+    return INVISIBLE.sub("", text)
+
+
 class Sanitizers:
     def __init__(self, chain: Sequence[Sanitizer]) -> None:
         self.chain = list(chain)
 
     def clean_input(self, text: str) -> str:
+        """A visitor's message: invisible characters dropped, sanitizers run, control tokens broken."""
+        text = visitor_text(text)
         for sanitizer in self.chain:
             text = sanitizer.clean_input(text)
-        return text
+        return neutralise_control_tokens(text)
 
     def clean_output(self, text: str) -> str:
         for sanitizer in self.chain:
@@ -33,8 +71,9 @@ class Sanitizers:
 
 
 def plain_text(content: str) -> str:
-    """Stored content as the model should read it: entities turned back into characters."""
-    return html.unescape(content)
+    """Stored content as the model should read it: entities turned back into characters, and no
+    control token or invisible character, however it was spelled or stored."""
+    return neutralise_control_tokens(visitor_text(html.unescape(content)))
 
 
 # A tail that may still become markup once more text arrives: an unclosed ``<``, a
