@@ -8,7 +8,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import msgspec
@@ -44,9 +44,9 @@ class SessionCreated(msgspec.Struct, rename="camel"):
 
 class ChatBody(msgspec.Struct, rename="camel"):
     session_id: str
-    message: str
+    message: Annotated[str, msgspec.Meta(min_length=1)]
     stream: bool = False
-    locale: str = ""
+    locale: Annotated[str, msgspec.Meta(max_length=16, pattern=r"^(?:[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)?$")] = ""
     """The visitor's language, such as ``en`` or ``pt-BR`` (optional)."""
 
 
@@ -88,7 +88,11 @@ class _JsonOrEvents(Operation):
     def __post_init__(self) -> None:
         answer = (self.responses or {}).get("200")
         if answer is not None and getattr(answer, "content", None) is not None:
-            answer.content["text/event-stream"] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+            answer.content["text/event-stream"] = OpenAPIMediaType(schema=Schema(
+                type=OpenAPIType.STRING, content_media_type="text/event-stream",
+                description="Server-Sent Events: `start` {messageId, provider, model}, zero or more `delta` {text} "
+                            "whose texts add up to the final content, then one of `done` {message} or `error` "
+                            "{error: {code, message}}."))
 
 
 def redact(session_id: str) -> str:
@@ -169,7 +173,8 @@ async def delete_session(session_id: FromPath[str], runtime: NamedDependency[Run
 
 @post("/api/chat", status_code=HTTP_200_OK,
       summary="Send a message; the answer as JSON, or streamed as Server-Sent Events",
-      responses=_errors(400, 403, 404, 413, 415, 429, 503), operation_class=_JsonOrEvents)
+      responses={200: ResponseSpec(ChatReply, description="The answer"), **_errors(400, 403, 404, 413, 415, 429, 503)},
+      operation_class=_JsonOrEvents)
 async def chat(
     request: Request, runtime: NamedDependency[Runtime], data: JSONBody[ChatBody]
 ) -> Response[ChatReply] | ServerSentEvent:

@@ -88,6 +88,10 @@ def _describe(error: ValidationException) -> APIError:
         if missing:
             return invalid(missing[1], f"The field `{missing[1]}` is required.")
         expected = re.search(r"Expected `([^`]+)`", message)
+        if key and key != "data" and "of length >= 1" in message:
+            return invalid(key, f"The field `{key}` must not be empty.")
+        if key and key != "data" and re.search(r"of length|matching regex", message):
+            return invalid(key, f"The field `{key}` is too long or not in the expected form.")
         if key and key != "data":
             kind = f" (expected {expected[1]})" if expected else ""
             return invalid(key, f"The field `{key}` has the wrong type{kind}.")

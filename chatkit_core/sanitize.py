@@ -86,14 +86,35 @@ _PENDING = re.compile(
 _FENCE_LINE = re.compile(r"^[ ]{0,3}(?:```|~~~)", re.M)
 
 
-class StreamCleaner:
-    """Sanitizes a streamed answer delta by delta.
+def _held_from(tail: str) -> int:
+    """Where the part of ``tail`` that may still turn into markup begins.
 
-    Each step cleans the text received since the last settled paragraph, holding back a
-    tail that might still turn into markup, and emits only what extends the text already
-    sent. A paragraph break outside a code fence settles everything before it, so long
-    answers are not cleaned again and again. Should cleaning ever rewrite text already
-    sent, nothing more is emitted: the final message, cleaned whole, is authoritative.
+    Besides ``_PENDING``: a ``!`` that may open an image, and, outside code fences, the
+    paragraph from its first ``[`` on, since nested brackets and reference definitions
+    spread over lines can turn it into a link whose target the sanitizer then rewrites.
+    """
+    cut = pending.start() if (pending := _PENDING.search(tail)) else len(tail)
+    if tail.endswith("!"):
+        cut = min(cut, len(tail) - 1)
+    bracket = tail.find("[", tail.rfind("\n\n") + 1)
+    if bracket != -1 and not len(_FENCE_LINE.findall(tail[:bracket])) % 2:
+        cut = min(cut, bracket - 1 if tail[bracket - 1:bracket] == "!" else bracket)
+    return cut
+
+
+class StreamCleaner:
+    """Sanitizes a streamed answer delta by delta, so that the deltas add up to the final text.
+
+    Each step cleans the text received since the last settled paragraph, holding back a tail
+    that might still turn into markup, and emits only what extends the text already sent, so
+    every delta extends a prefix of some sanitizer output. A paragraph break outside a code
+    fence settles everything before it, so long answers are not cleaned again and again.
+
+    Should cleaning ever rewrite text already sent (a backtick closing a code span, say),
+    nothing more is emitted until the end. ``finish`` then returns what was sent followed by
+    the rest cleaned on its own, provided the sanitizers leave that joined text unchanged
+    (it is then as clean as any of their output); ``rest`` is the final delta. Only when they
+    would change it is the whole answer cleaned at once, and ``done`` differs from the deltas.
     """
 
     def __init__(self, clean: Callable[[str], str]) -> None:
@@ -103,16 +124,17 @@ class StreamCleaner:
         """``raw[:settled_raw]`` is cleaned once and for all, as ``settled``."""
         self.settled = ""
         self.sent = ""
+        self.sent_raw = 0
+        """The raw text behind ``sent``: ``sent`` is ``settled`` plus the cleaned ``raw[settled_raw:sent_raw]``."""
 
     def feed(self, delta: str) -> str:
         self.raw += delta
         tail = self.raw[self.settled_raw:]
-        pending = _PENDING.search(tail)
-        stable = tail[: pending.start()] if pending else tail
+        stable = tail[: _held_from(tail)]
         cleaned = self.settled + self.clean(stable)
         if not cleaned.startswith(self.sent):
             return ""
-        new, self.sent = cleaned[len(self.sent):], cleaned
+        new, self.sent, self.sent_raw = cleaned[len(self.sent):], cleaned, self.settled_raw + len(stable)
         if "\n\n" in stable[-len(delta) - 1:]:
             self._settle(stable)
         return new
@@ -128,7 +150,11 @@ class StreamCleaner:
             self.settled = cleaned
 
     def finish(self) -> str:
-        return self.clean(self.raw)
+        whole = self.settled + self.clean(self.raw[self.settled_raw:])
+        if whole.startswith(self.sent):
+            return whole
+        joined = self.sent + self.clean(self.raw[self.sent_raw:])
+        return joined if self.clean(joined) == joined else self.clean(self.raw)
 
     def rest(self, final: str) -> str:
         """What of ``final`` has not been streamed yet (the held-back tail)."""

@@ -31,7 +31,7 @@ def canned(replies: list[str] | None = None, chunk_chars: int = 8, extra: str = 
 order = ["demo"]
 [providers.demo]
 type = "canned"
-replies = {json.dumps(replies or [])}
+replies = {json.dumps(replies or [], ensure_ascii=False)}
 chunk_chars = {chunk_chars}
 delay = 0
 [rate_limit]
