@@ -25,16 +25,16 @@ from chatkit_core.chain import ChainFailed, Finished, Started, StreamBroken
 from chatkit_core.errors import APIError, error_body, invalid, session_not_found, store_unavailable
 from chatkit_core.knowledge import Passage, Source, cited_sources, context_message, search_query
 from chatkit_core.providers import ChatMessage, ChatRequest
-from chatkit_core.ratelimit import LimiterUnavailable, client_ip
+from chatkit_core.ratelimit import LimiterUnavailable, SessionCap, client_ip
 from chatkit_core.runtime import Runtime
 from chatkit_core.sanitize import plain_text
-from chatkit_core.sessions import Message, StoreUnavailable, new_message_id, now_rfc3339, to_rfc3339
+from chatkit_core.sessions import Message, Metadata, StoreUnavailable, new_message_id, now_rfc3339, to_rfc3339
 
 log = structlog.get_logger("chatkit.api")
 
 
 class CreateSessionBody(msgspec.Struct):
-    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    metadata: Metadata = msgspec.field(default_factory=dict)
 
 
 class SessionCreated(msgspec.Struct, rename="camel"):
@@ -102,10 +102,14 @@ def redact(session_id: str) -> str:
 
 async def _limit(runtime: Runtime, request: Request, route: str, session_id: str | None = None) -> dict[str, str]:
     limiter = runtime.components.limiter
-    if limiter is None:
-        return {}
     peer = request.client.host if request.client else None
     ip = client_ip(peer, request.headers.getall("x-forwarded-for", []), runtime.config.server.trusted_proxies)
+    if limiter is None:
+        cap: SessionCap | None = request.app.state.get("session_cap")
+        if route == "create-session" and cap is not None and (wait := cap.hit(ip)):
+            raise APIError(429, "rate_limited", f"Too many new conversations. Please wait {wait} seconds and try "
+                           "again.", headers={"Retry-After": str(wait)}, retryAfter=wait)
+        return {}
     try:
         decision = await limiter.hit(route, ip, session_id)
     except LimiterUnavailable:

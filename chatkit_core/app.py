@@ -24,6 +24,7 @@ from chatkit_core.config import Config, load_config
 from chatkit_core.errors import EXCEPTION_HANDLERS, error_app
 from chatkit_core.logs import configure_logging
 from chatkit_core.metrics import Metrics
+from chatkit_core.ratelimit import SessionCap
 from chatkit_core.routing import canonical
 from chatkit_core.runtime import Runtime, provide_runtime
 
@@ -107,6 +108,12 @@ def _canonical_only(app: ASGIApp) -> ASGIApp:
     return refuse_non_canonical
 
 
+def session_cap(components: Components) -> SessionCap | None:
+    """The small in-process cap on new sessions, when no rate limiter is installed."""
+    per_minute = getattr(components.store.options, "new_per_minute", 0)
+    return SessionCap(per_minute) if components.limiter is None and per_minute else None
+
+
 def create_app(config: Config | None = None, components: Components | None = None) -> Litestar:
     """The app for ``config`` (default: chatkit.toml / $CHATKIT_CONFIG / built-in defaults)."""
     config = config or load_config()
@@ -138,7 +145,7 @@ def create_app(config: Config | None = None, components: Components | None = Non
         # The JSON schema only: the HTML viewers load scripts from CDNs, which the API's CSP forbids.
         openapi_config=OpenAPIConfig(title="ChatKit", version=__version__, path="/schema",
                                      render_plugins=[JsonRenderPlugin()]),
-        state=State({"runtime": runtime, "metrics": metrics}),
+        state=State({"runtime": runtime, "metrics": metrics, "session_cap": session_cap(components)}),
         logging_config=None,
     )
     app.install([middleware for _, middleware in components.middleware])

@@ -78,6 +78,11 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     say("sanitizers: " + ", ".join(components.sanitizer_names))
     say(f"session store: {components.store_type} (ttl {components.store.ttl:.0f}s)")
     say(f"rate limiter: {components.limiter_type}")
+    if components.limiter is None:
+        per_minute = getattr(components.store.options, "new_per_minute", 0)
+        say(f"  without one, new sessions are capped at {per_minute} a minute per client address "
+            "(sessions.new_per_minute)" if per_minute else
+            "  warning: new sessions are not capped at all (sessions.new_per_minute = 0)")
     if components.knowledge:
         options = components.knowledge.options
         say(f"knowledge: {components.knowledge.type_name} (top_k {options.top_k}, sources: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -63,6 +64,29 @@ class RateLimiter:
 
     async def health(self) -> Health:
         return Health("up")
+
+
+class SessionCap:
+    """Without a rate limiter: at most ``per_minute`` new sessions per client address and minute.
+
+    One process's memory only holds the current minute's counts, so it stays small.
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.minute = 0
+        self.counts: dict[str, int] = {}
+
+    def hit(self, ip: str, now: float | None = None) -> int:
+        """0 when allowed, else whole seconds until the next minute."""
+        now = time.time() if now is None else now
+        minute = int(now // 60)
+        if minute != self.minute:
+            self.minute, self.counts = minute, {}
+        if self.counts.get(ip, 0) >= self.per_minute:
+            return max(1, 60 - int(now % 60))
+        self.counts[ip] = self.counts.get(ip, 0) + 1
+        return 0
 
 
 def client_ip(peer: str | None, forwarded_for: str | Sequence[str] | None, trusted: list[str]) -> str:
