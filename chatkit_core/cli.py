@@ -22,6 +22,8 @@ def _load(path: str | None) -> tuple[Config, Components]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from chatkit_core import serving
+
     config, components = _load(args.config)
     workers = args.workers or config.server.workers
     if workers > 1 and components.store_type == "memory":
@@ -38,6 +40,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=config.logging.level, access_log=False, server_header=False,
         # X-Forwarded-For is read by ChatKit itself, from server.trusted_proxies only.
         proxy_headers=False, timeout_graceful_shutdown=10,
+        # Slow clients: a header deadline and a connection cap (chatkit_core/serving.py).
+        http=serving.PROTOCOL, timeout_keep_alive=serving.KEEP_ALIVE_TIMEOUT,
+        limit_concurrency=serving.concurrency_limit(),
     )
     return 0
 
