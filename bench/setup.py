@@ -44,7 +44,7 @@ class Setup:
                       f'per_ip = ["{HUGE}"]', f'per_session = ["{HUGE}"]']
         else:
             lines += ["[rate_limit]", 'type = "none"']
-        lines += ["[sessions]", f'store = "{self.store}"', 'ttl = "24h"']
+        lines += ["[sessions]", f'store = "{self.store}"', 'ttl = "24h"', "new_per_minute = 0"]
         if self.store_url:
             lines.append(f'url = "{self.store_url}"')
         return "\n".join(lines) + "\n"

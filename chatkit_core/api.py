@@ -8,7 +8,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import msgspec
@@ -25,16 +25,16 @@ from chatkit_core.chain import ChainFailed, Finished, Queued, Started, StreamBro
 from chatkit_core.errors import APIError, error_body, invalid, session_not_found, store_unavailable
 from chatkit_core.knowledge import Passage, Source, cited_sources, context_message, search_query
 from chatkit_core.providers import ChatMessage, ChatRequest
-from chatkit_core.ratelimit import LimiterUnavailable, client_ip
+from chatkit_core.ratelimit import LimiterUnavailable, SessionCap, client_ip
 from chatkit_core.runtime import Runtime
 from chatkit_core.sanitize import plain_text
-from chatkit_core.sessions import Message, StoreUnavailable, new_message_id, now_rfc3339, to_rfc3339
+from chatkit_core.sessions import Message, Metadata, StoreUnavailable, new_message_id, now_rfc3339, to_rfc3339
 
 log = structlog.get_logger("chatkit.api")
 
 
 class CreateSessionBody(msgspec.Struct):
-    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    metadata: Metadata = msgspec.field(default_factory=dict)
 
 
 class SessionCreated(msgspec.Struct, rename="camel"):
@@ -44,9 +44,9 @@ class SessionCreated(msgspec.Struct, rename="camel"):
 
 class ChatBody(msgspec.Struct, rename="camel"):
     session_id: str
-    message: str
+    message: Annotated[str, msgspec.Meta(min_length=1)]
     stream: bool = False
-    locale: str = ""
+    locale: Annotated[str, msgspec.Meta(max_length=16, pattern=r"^(?:[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)?$")] = ""
     """The visitor's language, such as ``en`` or ``pt-BR`` (optional)."""
 
 
@@ -82,7 +82,8 @@ class _OptionalBody(Operation):
 
 
 _EVENTS = ("Server-Sent Events: `queued` {position} while waiting for a busy provider (position 1 is next; "
-           "repeated as it moves up), then `start` {messageId, provider, model}, `delta` {text}..., and one of "
+           "repeated as it moves up), then `start` {messageId, provider, model}, zero or more `delta` {text} whose "
+           "texts add up to the final content, and one of "
            "`done` {message} or `error` {error: {code, message}}.")
 
 
@@ -94,7 +95,7 @@ class _JsonOrEvents(Operation):
         answer = (self.responses or {}).get("200")
         if answer is not None and getattr(answer, "content", None) is not None:
             answer.content["text/event-stream"] = OpenAPIMediaType(schema=Schema(
-                type=OpenAPIType.STRING, description=_EVENTS))
+                type=OpenAPIType.STRING, content_media_type="text/event-stream", description=_EVENTS))
 
 
 def redact(session_id: str) -> str:
@@ -104,10 +105,14 @@ def redact(session_id: str) -> str:
 
 async def _limit(runtime: Runtime, request: Request, route: str, session_id: str | None = None) -> dict[str, str]:
     limiter = runtime.components.limiter
-    if limiter is None:
-        return {}
     peer = request.client.host if request.client else None
-    ip = client_ip(peer, request.headers.get("x-forwarded-for"), runtime.config.server.trusted_proxies)
+    ip = client_ip(peer, request.headers.getall("x-forwarded-for", []), runtime.config.server.trusted_proxies)
+    if limiter is None:
+        cap: SessionCap | None = request.app.state.get("session_cap")
+        if route == "create-session" and cap is not None and (wait := cap.hit(ip)):
+            raise APIError(429, "rate_limited", f"Too many new conversations. Please wait {wait} seconds and try "
+                           "again.", headers={"Retry-After": str(wait)}, retryAfter=wait)
+        return {}
     try:
         decision = await limiter.hit(route, ip, session_id)
     except LimiterUnavailable:
@@ -123,6 +128,16 @@ async def _limit(runtime: Runtime, request: Request, route: str, session_id: str
     return decision.headers
 
 
+async def require_json(request: Request) -> None:
+    """Refuse a body that is not JSON (415): a form or text/plain body is what another site's page
+    can make a visitor's browser send without a CORS preflight. No body at all is fine."""
+    length = request.headers.get("content-length", "0")
+    has_body = length.strip() not in ("0", "") or "transfer-encoding" in request.headers
+    if has_body and request.content_type[0].lower() != "application/json":
+        raise APIError(415, "unsupported_media_type",
+                       "The request body must be JSON, sent with Content-Type: application/json.")
+
+
 @contextlib.asynccontextmanager
 async def _store_errors() -> AsyncIterator[None]:
     try:
@@ -133,7 +148,7 @@ async def _store_errors() -> AsyncIterator[None]:
 
 
 @post("/api/create-session", status_code=HTTP_201_CREATED, summary="Start a conversation",
-      responses=_errors(400, 403, 413, 429, 503), operation_class=_OptionalBody)
+      responses=_errors(400, 403, 413, 415, 429, 503), operation_class=_OptionalBody)
 async def create_session(
     request: Request, runtime: NamedDependency[Runtime], data: JSONBody[CreateSessionBody | None] = None
 ) -> Response[SessionCreated]:
@@ -165,7 +180,8 @@ async def delete_session(session_id: FromPath[str], runtime: NamedDependency[Run
 
 @post("/api/chat", status_code=HTTP_200_OK,
       summary="Send a message; the answer as JSON, or streamed as Server-Sent Events",
-      responses=_errors(400, 403, 404, 413, 429, 503), operation_class=_JsonOrEvents)
+      responses={200: ResponseSpec(ChatReply, description="The answer"), **_errors(400, 403, 404, 413, 415, 429, 503)},
+      operation_class=_JsonOrEvents)
 async def chat(
     request: Request, runtime: NamedDependency[Runtime], data: JSONBody[ChatBody]
 ) -> Response[ChatReply] | ServerSentEvent:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def _build_app(config: Config, components: Components) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from chatkit_core import serving
+
     config, components = _load(args.config)
     workers = args.workers or config.server.workers
     if workers > 1 and components.store_type == "memory":
@@ -54,6 +57,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=config.logging.level, access_log=False, server_header=False,
         # X-Forwarded-For is read by ChatKit itself, from server.trusted_proxies only.
         proxy_headers=False, timeout_graceful_shutdown=10,
+        # Slow clients: a header deadline and a connection cap (chatkit_core/serving.py).
+        http=serving.PROTOCOL, timeout_keep_alive=serving.KEEP_ALIVE_TIMEOUT,
+        limit_concurrency=serving.concurrency_limit(),
     )
     return 0
 
@@ -84,28 +90,45 @@ def cmd_plugins_new(args: argparse.Namespace) -> int:
     return 0
 
 
+_URL_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/\s@]+@", re.I)
+
+
+def redact_credentials(text: str) -> str:
+    """``scheme://user:password@host`` becomes ``scheme://***@host``: config check output gets pasted."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     config, components = _load(args.config)
-    print(f"config: {config.source}")
-    print("provider chain:")
+
+    def say(line: str) -> None:  # every line, URLs inside warnings included
+        print(redact_credentials(line))
+
+    say(f"config: {config.source}")
+    say("provider chain:")
     for index, provider in enumerate(components.providers, 1):
         where = f" at {provider.options.base_url}" if provider.options.base_url else ""
-        print(f"  {index}. {provider.name} (type {components.provider_types[provider.name]}, "
-              f"model {provider.model or '-'}{where})")
-        print(f"     {_limits(provider, config.chat.max_tokens)}")
+        say(f"  {index}. {provider.name} (type {components.provider_types[provider.name]}, "
+            f"model {provider.model or '-'}{where})")
+        say(f"     {_limits(provider, config.chat.max_tokens)}")
     if args.probe:
         asyncio.run(_probe(components))
-    print("middleware (outermost first): " + ", ".join(name for name, _ in components.middleware))
-    print("sanitizers: " + ", ".join(components.sanitizer_names))
-    print(f"session store: {components.store_type} (ttl {components.store.ttl:.0f}s)")
-    print(f"rate limiter: {components.limiter_type}")
+    say("middleware (outermost first): " + ", ".join(name for name, _ in components.middleware))
+    say("sanitizers: " + ", ".join(components.sanitizer_names))
+    say(f"session store: {components.store_type} (ttl {components.store.ttl:.0f}s)")
+    say(f"rate limiter: {components.limiter_type}")
+    if components.limiter is None:
+        per_minute = getattr(components.store.options, "new_per_minute", 0)
+        say(f"  without one, new sessions are capped at {per_minute} a minute per client address "
+            "(sessions.new_per_minute)" if per_minute else
+            "  warning: new sessions are not capped at all (sessions.new_per_minute = 0)")
     if components.knowledge:
         options = components.knowledge.options
-        print(f"knowledge: {components.knowledge.type_name} (top_k {options.top_k}, sources: "
-              f"{', '.join(options.sources) or 'none'})")
+        say(f"knowledge: {components.knowledge.type_name} (top_k {options.top_k}, sources: "
+            f"{', '.join(options.sources) or 'none'})")
     for warning in [*components.warnings, *_example_warnings(components)]:
-        print(f"warning: {warning}")
-    print("ok")
+        say(f"warning: {warning}")
+    say("ok")
     return 0
 
 

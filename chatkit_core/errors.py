@@ -10,11 +10,13 @@ import errno
 import re
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ASGIApp, Receive, Scope, Send
 
-from chatkit_core.metrics import route_label
+from chatkit_core.routing import template_of
 
 log = structlog.get_logger("chatkit.errors")
 
@@ -60,8 +62,21 @@ _STATUS_CODES = {
     404: ("not_found", "There is nothing at this address."),
     405: ("method_not_allowed", "This address does not accept that method."),
     413: ("body_too_large", "The request is too large."),
-    415: ("invalid_request", "The request must be JSON."),
+    415: ("unsupported_media_type", "The request body must be JSON, sent as Content-Type: application/json."),
 }
+
+
+def error_app(status: int, code: str | None = None, message: str | None = None) -> ASGIApp:
+    """An ASGI app answering every request with one error, for layers outside Litestar's routing."""
+    default_code, default_message = _STATUS_CODES.get(status, ("error", "The request could not be completed."))
+    body = msgspec.json.encode(error_body(code or default_code, message or default_message))
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return answer
 
 
 def _describe(error: ValidationException) -> APIError:
@@ -73,6 +88,10 @@ def _describe(error: ValidationException) -> APIError:
         if missing:
             return invalid(missing[1], f"The field `{missing[1]}` is required.")
         expected = re.search(r"Expected `([^`]+)`", message)
+        if key and key != "data" and "of length >= 1" in message:
+            return invalid(key, f"The field `{key}` must not be empty.")
+        if key and key != "data" and re.search(r"of length|matching regex", message):
+            return invalid(key, f"The field `{key}` is too long or not in the expected form.")
         if key and key != "data":
             kind = f" (expected {expected[1]})" if expected else ""
             return invalid(key, f"The field `{key}` has the wrong type{kind}.")
@@ -118,7 +137,7 @@ def handle_value_error(request: Request, error: ValueError) -> Response:
 
 
 def handle_unexpected(request: Request, error: Exception) -> Response:
-    log.exception("unhandled_error", route=route_label(request.scope["path"]))  # never a session id
+    log.exception("unhandled_error", route=template_of(request.scope))  # never a session id
     return Response(error_body("internal_error", "Something went wrong on our side. Please try again."),
                     status_code=500)
 

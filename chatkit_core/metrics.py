@@ -2,26 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
-
-_SESSION_PATH = re.compile(r"^/api/session/[^/]+")
-_API_ROUTES = {"/api/create-session", "/api/chat", "/health", "/metrics"}
-
-
-def route_label(path: str) -> str:
-    """A low-cardinality name for a path: session ids never become labels or log fields."""
-    if path in _API_ROUTES:
-        return path
-    if _SESSION_PATH.match(path):
-        return _SESSION_PATH.sub("/api/session/{id}", path)
-    if path.startswith("/widget/"):
-        return "/widget"
-    if path.startswith("/schema"):
-        return "/schema"
-    return "/api/other" if path.startswith("/api/") else "/static"
-
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+import time
+from collections.abc import Sequence
 from typing import ClassVar
 
 import msgspec
@@ -63,22 +66,73 @@ class RateLimiter:
         return Health("up")
 
 
-def client_ip(peer: str | None, forwarded_for: str | None, trusted: list[str]) -> str:
+class SessionCap:
+    """Without a rate limiter: at most ``per_minute`` new sessions per client address and minute.
+
+    One process's memory only holds the current minute's counts, so it stays small.
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.minute = 0
+        self.counts: dict[str, int] = {}
+
+    def hit(self, ip: str, now: float | None = None) -> int:
+        """0 when allowed, else whole seconds until the next minute."""
+        now = time.time() if now is None else now
+        minute = int(now // 60)
+        if minute != self.minute:
+            self.minute, self.counts = minute, {}
+        if self.counts.get(ip, 0) >= self.per_minute:
+            return max(1, 60 - int(now % 60))
+        self.counts[ip] = self.counts.get(ip, 0) + 1
+        return 0
+
+
+def client_ip(peer: str | None, forwarded_for: str | Sequence[str] | None, trusted: list[str]) -> str:
     """The client's address: the socket peer, unless that peer is a trusted proxy.
 
-    Behind trusted proxies, ``X-Forwarded-For`` is read right to left and the first hop
+    Behind trusted proxies, every ``X-Forwarded-For`` line (a proxy may add a line of its
+    own instead of extending the last) is read as one list, right to left, and the first hop
     that is not itself trusted is the client, so a visitor cannot choose its address by
-    sending the header itself.
+    sending the header itself. Hops may be written ``ip``, ``ip:port``, ``[v6]:port`` or
+    ``v6%zone``; all become the plain address. A hop that is no address at all is taken as
+    coming from whoever handed it over (the proxy to its right), so it names no new client.
     """
-    peer = peer or "unknown"
+    peer = parse_address(peer or "") or peer or "unknown"
     networks = _networks(tuple(trusted))
-    if not forwarded_for or not _is_trusted(peer, networks):
+    lines = [forwarded_for] if isinstance(forwarded_for, str) else list(forwarded_for or ())
+    if not lines or not _is_trusted(peer, networks):
         return peer
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if not _is_trusted(hop, networks):
-            return hop
-    return hops[0] if hops else peer
+    handed_by = peer
+    for hop in reversed([hop for line in lines for hop in line.split(",") if hop.strip()]):
+        address = parse_address(hop)
+        if address is None:
+            return handed_by
+        if not _is_trusted(address, networks):
+            return address
+        handed_by = address
+    return handed_by
+
+
+_HOP = re.compile(r"^\[(?P<bracketed>[^\]]+)\](?::\d{1,5})?$"  # [v6] or [v6]:port
+                  r"|^(?P<v4>\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?$"  # v4 or v4:port
+                  r"|^(?P<bare>[\w:.%-]+)$")  # v6, perhaps with a %zone
+
+
+def parse_address(hop: str) -> str | None:
+    """The plain IP address in one forwarded hop, or None when it holds none."""
+    found = _HOP.match(hop.strip().strip('"'))
+    if not found:
+        return None
+    text = (found["bracketed"] or found["v4"] or found["bare"]).split("%", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 _network_cache: dict[tuple[str, ...], tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = {}

@@ -9,7 +9,7 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -18,6 +18,13 @@ from chatkit_core.health import Health
 from chatkit_core.knowledge import Source
 
 SESSION_ID_BYTES = 32  # 256 bits from the OS CSPRNG; 43 URL-safe characters
+
+# ``metadata`` of a new session: nothing in ChatKit reads it, so it is kept small. At most 8
+# keys of up to 32 characters (letters, digits, ``_.-``), each a string of up to 200
+# characters, a number, a boolean or null: under 2 KB a session.
+MetadataKey = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+MetadataValue = Annotated[str, msgspec.Meta(max_length=200)] | int | float | bool | None
+Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=8)]
 
 
 def new_session_id() -> str:
@@ -87,11 +94,15 @@ class SessionStoreOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     """Inactivity after which a session is gone."""
     max_messages: int = 1000
     """Messages kept per conversation; the oldest go first."""
+    new_per_minute: int = 30
+    """Without a rate limiter installed: new sessions a client address may start a minute (0: no cap)."""
 
     def __post_init__(self) -> None:
         parse_duration(self.ttl)
         if self.max_messages < 2:
             raise ValueError("max_messages must be at least 2")
+        if self.new_per_minute < 0:
+            raise ValueError("new_per_minute must be 0 (no cap) or more")
 
     @property
     def ttl_seconds(self) -> float:

@@ -2,7 +2,8 @@
 
 Each factory returns an ASGI middleware factory (``app -> app``). The core wraps them
 around the whole application, routing and error handling included, so even a 404 or a
-refused preflight carries the headers.
+refused preflight carries the headers. What a response is (API, page, widget) and how it
+is named in logs and metrics come from the route it matched, never from the raw path.
 """
 
 from __future__ import annotations
@@ -13,22 +14,21 @@ import time
 from collections.abc import Callable
 
 import structlog
-from litestar import Response
-from litestar.config.cors import CORSConfig
 from litestar.datastructures import Headers, MutableScopeHeaders
-from litestar.middleware.cors import CORSMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatkit_core import hookimpl
 from chatkit_core.config import Config
-from chatkit_core.errors import error_body
-from chatkit_core.metrics import route_label
+from chatkit_core.errors import error_app
+from chatkit_core.routing import template_of
 
 log = structlog.get_logger("chatkit.http")
 
 Middleware = Callable[[ASGIApp], ASGIApp]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
 def access_log(config: Config) -> Middleware:
     """Request id, structured access log, request metrics."""
 
@@ -55,7 +55,7 @@ def access_log(config: Config) -> Middleware:
                     await app(scope, receive, send_with_id)
                 finally:
                     elapsed = time.perf_counter() - began
-                    route = route_label(scope["path"])
+                    route = template_of(scope)  # a route template: ids never become labels
                     scope["app"].state.metrics.request(scope["method"], route, status, elapsed)
                     log.info("request", method=scope["method"], route=route, status=status,
                              ms=round(elapsed * 1000, 2))
@@ -84,24 +84,22 @@ def security_headers(config: Config) -> Middleware:
     widget = {**common, "Cross-Origin-Resource-Policy": "cross-origin", "Cache-Control": "public, max-age=300",
               "Content-Security-Policy": API_CSP}
 
-    def headers_for(path: str) -> dict[str, str]:
-        if path.startswith("/widget/"):
-            return widget
-        if path.startswith(("/api/", "/health", "/metrics", "/schema")):
-            return api
-        return page
+    by_asset = {"widget": widget, "page": page}
+
+    def headers_for(scope: Scope) -> dict[str, str]:
+        """Routed to the site's pages or the widget, their headers; anything else the API's strict ones."""
+        handler = scope.get("route_handler")
+        return by_asset.get(handler.opt.get("asset"), api) if handler is not None else api
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return
-            extra = headers_for(scope["path"])
-
             async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
+                if message["type"] == "http.response.start":  # routed by now, if at all
                     headers = MutableScopeHeaders.from_message(message)
-                    for name, value in extra.items():
+                    for name, value in headers_for(scope).items():
                         if name != "Content-Security-Policy" or name not in headers:  # the console sets its own
                             headers[name] = value
                 await send(message)
@@ -113,37 +111,70 @@ def security_headers(config: Config) -> Middleware:
     return wrap
 
 
-class ExactOrigins(CORSConfig):
-    """Origins match exactly: Litestar would read ``*`` inside an origin as a wildcard."""
-
-    def is_origin_allowed(self, origin: str) -> bool:
-        return self.is_allow_all_origins or origin in self.allow_origins
-
-
-class RefusingCORSMiddleware(CORSMiddleware):
-    """Litestar's CORS, with refused preflights answered in the API's error shape."""
-
-    def _create_preflight_response(self, origin: str, request_headers: Headers) -> Response:
-        response = super()._create_preflight_response(origin=origin, request_headers=request_headers)
-        if response.status_code < 400:
-            return response
-        return Response(error_body("forbidden", "This website is not allowed to use the chat service."),
-                        status_code=403)
+ALLOW_METHODS = ("GET", "POST", "DELETE", "OPTIONS")
+ALLOW_HEADERS = ("Content-Type", "Accept", "X-ChatKit-Site-Key", "X-Request-ID")
+EXPOSE_HEADERS = ("Retry-After", "RateLimit", "RateLimit-Policy", "X-Request-ID")
+# Request headers a browser may send cross-origin without asking (the CORS safelist).
+_SAFELISTED = {"accept", "accept-language", "content-language", "content-type"}
+_REFUSED_PREFLIGHT = error_app(403, "forbidden", "This website is not allowed to use the chat service.")
 
 
 def cors(config: Config) -> Middleware | None:
-    """Exact-origin CORS from ``server.allowed_origins``; never with credentials."""
+    """CORS for ``server.allowed_origins``, matched exactly (``*``: any); never with credentials.
+
+    A preflight from an unlisted origin, or asking for another method or header, gets 403
+    ``forbidden`` in the API's error shape and no grant.
+    """
     if not config.server.allowed_origins:
         return None
-    cors_config = ExactOrigins(
-        allow_origins=config.server.allowed_origins,
-        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-        allow_headers=["Content-Type", "Accept", "X-ChatKit-Site-Key", "X-Request-ID"],
-        expose_headers=["Retry-After", "RateLimit", "RateLimit-Policy", "X-Request-ID"],
-        allow_credentials=False,
-        max_age=600,
-    )
-    return lambda app: RefusingCORSMiddleware(app=app, config=cors_config)
+    origins = frozenset(config.server.allowed_origins)
+    any_origin = "*" in origins
+    allowed_headers = {name.lower() for name in ALLOW_HEADERS} | _SAFELISTED
+
+    def grant(origin: str) -> dict[str, str]:
+        return {"Access-Control-Allow-Origin": "*" if any_origin else origin, "Vary": "Origin"}
+
+    def preflight_allowed(headers: Headers) -> bool:
+        method = headers.get("access-control-request-method")
+        asked = {name.strip().lower() for name in headers.get("access-control-request-headers", "").split(",")}
+        return (method is None or method in ALLOW_METHODS) and asked - {""} <= allowed_headers
+
+    def preflight(origin: str) -> ASGIApp:
+        body_headers = {**grant(origin), "Access-Control-Allow-Methods": ", ".join(ALLOW_METHODS),
+                        "Access-Control-Allow-Headers": ", ".join(ALLOW_HEADERS), "Access-Control-Max-Age": "600"}
+        encoded = [(name.lower().encode(), value.encode()) for name, value in body_headers.items()]
+
+        async def granted(scope: Scope, receive: Receive, send: Send) -> None:
+            await send({"type": "http.response.start", "status": 204, "headers": encoded})
+            await send({"type": "http.response.body", "body": b""})
+
+        return granted
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            headers = Headers.from_scope(scope) if scope["type"] == "http" else None
+            origin = headers.get("origin") if headers is not None else None
+            if headers is None or origin is None:
+                await app(scope, receive, send)
+                return
+            allowed = any_origin or origin in origins
+            if scope["method"] == "OPTIONS":
+                answer = preflight(origin) if allowed and preflight_allowed(headers) else _REFUSED_PREFLIGHT
+                await answer(scope, receive, send)
+                return
+
+            async def send_with_grant(message: Message) -> None:
+                if message["type"] == "http.response.start" and allowed:
+                    response_headers = MutableScopeHeaders.from_message(message)
+                    response_headers.update(grant(origin))
+                    response_headers["Access-Control-Expose-Headers"] = ", ".join(EXPOSE_HEADERS)
+                await send(message)
+
+            await app(scope, receive, send_with_grant)
+
+        return middleware
+
+    return wrap
 
 
 @hookimpl

@@ -6,7 +6,8 @@ hash of each key to the origins that may use it::
     [server.site_keys]
     "sha256$9f2c4e1a7b3d5c60$5b0e…" = ["https://shop.example.com"]
 
-When the table is empty no key is needed. Otherwise every ``/api/`` request (not
+When the table is empty no key is needed. Otherwise every request routed to the
+conversation API (however its path is spelled: ``//api/chat`` reaches the same route; not
 preflights, ``/health``, ``/metrics``, the widget or the pages) needs a known key and, when
 it sends an ``Origin``, an origin listed for that key (``"*"`` allows any); anything else
 gets 403 ``forbidden``. A key is public (it sits in the page's HTML), so this keeps other
@@ -27,21 +28,21 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import msgspec
 import structlog
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chatkit_core import hookimpl
 from chatkit_core.config import Config, ConfigError
-from chatkit_core.errors import error_body
+from chatkit_core.errors import error_app
+from chatkit_core.routing import opt
 
 log = structlog.get_logger("chatkit.site_keys")
 
 HEADER = b"x-chatkit-site-key"
 _HASH = re.compile(r"^sha256\$([0-9A-Za-z_-]{8,64})\$([0-9a-f]{64})$")
 _ORIGIN = re.compile(r"^https?://[^/\s]+$")
-_FORBIDDEN = msgspec.json.encode(error_body(
-    "forbidden", "This website is not allowed to use the chat service. Please contact the site's owner."))
+_FORBIDDEN = error_app(
+    403, "forbidden", "This website is not allowed to use the chat service. Please contact the site's owner.")
 
 
 def hash_site_key(key: str, salt: str | None = None) -> str:
@@ -83,8 +84,9 @@ def parse_site_keys(table: dict[str, list[str]]) -> list[SiteKey]:
     return keys
 
 
-def _guarded(path: str, method: str) -> bool:
-    return path.startswith("/api/") and method != "OPTIONS"
+def _guarded(scope: Scope) -> bool:
+    """Whether the route the request reaches asks for a key (decided by the route, not the path)."""
+    return scope["method"] != "OPTIONS" and bool(opt(scope, "site_key"))
 
 
 def _check(keys: list[SiteKey], presented: str | None, origin: str | None) -> str | None:
@@ -107,7 +109,7 @@ def site_keys(config: Config) -> Callable[[ASGIApp], ASGIApp] | None:
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http" or not _guarded(scope["path"], scope["method"]):
+            if scope["type"] != "http" or not _guarded(scope):
                 await app(scope, receive, send)
                 return
             headers = dict(scope["headers"])
@@ -119,9 +121,7 @@ def site_keys(config: Config) -> Callable[[ASGIApp], ASGIApp] | None:
                 await app(scope, receive, send)
                 return
             log.warning("site_key_refused", reason=refused, origin=origin.decode("latin-1")[:200] if origin else None)
-            await send({"type": "http.response.start", "status": 403, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(_FORBIDDEN)).encode())]})
-            await send({"type": "http.response.body", "body": _FORBIDDEN})
+            await _FORBIDDEN(scope, receive, send)
 
         return middleware
 

@@ -33,7 +33,8 @@ from chatkit_core.sessions import (
 
 class MemoryOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True):
     max_sessions: int = 100_000
-    """Beyond this the least recently active session is dropped."""
+    """Beyond this a session is dropped: the oldest that never got a message, else the least
+    recently active one."""
 
 
 class _Conversation:
@@ -45,7 +46,11 @@ class _Conversation:
 
 
 class MemoryStore(SessionStore):
-    """Sessions in a dict ordered by last activity, so expiry and eviction pop from the front."""
+    """Sessions in a dict ordered by last activity, so expiry and eviction pop from the front.
+
+    When full, a new session first displaces sessions nobody has written in yet, oldest
+    first, so a flood of new sessions does not end conversations in progress.
+    """
 
     Options = MemoryOptions
     options: MemoryOptions
@@ -53,19 +58,29 @@ class MemoryStore(SessionStore):
     def __init__(self, options: MemoryOptions) -> None:
         super().__init__(options)
         self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
+        self._unused: OrderedDict[str, None] = OrderedDict()
+        """Sessions without a message yet, oldest first."""
 
     async def create(self, metadata: dict[str, Any]) -> Session:
         self._expire()
         while len(self._conversations) >= self.options.max_sessions:
-            self._conversations.popitem(last=False)
+            self._evict()
         session = self._new_session(metadata)
         self._conversations[session.id] = _Conversation(session, self.options.max_messages)
+        self._unused[session.id] = None
         return session
+
+    def _evict(self) -> None:
+        if self._unused:
+            self._conversations.pop(self._unused.popitem(last=False)[0], None)
+        else:
+            self._conversations.popitem(last=False)
 
     def _live(self, session_id: str) -> _Conversation | None:
         conversation = self._conversations.get(session_id)
         if conversation and time.time() - conversation.session.last_seen > self.ttl:
             del self._conversations[session_id]
+            self._unused.pop(session_id, None)
             return None
         return conversation
 
@@ -75,7 +90,7 @@ class MemoryStore(SessionStore):
             oldest = next(iter(self._conversations.values()))
             if oldest.session.last_seen > cutoff:
                 break
-            self._conversations.popitem(last=False)
+            self._unused.pop(self._conversations.popitem(last=False)[0], None)
 
     async def get(self, session_id: str) -> Session | None:
         conversation = self._live(session_id)
@@ -88,6 +103,7 @@ class MemoryStore(SessionStore):
         conversation.messages.append(message)
         conversation.session.last_seen = time.time()
         self._conversations.move_to_end(session_id)
+        self._unused.pop(session_id, None)
         return True
 
     async def messages(self, session_id: str, limit: int | None = None) -> list[Message] | None:
@@ -98,6 +114,7 @@ class MemoryStore(SessionStore):
         return items[-limit:] if limit else items
 
     async def delete(self, session_id: str) -> bool:
+        self._unused.pop(session_id, None)
         return self._conversations.pop(session_id, None) is not None
 
     async def count(self) -> int:

@@ -21,7 +21,7 @@ bodies = (st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).enco
           | chat_like.map(lambda v: json.dumps(v).encode()))
 
 app = create_app(config_from(CANNED))
-ALLOWED = {"/api/chat": {400, 404, 413}, "/api/create-session": {201, 400, 413}}
+ALLOWED = {"/api/chat": {400, 404, 413, 415}, "/api/create-session": {201, 400, 413, 415}}
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
@@ -31,6 +31,8 @@ def test_malformed_bodies_never_500(body, path, content_type):
     with TestClient(app, raise_server_exceptions=False) as client:
         response = client.post(path, content=body, headers={"content-type": content_type} if content_type else {})
     assert response.status_code in ALLOWED[path], (response.status_code, response.text)
+    assert (response.status_code == 415) == (bool(body) and content_type != "application/json")
     if response.status_code >= 400:
         error = response.json()["error"]
-        assert error["code"] in {"invalid_request", "session_not_found", "body_too_large"} and error["message"]
+        assert error["code"] in {"invalid_request", "session_not_found", "body_too_large",
+                                 "unsupported_media_type"} and error["message"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import html
 import json
 import re
+import socket
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -29,7 +31,7 @@ def canned(replies: list[str] | None = None, chunk_chars: int = 8, extra: str = 
 order = ["demo"]
 [providers.demo]
 type = "canned"
-replies = {json.dumps(replies or [])}
+replies = {json.dumps(replies or [], ensure_ascii=False)}
 chunk_chars = {chunk_chars}
 delay = 0
 [rate_limit]
@@ -122,3 +124,23 @@ def active_parts(content: str) -> list[str]:
     if re.search(r"!\[[^\]\n]*\][(\[]", shown):
         found.append("image")
     return found
+
+
+def raw_request(base_url: str, method: str, path: str,
+                headers: dict[str, str] | list[tuple[str, str]] | None = None,
+                body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    """One request written byte for byte on a socket (no client normalises its path, a header
+    may repeat); status, headers, body."""
+    parts = urlsplit(base_url)
+    pairs = list(headers.items()) if isinstance(headers, dict) else headers or []
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close",
+             f"Content-Length: {len(body)}", *(f"{name}: {value}" for name, value in pairs)]
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status, *header_lines = head.decode("latin-1").split("\r\n")
+    found = {name.lower(): value for name, _, value in (line.partition(": ") for line in header_lines)}
+    return int(status.split(" ", 2)[1]), found, rest

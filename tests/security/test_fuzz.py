@@ -23,6 +23,7 @@ DOCUMENTED = {
     "delete": {204, 404, 405},
 }
 ERROR_CODES = {"invalid_request", "session_not_found", "message_too_long", "body_too_large", "not_found",
+               "unsupported_media_type",
                "method_not_allowed"}
 
 

@@ -28,16 +28,17 @@ def running_server(
     port: int | None = None,
     workers: int = 1,
     timeout: float = 30.0,
+    log: Path | None = None,
 ) -> Iterator[str]:
     """Start ``chatkit serve`` with ``config_toml`` on a free loopback port; yield its URL.
 
-    The server's output goes to a log file whose tail is shown if it fails to start.
+    The server's output goes to a log file (``log``, if given) whose tail is shown if it fails to start.
     """
     port = port or free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config_path = Path(tmp) / "chatkit.toml"
         config_path.write_text(config_toml)
-        log_path = Path(tmp) / "server.log"
+        log_path = log or Path(tmp) / "server.log"
         child_env = {**os.environ, "LOG_LEVEL": "warning", **(env or {})}
         for name in ("CHATKIT_CONFIG", "OPENAI_API_KEY", "OLLAMA_BASE_URL", "REDIS_URL"):
             if env is None or name not in env:
