@@ -40,6 +40,7 @@ api_key = "sk-test"
 [sessions]
 store = "sqlite"
 url = "sqlite:///{database}"
+new_per_minute = 0  # the tests seed many conversations from one address
 
 [rate_limit]
 type = "none"
