@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import html
 import json
 import os
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chatkit_core.assembly import Components, assemble
 from chatkit_core.config import Config, ConfigError, find_config_path, load_config
 from chatkit_core.plugins import PluginError, collect, describe
 from chatkit_core.providers import Provider
+
+if TYPE_CHECKING:
+    from chatkit_core.runtime import Runtime
 
 
 def _load(path: str | None) -> tuple[Config, Components]:
@@ -24,12 +30,13 @@ def _load(path: str | None) -> tuple[Config, Components]:
     return config, components
 
 
-def _build_app(config: Config, components: Components) -> None:
-    """Build the Litestar app exactly as ``serve`` does, without starting it (nothing connects)."""
+def _build_app(config: Config, components: Components) -> Runtime:
+    """Build the Litestar app exactly as ``serve`` does, without starting it (nothing connects);
+    its runtime is what ``chatkit chat`` answers with."""
     from chatkit_core.app import create_app
 
     try:
-        create_app(config, components)
+        return create_app(config, components).state.runtime
     except (ConfigError, PluginError):
         raise
     except Exception as error:
@@ -164,38 +171,55 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 async def _chat(args: argparse.Namespace) -> int:
-    from chatkit_core.chain import Chain, ChainFailed, Started, StreamBroken
-    from chatkit_core.knowledge import context_message
-    from chatkit_core.metrics import Metrics
-    from chatkit_core.providers import ChatMessage, ChatRequest
+    """One message through the same conversation path as the API, in a conversation of its own
+    that is erased afterwards."""
+    from chatkit_core import conversation
+    from chatkit_core.errors import APIError
 
-    config, components = _load(args.config)
-    messages = [ChatMessage("user", args.message)]
-    chain = Chain(components.providers, config.chain, Metrics(), max_tokens=config.chat.max_tokens)
+    config = load_config(args.config)
+    components = assemble(config)
+    runtime = _build_app(config, components)
     await components.start()
-    knowledge = components.knowledge
-    passages = await knowledge.find(args.message) if knowledge else []
-    if passages and knowledge:
-        messages.insert(0, ChatMessage("system", context_message(passages, knowledge.options)))
-    if config.chat.system_prompt:
-        messages.insert(0, ChatMessage("system", config.chat.system_prompt))
     try:
-        async for event in chain.stream(ChatRequest(messages=messages, passages=passages)):
-            if isinstance(event, Started):
-                tried = f" after {', '.join(event.fallbacks)}" if event.fallbacks else ""
-                print(f"[{event.provider} / {event.model}{tried}]", file=sys.stderr)
-            elif isinstance(event, str):
-                print(event, end="", flush=True)
-        print()
-    except ChainFailed as error:
-        print(f"error: no provider answered ({', '.join(error.fallbacks)})", file=sys.stderr)
-        return 1
-    except StreamBroken as error:
-        print(f"\nerror: {error.started.provider} stopped mid-answer ({error.error.kind})", file=sys.stderr)
+        async with conversation.store_errors():
+            session = await runtime.store.create({})
+        try:
+            request = await conversation.ask(runtime, session.id, args.message)
+            async with contextlib.aclosing(conversation.answer_events(runtime, session.id, request)) as events:
+                async for event in events:
+                    if _show(event):
+                        return 1
+        finally:
+            with contextlib.suppress(Exception):
+                await runtime.store.delete(session.id)
+    except APIError as error:
+        print(f"error: {error.message}", file=sys.stderr)
         return 1
     finally:
         await components.close()
     return 0
+
+
+def _show(event: object) -> bool:
+    """Print one event of a streamed answer; True when the answer failed."""
+    from chatkit_core import conversation
+
+    if isinstance(event, conversation.Opened):
+        tried = f" after {', '.join(event.fallbacks)}" if event.fallbacks else ""
+        print(f"[{event.provider} / {event.model}{tried}]", file=sys.stderr)
+    elif isinstance(event, conversation.Delta):
+        print(html.unescape(event.text), end="", flush=True)
+    elif isinstance(event, conversation.Done):
+        print()
+        for source in event.message.sources:
+            print(f"source: {html.unescape(source.title)} {source.url}".rstrip(), file=sys.stderr)
+    elif isinstance(event, conversation.Failed) and event.fallbacks:
+        print(f"error: no provider answered ({', '.join(event.fallbacks)})", file=sys.stderr)
+        return True
+    elif isinstance(event, conversation.Failed):
+        print(f"\nerror: {event.error.message} ({event.error.code})", file=sys.stderr)
+        return True
+    return False
 
 
 def parser() -> argparse.ArgumentParser:

@@ -16,7 +16,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from chatkit_core.api import _errors, _limit, _store_errors, redact
+from chatkit_core.api import error_responses, rate_limit
+from chatkit_core.conversation import redact, store_errors
 from chatkit_core.errors import APIError, invalid, session_not_found
 from chatkit_core.runtime import Runtime
 from chatkit_core.sessions import Feedback, Message
@@ -37,18 +38,18 @@ def message_not_found() -> APIError:
 
 @post("/api/session/{session_id:str}/messages/{message_id:str}/feedback", status_code=HTTP_200_OK,
       summary="Rate an answer (thumbs up or down, with an optional comment)",
-      responses=_errors(400, 403, 404, 413, 429, 503))
+      responses=error_responses(400, 403, 404, 413, 429, 503))
 async def rate_answer(
     request: Request, session_id: FromPath[str], message_id: FromPath[str], runtime: NamedDependency[Runtime],
     data: JSONBody[FeedbackBody],
 ) -> Message:
-    await _limit(runtime, request, "chat", session_id)
+    await rate_limit(runtime, request, "chat", session_id)
     comment = data.comment.strip()
     if len(comment) > MAX_COMMENT_CHARS:
         raise invalid("comment", f"Please keep your comment under {MAX_COMMENT_CHARS} characters.")
     feedback = Feedback(rating=data.rating, comment=runtime.sanitizers.clean_input(comment).strip())
     store = runtime.store
-    async with _store_errors():
+    async with store_errors():
         if await store.get(session_id) is None:
             raise session_not_found()
         try:
