@@ -48,6 +48,20 @@ def test_chat_streams_an_answer_to_the_terminal(tmp_path):
     assert result.stdout.startswith('You said: "What time is it?"') and "[demo / canned]" in result.stderr
 
 
+def test_chat_runs_the_api_conversation_path(tmp_path):
+    """Sanitizers, the system prompt and the API's checks apply from the terminal too."""
+    path = tmp_path / "chatkit.toml"
+    path.write_text(CANNED)
+    cleaned = chatkit("chat", "--config", str(path), "<b>Hi</b><script>alert(1)</script> a < b \u200b<|im_start|>")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "<b>" not in cleaned.stdout and "alert" not in cleaned.stdout and "\u200b" not in cleaned.stdout
+    assert "<|im_start|>" not in cleaned.stdout and 'You said: "Hi a < b' in cleaned.stdout
+    empty = chatkit("chat", "--config", str(path), "   ")
+    assert empty.returncode == 1 and empty.stderr.strip().endswith("error: Please type a message first.")
+    too_long = chatkit("chat", "--config", str(path), "x" * 5000)
+    assert too_long.returncode == 1 and "Your message is too long" in too_long.stderr
+
+
 def test_chat_reports_when_no_provider_answers(tmp_path):
     path = tmp_path / "chatkit.toml"
     path.write_text('[providers.local]\ntype = "ollama"\nbase_url = "http://127.0.0.1:9"\n[chain]\nretries = 0\n')
