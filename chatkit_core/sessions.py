@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
+from litestar.params import KwargDefinition
 
 from chatkit_core.durations import parse_duration
 from chatkit_core.health import Health
@@ -22,9 +23,14 @@ SESSION_ID_BYTES = 32  # 256 bits from the OS CSPRNG; 43 URL-safe characters
 # ``metadata`` of a new session: nothing in ChatKit reads it, so it is kept small. At most 8
 # keys of up to 32 characters (letters, digits, ``_.-``), each a string of up to 200
 # characters, a number, a boolean or null: under 2 KB a session.
-MetadataKey = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+_KEY = {"type": "string", "minLength": 1, "maxLength": 32, "pattern": "^[A-Za-z0-9_.-]+$"}
+MetadataKey = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=_KEY["pattern"])]
 MetadataValue = Annotated[str, msgspec.Meta(max_length=200)] | int | float | bool | None
-Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=8)]
+Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=8), KwargDefinition(schema_extra={
+    # msgspec checks all of this; the OpenAPI schema says the same.
+    "maxProperties": 8, "propertyNames": _KEY, "additionalProperties": {"anyOf": [
+        {"type": "string", "maxLength": 200}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]},
+})]
 
 
 def new_session_id() -> str:

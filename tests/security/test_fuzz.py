@@ -29,7 +29,8 @@ ERROR_CODES = {"invalid_request", "session_not_found", "message_too_long", "body
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    app = create_app(config_from(canned(extra="[server]\nmax_body_bytes = 4096\nmax_message_chars = 300\n")))
+    app = create_app(config_from(canned(extra="[server]\nmax_body_bytes = 4096\nmax_message_chars = 300\n"
+                                    "[sessions]\nnew_per_minute = 0\n")))  # bodies here, not quotas
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 

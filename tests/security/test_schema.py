@@ -13,10 +13,15 @@ app = create_app(config_from(canned(extra="[server]\nmax_body_bytes = 8192\nmax_
 # A schema-valid message can still be refused: one that is blank, invisible or all markup has
 # no text left once sanitized (400 invalid_request, documented), which no JSON Schema pattern
 # can express exactly. Only for /api/chat does positive-data acceptance also allow that 400.
-CONFIG = schemathesis.config.SchemathesisConfig.from_dict({"operations": [{
-    "include-path": "/api/chat",
-    "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404"]}},
-}]})
+# A schema-violating body over the size limit is rejected with 413 body_too_large.
+REJECTED = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
+CONFIG = schemathesis.config.SchemathesisConfig.from_dict({
+    "checks": {"negative_data_rejection": {"expected-statuses": REJECTED}},
+    "operations": [{
+        "include-path": "/api/chat",
+        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404"]}},
+    }],
+})
 schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app, config=CONFIG)
 EXAMPLES = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
