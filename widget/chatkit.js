@@ -310,7 +310,7 @@ textarea{font-size:16px}}
         node = el(m[2] || m[3] ? 'strong' : 'em');
         inline(m[2] || m[3] || m[4] || m[5], node, inLink);
       } else {
-        const href = inLink ? null : safeUrl(m[7] || m[8]);
+        const href = inLink ? null : safeUrl(m[7] || m[8], location.href); // a site page may be relative
         node = href ? el('a', { href, target: '_blank', rel: 'noopener noreferrer' }) : document.createDocumentFragment();
         if (m[6]) inline(m[6], node, true);
         else node.append(m[8]);
