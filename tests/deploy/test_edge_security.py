@@ -80,3 +80,17 @@ def test_one_visitor_behind_an_outer_proxy_is_one_key_however_its_hop_is_written
         other = proxy.post(f"{edge}/api/create-session", headers={"X-Forwarded-For": "198.51.100.8:40001"})
     assert statuses == [201, 201, 201, 429, 429, 429]
     assert other.status_code == 201
+
+
+def test_the_console_passes_through_the_edge_and_odd_spellings_do_not() -> None:
+    token = "edge-console-token-0123456789"
+    with running_server(KEYED + f'[admin]\ntoken = "{token}"\n') as backend, \
+            running_nginx(backend.removeprefix("http://")) as url:
+        page = httpx.get(url + "/admin/login")
+        assert page.status_code == 200 and "default-src 'none'" in page.headers["content-security-policy"]
+        signed_out = httpx.get(url + "/admin/conversations")
+        assert signed_out.status_code in (302, 303, 401), signed_out.status_code
+        for odd in ("//admin/conversations", "/%2fadmin/conversations", "/admin/../admin/conversations"):
+            status, _, body = raw_request(url, "GET", odd)
+            assert status in (400, 404), (odd, status)
+            assert b"<table" not in body
