@@ -7,15 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.conftest import ROOT
-from tests.support.server import free_port
+from tests.support.server import free_port, wait_healthy
 from tests.widget.helpers import Chat
 
 pytestmark = pytest.mark.browser
@@ -36,7 +34,7 @@ def test_the_demo_answers_from_the_site_with_a_link_and_no_model(browser: Browse
                               stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait(url, server)
+        wait_healthy(url, server, tmp_path / "server.log", timeout=30)
         context = browser.new_context(base_url=url, viewport={"width": 1100, "height": 760}, reduced_motion="reduce")
         page = context.new_page()
         page.goto("/")
@@ -56,15 +54,3 @@ def test_the_demo_answers_from_the_site_with_a_link_and_no_model(browser: Browse
         server.wait(10)
         log.close()
 
-
-def _wait(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "chatkit serve exited"
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("chatkit serve did not start")

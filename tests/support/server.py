@@ -49,7 +49,7 @@ def running_server(
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=child_env)
         base_url = f"http://127.0.0.1:{port}"
         try:
-            _wait_healthy(base_url, process, log_path, timeout)
+            wait_healthy(base_url, process, log_path, timeout)
             yield base_url
         finally:
             process.terminate()
@@ -60,7 +60,7 @@ def running_server(
                 process.wait()
 
 
-def _wait_healthy(base_url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
+def wait_healthy(base_url: str, process: subprocess.Popen, log_path: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
