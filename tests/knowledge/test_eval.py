@@ -38,8 +38,9 @@ def demo_config(tmp_path_factory) -> str:
     report = build(convert(knowledge, SqliteOptions, "knowledge"))
     assert report.pages >= 5 and not report.failed, report.failed
     table = "\n".join(f"{key} = {json.dumps(value)}" for key, value in knowledge.items())
+    # One conversation a question, all from one test client: sessions are not capped.
     return f'[chain]\norder = ["site"]\n[providers.site]\ntype = "extractive"\n[rate_limit]\ntype = "none"\n' \
-           f"[knowledge]\n{table}\n"
+           f"[sessions]\nnew_per_minute = 0\n[knowledge]\n{table}\n"
 
 
 async def answers(config: str, questions: list[dict]) -> list[dict]:
