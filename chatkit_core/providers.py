@@ -43,6 +43,12 @@ class ProviderOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     def first_token_wait(self) -> float:
         return self.first_token_timeout or self.timeout
 
+    @property
+    def read_timeout(self) -> float:
+        """The HTTP client's read timeout: the chain enforces the precise first-token and
+        between-chunk limits, this backstop only keeps a dead socket from outliving them."""
+        return max(self.first_token_wait, self.chunk_timeout)
+
     def __post_init__(self) -> None:
         if self.base_url:
             parts = urlsplit(self.base_url)

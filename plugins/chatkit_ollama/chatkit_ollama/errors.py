@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -23,7 +22,7 @@ class _ErrorBody(msgspec.Struct):
 def status_error(response: httpx.Response, model: str, base_url: str = "") -> ProviderError:
     """An HTTP error answer; its ``{"error": ...}`` body gives the reason.
 
-    ``base_url`` is shown as is: pass it through :func:`public_url` first.
+    ``base_url`` is shown as is: pass it through :func:`chatkit_core.urls.public_url` first.
     """
     status = response.status_code
     body = _body(response.content)
@@ -50,16 +49,10 @@ def status_error(response: httpx.Response, model: str, base_url: str = "") -> Pr
     return ProviderError(message, kind="bad_request", retryable=False, status=status)
 
 
-def public_url(url: str) -> str:
-    """``url`` without any credentials in it, for messages."""
-    parts = urlsplit(url)
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
-
-
 def transport_error(error: httpx.HTTPError, base_url: str, answered: bool) -> ProviderError:
     """A network failure; after the answer began, a broken connection is a cut stream.
 
-    ``base_url`` is shown as is: pass it through :func:`public_url` first.
+    ``base_url`` is shown as is: pass it through :func:`chatkit_core.urls.public_url` first.
     """
     if isinstance(error, httpx.TimeoutException):
         phase = "connecting to" if isinstance(error, httpx.ConnectTimeout) else "waiting for"

@@ -11,7 +11,8 @@ import structlog
 
 from chatkit_core.health import Health
 from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderError
-from chatkit_ollama.errors import public_url, status_error, transport_error
+from chatkit_core.urls import public_url
+from chatkit_ollama.errors import status_error, transport_error
 from chatkit_ollama.options import OllamaOptions
 from chatkit_ollama.pull import pull_model
 
@@ -55,9 +56,7 @@ class OllamaProvider(Provider):
 
     async def start(self) -> None:
         options = self.options
-        # The chain enforces the precise first-token and between-chunk limits; these
-        # are a backstop so that a dead socket never outlives them.
-        read = max(options.first_token_timeout or options.timeout, options.chunk_timeout)
+        read = options.read_timeout
         self._client = httpx.AsyncClient(
             base_url=options.base_url,
             timeout=httpx.Timeout(read, connect=options.connect_timeout),
