@@ -11,6 +11,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY chatkit_core/ chatkit_core/
+# The core's wheel carries the widget and the sample site as package data.
+COPY widget/ widget/
+COPY web/ web/
 COPY plugins/ plugins/
 # Wheels for ChatKit, its plugins and every dependency, then a venv without pip holding only those.
 RUN pip wheel --wheel-dir /wheels . \
