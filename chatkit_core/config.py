@@ -39,8 +39,6 @@ class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Folder served at ``/widget``; empty: ``widget/``, found the same way."""
     hsts: bool = False
     """Send Strict-Transport-Security (turn on when served over HTTPS)."""
-    site_keys: dict[str, list[str]] = msgspec.field(default_factory=dict)
-    """Publishable site keys: salted hash -> origins allowed to use it. Empty: no key needed."""
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -280,6 +278,8 @@ def decode(raw: dict[str, Any]) -> Config:
     if unknown:
         allowed = ", ".join(sorted([*_SECTIONS, *_TABLES, "middleware"]))
         raise ConfigError(f"unknown section [{unknown[0]}]; allowed sections: {allowed}")
+    if isinstance(raw.get("server"), dict) and "site_keys" in raw["server"]:
+        raise ConfigError("server.site_keys has moved: write the same table as [middleware.site_keys.keys]")
     sections = {name: convert(raw.get(name, {}), kind, name) for name, kind in _SECTIONS.items()}
     sections["middleware"] = _middleware(raw.get("middleware", {}))
     tables = {}

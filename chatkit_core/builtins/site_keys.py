@@ -1,9 +1,9 @@
 """Site keys: publishable keys that tie use of the API to the sites allowed to embed it.
 
-The widget sends its key as ``X-ChatKit-Site-Key``. ``server.site_keys`` maps the salted
-hash of each key to the origins that may use it::
+The widget sends its key as ``X-ChatKit-Site-Key``. ``[middleware.site_keys] keys`` maps the
+salted hash of each key to the origins that may use it::
 
-    [server.site_keys]
+    [middleware.site_keys.keys]
     "sha256$9f2c4e1a7b3d5c60$5b0e…" = ["https://shop.example.com"]
 
 When the table is empty no key is needed. Otherwise every request routed to the
@@ -28,6 +28,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import msgspec
 import structlog
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -46,7 +47,7 @@ _FORBIDDEN = error_app(
 
 
 def hash_site_key(key: str, salt: str | None = None) -> str:
-    """The ``server.site_keys`` entry for ``key``: ``sha256$<salt>$<hex HMAC-SHA256 of key>``."""
+    """The ``[middleware.site_keys] keys`` entry for ``key``: ``sha256$<salt>$<hex HMAC-SHA256 of key>``."""
     salt = salt or secrets.token_hex(8)
     return f"sha256${salt}${_digest(key, salt)}"
 
@@ -69,17 +70,17 @@ class SiteKey:
 
 
 def parse_site_keys(table: dict[str, list[str]]) -> list[SiteKey]:
-    """Check ``server.site_keys`` at start-up; errors name the entry and the expected form."""
+    """Check ``middleware.site_keys.keys`` at start-up; errors name the entry and the expected form."""
     keys = []
     for entry, origins in table.items():
         found = _HASH.match(entry)
         if not found:
-            raise ConfigError(f"server.site_keys: {entry[:20]!r}… is not a key hash like \"sha256$<salt>$<64 hex>\"; "
-                              "make one with chatkit_core.builtins.site_keys.hash_site_key")
+            raise ConfigError(f"middleware.site_keys.keys: {entry[:20]!r}… is not a key hash like "
+                              "\"sha256$<salt>$<64 hex>\"; make one with chatkit_core.builtins.site_keys.hash_site_key")
         bad = [o for o in origins if o != "*" and not _ORIGIN.match(o)]
         if not origins or bad:
-            raise ConfigError(f"server.site_keys[{entry[:20]!r}…]: list the origins allowed to use the key, like "
-                              f"[\"https://example.com\"] (or [\"*\"] for any); got {origins!r}")
+            raise ConfigError(f"middleware.site_keys.keys[{entry[:20]!r}…]: list the origins allowed to use the "
+                              f"key, like [\"https://example.com\"] (or [\"*\"] for any); got {origins!r}")
         keys.append(SiteKey(found[1], found[2], frozenset(origins)))
     return keys
 
@@ -101,9 +102,16 @@ def _check(keys: list[SiteKey], presented: str | None, origin: str | None) -> st
     return None
 
 
-def site_keys(config: Config) -> Callable[[ASGIApp], ASGIApp] | None:
-    """Refuse ``/api/`` requests without a valid site key for their origin (403 ``forbidden``)."""
-    keys = parse_site_keys(config.server.site_keys)
+class SiteKeysOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[middleware.site_keys]``."""
+
+    keys: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Publishable site keys: salted hash -> origins allowed to use it. Empty: no key needed."""
+
+
+def site_keys(config: Config, options: SiteKeysOptions) -> Callable[[ASGIApp], ASGIApp] | None:
+    """Refuse conversation API requests without a valid site key for their origin (403 ``forbidden``)."""
+    keys = parse_site_keys(options.keys)
     if not keys:
         return None
 

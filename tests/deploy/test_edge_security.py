@@ -25,7 +25,7 @@ KEYED = f"""
 [server]
 trusted_proxies = ["127.0.0.1/32"]
 allowed_origins = ["{SHOP}", "{EVIL}"]
-[server.site_keys]
+[middleware.site_keys.keys]
 "{hash_site_key(KEY)}" = ["{SHOP}"]
 [providers.demo]
 type = "canned"

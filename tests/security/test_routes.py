@@ -17,7 +17,7 @@ from tests.support.server import running_server
 
 SHOP, EVIL, KEY = "https://shop.example", "https://evil.example", "ck_pub_shop_routes"
 KEYED = canned(extra=f'[server]\nallowed_origins = ["{SHOP}", "{EVIL}"]\n'
-                     f'[server.site_keys]\n"{hash_site_key(KEY)}" = ["{SHOP}"]\n')
+                     f'[middleware.site_keys.keys]\n"{hash_site_key(KEY)}" = ["{SHOP}"]\n')
 GOOD = {"X-ChatKit-Site-Key": KEY, "Origin": SHOP}
 LABELS = {"/api/create-session", "/api/chat", "/api/session/{session_id}/messages",
           "/api/session/{session_id}", "/health", "/metrics", "unmatched"}

@@ -20,7 +20,8 @@ SHOP_KEY, OTHER_KEY = "ck_pub_shop_4f9a2c", "ck_pub_other_77d01e"
 
 def keyed(entries: dict[str, list[str]]) -> str:
     table = "\n".join(f"{json.dumps(entry)} = {json.dumps(origins)}" for entry, origins in entries.items())
-    return canned(extra=f'[server]\nallowed_origins = ["{SHOP}", "{OTHER}", "{EVIL}"]\n[server.site_keys]\n{table}\n')
+    return canned(extra=f'[server]\nallowed_origins = ["{SHOP}", "{OTHER}", "{EVIL}"]\n'
+                        f'[middleware.site_keys.keys]\n{table}\n')
 
 
 KEYED = keyed({hash_site_key(SHOP_KEY): [SHOP], hash_site_key(OTHER_KEY): [OTHER]})
@@ -112,4 +113,10 @@ def test_the_hash_format_is_a_salted_hmac_sha256() -> None:
 def test_malformed_site_keys_are_refused_at_start_up(entry: str, origins: list[str], names: str) -> None:
     with pytest.raises(ConfigError, match=names) as refused:
         create_app(config_from(keyed({entry: origins})))
-    assert "server.site_keys" in str(refused.value)
+    assert "middleware.site_keys.keys" in str(refused.value)
+
+
+def test_the_old_server_site_keys_table_says_where_it_moved() -> None:
+    old = keyed({hash_site_key(SHOP_KEY): [SHOP]}).replace("[middleware.site_keys.keys]", "[server.site_keys]")
+    with pytest.raises(ConfigError, match=r"server.site_keys has moved.*\[middleware.site_keys.keys\]"):
+        config_from(old)
