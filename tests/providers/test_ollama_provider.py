@@ -1,4 +1,8 @@
-"""The ``ollama`` provider against the fake Ollama: answers, usage, every failure, health, pull."""
+"""The ``ollama`` provider against the fake Ollama: answers, usage, every failure, health, pull.
+
+What every provider must do (streaming, usage, status kinds, connect, timeout, cut streams,
+releasing the connection) is the conformance suite's, in test_conformance.py; these are the
+plugin's own behaviours."""
 
 from __future__ import annotations
 
@@ -86,17 +90,6 @@ def test_unknown_keys_are_refused() -> None:
     assert msgspec.convert({"type": "ollama", "keep_alive": -1}, OllamaOptions).keep_alive == -1
 
 
-async def test_connection_refused_is_connect_and_retryable() -> None:
-    error = await failure(closed_port_url())
-    assert (error.kind, error.retryable, error.trip) == ("connect", True, False)
-
-
-async def test_no_answer_is_a_timeout(fake_ollama: FakeOllama) -> None:
-    error = await failure(fake_ollama, Script(fault="hang"), timeout=0.3, chunk_timeout=0.3)
-    assert (error.kind, error.retryable) == ("timeout", True)
-    assert fake_ollama.wait_disconnect()
-
-
 async def test_stall_between_chunks_is_a_timeout(fake_ollama: FakeOllama) -> None:
     fake_ollama.script(Script(fault="stall", after=2))
     texts: list[str] = []
@@ -105,19 +98,6 @@ async def test_stall_between_chunks_is_a_timeout(fake_ollama: FakeOllama) -> Non
             async for chunk in ollama.stream(REQUEST):
                 texts.append(chunk.text)
     assert caught.value.kind == "timeout" and len(texts) == 2
-
-
-@pytest.mark.parametrize("status", [500, 502, 503])
-async def test_server_errors_are_retryable(fake_ollama: FakeOllama, status: int) -> None:
-    error = await failure(fake_ollama, Script(status=status, error="llama runner process has terminated"))
-    assert (error.kind, error.retryable, error.status) == ("server", True, status)
-    assert "llama runner process has terminated" in str(error)
-
-
-async def test_bad_request_is_not_retryable(fake_ollama: FakeOllama) -> None:
-    error = await failure(fake_ollama, Script(status=400, error="invalid options: foo"))
-    assert (error.kind, error.retryable, error.status) == ("bad_request", False, 400)
-    assert "invalid options: foo" in str(error)
 
 
 async def test_missing_model_says_to_pull_it(fake_ollama: FakeOllama) -> None:
@@ -153,16 +133,6 @@ async def test_broken_streams_are_bad_responses(fake_ollama: FakeOllama, fault: 
 async def test_in_band_error_before_any_text(fake_ollama: FakeOllama) -> None:
     error = await failure(fake_ollama, Script(fault="error", after=0))
     assert error.kind == "bad_response"
-
-
-async def test_closing_the_stream_releases_the_upstream_connection(fake_ollama: FakeOllama) -> None:
-    fake_ollama.script(Script(text="one two three four five", chunk_delay=0.5))
-    async with started(provider(fake_ollama.url)) as ollama:
-        chunks = ollama.stream(REQUEST)
-        assert (await anext(chunks)).text == "one"
-        await chunks.aclose()
-        assert await asyncio.to_thread(fake_ollama.wait_disconnect, 2)
-    assert fake_ollama.chat_requests()[0].chunks_sent < 5
 
 
 async def test_cancelling_a_pending_chunk_releases_the_connection(fake_ollama: FakeOllama) -> None:
