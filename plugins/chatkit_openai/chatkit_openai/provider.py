@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import structlog
 
 from chatkit_core.health import Health
 from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderError
+from chatkit_core.urls import public_host, public_url
 from chatkit_openai.errors import classify
 from chatkit_openai.options import OpenAIOptions
 
@@ -32,10 +32,9 @@ class OpenAIProvider(Provider):
         self._client: openai.AsyncOpenAI | None = None
         self._usage_option = True
         """Ask for a usage chunk until the server refuses ``stream_options``."""
-        parts = urlsplit(options.base_url)
-        self._host = parts.netloc.rpartition("@")[2]
+        self._host = public_host(options.base_url)
         """Where errors say the failure was: no credentials, even if the URL holds some."""
-        self._where = parts._replace(netloc=self._host).geturl()
+        self._where = public_url(options.base_url)
 
     def problems(self) -> list[str]:
         if self.options.is_openai and not self.options.configured_key():
@@ -46,10 +45,7 @@ class OpenAIProvider(Provider):
         import openai
 
         options = self.options
-        # The chain enforces the precise first-token and between-chunk limits; these
-        # are a backstop so that a dead socket never outlives them.
-        read = max(options.first_token_timeout or options.timeout, options.chunk_timeout)
-        timeout = openai.Timeout(read, connect=options.connect_timeout)
+        timeout = openai.Timeout(options.read_timeout, connect=options.connect_timeout)
         self._client = openai.AsyncOpenAI(
             api_key=options.resolved_key(),
             organization=options.organization or None,
