@@ -19,15 +19,22 @@ from redis.exceptions import RedisError
 SCRIPT = """
 local now = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
+-- The count and oldest stamp inside a window: a binary search for the last entry
+-- still in it, as limits does, so a large quota costs log(n) reads, not n.
 local function window(i)
   local limit = tonumber(ARGV[1 + 2 * i])
   local expiry = tonumber(ARGV[2 + 2 * i])
-  local entries = redis.call('lrange', KEYS[i], 0, limit - 1)
+  local low, high = 0, math.min(limit, redis.call('llen', KEYS[i])) - 1
   local count, oldest = 0, now
-  for j = 1, #entries do
-    local stamp = tonumber(entries[j])
-    if stamp < now - expiry then break end
-    count, oldest = j, stamp
+  while low <= high do
+    local middle = math.floor((low + high) / 2)
+    local stamp = tonumber(redis.call('lindex', KEYS[i], middle))
+    if stamp >= now - expiry then
+      count, oldest = middle + 1, stamp
+      low = middle + 1
+    else
+      high = middle - 1
+    end
   end
   return limit, expiry, count, oldest
 end
