@@ -131,3 +131,25 @@ async def test_a_quick_redis_restart_costs_no_request(redis_server):
             decisions = await asyncio.gather(*(limits.hit("chat", f"192.0.2.{n}") for n in range(20)))
         assert all(d.allowed for d in decisions)
         assert not logs
+
+
+async def test_across_instances_a_refused_request_spends_none_of_its_other_limits(redis_server):
+    # The moving windows are checked and spent in one script, so a race across instances
+    # for the last per-session unit never takes a unit of the per-IP limit.
+    table = {"storage": redis_server.url, "per_ip": ["100/hour"], "per_session": ["5/hour"]}
+    async with limiter(**table) as first, limiter(**table) as second:
+        decisions = await asyncio.gather(*(
+            (first if n % 2 else second).hit("chat", "203.0.113.7", "conversation") for n in range(60)
+        ))
+        assert sum(d.allowed for d in decisions) == 5
+        other = await first.hit("chat", "203.0.113.7", "another")
+    assert parse_header(other.headers["RateLimit"])["per-ip-hour"]["r"] == 94
+
+
+async def test_the_library_reads_the_windows_the_script_spends(redis_server):
+    async with limiter(storage=redis_server.url, per_ip=["4/hour"]) as limits:
+        for _ in range(3):
+            await limits.hit("chat", "192.0.2.1")
+        item = limits._policies["ip"][0].item
+        stats = await limits._strategy.get_window_stats(item, "moving-window", "ip", "192.0.2.1")
+    assert stats.remaining == 1 and 3590 < stats.reset_time - time.time() <= 3600

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import json
+import importlib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import structlog
 
 from chatkit_core.health import Health
 from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderError
 from chatkit_core.urls import public_host, public_url
-from chatkit_openai.errors import classify
+from chatkit_openai.errors import classify, redact
 from chatkit_openai.options import OpenAIOptions
+from chatkit_openai.sse import DECODER, events
 
 if TYPE_CHECKING:
     import openai
@@ -64,29 +67,45 @@ class OpenAIProvider(Provider):
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         import openai
 
+        http = _http_module()
         answered = False
         try:
-            chunks = await self._create([{"role": m.role, "content": m.content} for m in request.messages],
-                                        request.max_tokens or self.options.max_tokens)
-            answered = True
-            finish_reason = None
-            usage: dict[str, Any] = {}
-            async with chunks:
-                async for chunk in chunks:
-                    if chunk.usage is not None:
-                        usage = chunk.usage.model_dump(exclude_none=True)
-                    if not chunk.choices:
+            messages = [{"role": m.role, "content": m.content} for m in request.messages]
+            async with self._create(messages, request.max_tokens or self.options.max_tokens) as response:
+                answered = True
+                finish_reason = None
+                usage: dict[str, Any] = {}
+                done = False
+                async for name, data in events(response.iter_lines()):
+                    # Read on past ``[DONE]`` to the end of the body, so the connection is reused.
+                    done = done or data.startswith("[DONE]")
+                    if done:
                         continue
-                    choice = chunk.choices[0]
-                    if choice.delta and choice.delta.content:
+                    event = DECODER.decode(data)
+                    if event.error is not None or name == "error":
+                        message = event.error.message if event.error else data
+                        raise ProviderError(f"{self._host} failed mid-answer: "
+                                            f"{redact(message, self.options.resolved_key())}", kind="bad_response")
+                    if event.usage is not None:
+                        usage = {key: value for key, value in event.usage.items() if value is not None}
+                    if not event.choices:
+                        continue
+                    choice = event.choices[0]
+                    if choice.delta is not None and choice.delta.content:
                         yield Chunk(text=choice.delta.content)
                     finish_reason = choice.finish_reason or finish_reason
             if finish_reason is None:
                 raise ProviderError(f"the stream from {self._host} ended before it finished", kind="bad_response")
             yield Chunk(usage={**usage, "finish_reason": finish_reason}, truncated=finish_reason == "length")
-        except (openai.OpenAIError, json.JSONDecodeError) as error:
+        except openai.OpenAIError as error:
             # ``from None``: the SDK's exception holds the request, whose headers hold the key.
             raise classify(error, self._host, answered, self.options.resolved_key(), self._where) from None
+        except http.TimeoutException:
+            raise ProviderError(f"timed out waiting for {self._host}", kind="timeout") from None
+        except http.TransportError:
+            raise ProviderError(f"the stream from {self._host} broke off", kind="bad_response") from None
+        except msgspec.DecodeError:
+            raise ProviderError(f"{self._host} sent a chunk that is not valid JSON", kind="bad_response") from None
 
     async def health(self) -> Health:
         import openai
@@ -99,8 +118,14 @@ class OpenAIProvider(Provider):
         listed = any(model.id == self.options.model for model in page.data)
         return Health("up", f"model {self.options.model} {'listed' if listed else 'not listed'} by {self._host}")
 
-    async def _create(self, messages: list[dict[str, str]], max_tokens: int | None) -> openai.AsyncStream:
-        """Start a streamed completion, dropping ``stream_options`` if the server refuses it."""
+    @asynccontextmanager
+    async def _create(self, messages: list[dict[str, str]],
+                      max_tokens: int | None) -> AsyncIterator[openai.AsyncAPIResponse[Any]]:
+        """The raw streamed response, dropping ``stream_options`` if the server refuses it.
+
+        The SDK sends the request and classifies its failures; the body is read raw,
+        since a pydantic object per chunk costs more CPU than the rest of the request.
+        """
         import openai
 
         options = self.options
@@ -108,17 +133,28 @@ class OpenAIProvider(Provider):
                                      **options.sampling(max_tokens)}
         if options.extra_body:
             arguments["extra_body"] = options.extra_body
+        create = self._sdk().chat.completions.with_streaming_response.create
         if self._usage_option:
             try:
-                return await self._sdk().chat.completions.create(**arguments, stream_options={"include_usage": True})
+                async with create(**arguments, stream_options={"include_usage": True}) as response:
+                    yield response
+                return
             except openai.BadRequestError as error:
                 if "stream_options" not in f"{error.param} {error.message}":
                     raise
                 self._usage_option = False
                 log.info("openai_stream_options_refused", provider=self.name, host=self._host)
-        return await self._sdk().chat.completions.create(**arguments)
+        async with create(**arguments) as response:
+            yield response
 
     def _sdk(self) -> openai.AsyncOpenAI:
         if self._client is None:
             raise RuntimeError(f"provider {self.name!r} used before start()")
         return self._client
+
+
+def _http_module() -> Any:
+    """The HTTP library the SDK's client is built on (``httpx`` or a fork), for its read errors."""
+    import openai
+
+    return importlib.import_module(openai.DefaultAsyncHttpxClient.__mro__[1].__module__.partition(".")[0])

@@ -24,6 +24,7 @@ from chatkit_ratelimit.headers import Policy, policy_header, policy_name, second
 from chatkit_ratelimit.locks import KeyLocks
 from chatkit_ratelimit.options import LimitsOptions, parse_limits
 from chatkit_ratelimit.storage import open_storage
+from chatkit_ratelimit.window import MovingWindows
 
 log = structlog.get_logger("chatkit.ratelimit")
 
@@ -63,6 +64,10 @@ class LimitsLimiter(RateLimiter):
             options.storage, options.key_prefix, options.timeout, options.max_connections
         )
         self._strategy = STRATEGIES[options.strategy](self._storage)
+        self._windows: MovingWindows | None = None
+        """Redis moving windows: all checked and spent in one script, one round trip."""
+        if self._pool is not None and options.strategy == "moving-window":
+            self._windows = MovingWindows(self._pool, options.key_prefix)
         self._locks = KeyLocks()
         self._outage: str | None = None
         """Why the storage failed, while it is failing."""
@@ -104,6 +109,12 @@ class LimitsLimiter(RateLimiter):
         return checks
 
     async def _decide(self, checks: Sequence[Check], cost: int) -> Decision:
+        if self._windows is not None:
+            now = time.time()
+            allowed, stats = await self._windows.spend([(c.policy.item, c.identifiers) for c in checks], cost, now)
+            if not allowed:
+                return self._refusal(checks, stats, cost)
+            return Decision(allowed=True, headers=self._headers(checks, stats, now))
         before = await self._stats(checks)
         if any(stats.remaining < cost for stats in before):
             return self._refusal(checks, before, cost)
