@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 from chatkit_core.providers import ChatMessage, ChatRequest, Provider
+from chatkit_core.testing.conformance import started as started  # shared with the conformance suite
 
 REQUEST = ChatRequest(
     messages=[
@@ -14,15 +14,6 @@ REQUEST = ChatRequest(
         ChatMessage("user", "What is the capital of France?"),
     ]
 )
-
-
-@contextlib.asynccontextmanager
-async def started(provider: Provider) -> AsyncIterator[Provider]:
-    await provider.start()
-    try:
-        yield provider
-    finally:
-        await provider.close()
 
 
 async def answer(provider: Provider, request: ChatRequest = REQUEST) -> tuple[list[str], dict[str, Any] | None]:
