@@ -116,16 +116,11 @@ async def _with_question(runtime: Runtime, session_id: str, content: str) -> lis
     Asking again what is still unanswered (a retry after every provider failed) reuses the
     stored question instead of adding it twice.
     """
-    limit = runtime.config.chat.history
-    history = await runtime.store.messages(session_id, limit)
+    user = Message(id=new_message_id(), role="user", content=content, created_at=now_rfc3339())
+    history = await runtime.store.ask(session_id, user, runtime.config.chat.history)
     if history is None:
         raise session_not_found()
-    if history and history[-1].role == "user" and history[-1].content == content:
-        return history
-    user = Message(id=new_message_id(), role="user", content=content, created_at=now_rfc3339())
-    if not await runtime.store.append(session_id, user):
-        raise session_not_found()
-    return [*history, user][-limit:]
+    return history
 
 
 async def _ground(runtime: Runtime, history: list[Message]) -> list[Passage]:

@@ -153,6 +153,23 @@ class SessionStore:
         """The last ``limit`` messages (all when None), oldest first; None when gone."""
         raise NotImplementedError
 
+    async def ask(self, session_id: str, question: Message, limit: int) -> list[Message] | None:
+        """Store the visitor's ``question`` and return the last ``limit`` messages ending with
+        it; None when the session is gone.
+
+        When the last stored message is a question with the same content (asking again what
+        went unanswered), that one is kept and ``question`` is not stored twice. Composed
+        from :meth:`messages` and :meth:`append`; a store overrides it to do both at once.
+        """
+        history = await self.messages(session_id, limit)
+        if history is None:
+            return None
+        if unanswered(history, question):
+            return history
+        if not await self.append(session_id, question):
+            return None
+        return [*history, question][-limit:]
+
     async def delete(self, session_id: str) -> bool:
         raise NotImplementedError
 
@@ -189,6 +206,11 @@ class SessionStore:
         """Erase every conversation whose last activity is older than ``before`` (epoch seconds);
         how many went. The retention sweep calls it."""
         raise NotImplementedError
+
+
+def unanswered(history: list[Message], question: Message) -> bool:
+    """Whether ``history`` already ends with ``question``, stored and not yet answered."""
+    return bool(history) and history[-1].role == "user" and history[-1].content == question.content
 
 
 # Listing and search, for the console. Kept beside the store contract they belong to.
