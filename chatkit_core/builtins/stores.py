@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -191,6 +193,8 @@ _BUSY_WAIT = 0.002
 so the wait is short; beyond it the call is retried after yielding to the loop."""
 _PATIENCE = 10.0
 """Seconds a call keeps retrying a locked database before the store counts as unavailable."""
+_CHECKPOINT_EVERY = 1.0
+"""Seconds between copies of the write-ahead log into the database, on a thread of their own."""
 
 
 class SQLiteStore(SessionStore):
@@ -200,7 +204,8 @@ class SQLiteStore(SessionStore):
     and writes are short ``BEGIN IMMEDIATE`` transactions. Calls run on the event loop: each
     is a few indexed statements on pages the OS has cached, cheaper than a hop to a thread.
     A call that finds the write lock taken by another worker waits for it without blocking
-    the loop (see :data:`_BUSY_WAIT`).
+    the loop (see :data:`_BUSY_WAIT`). Checkpoints, which write and sync the file, run on a
+    thread with their own connection instead of inside whichever commit fills the log.
     """
 
     def __init__(self, options: SessionStoreOptions) -> None:
@@ -208,22 +213,46 @@ class SQLiteStore(SessionStore):
         self.path = _sqlite_path(options.url)
         self._db: sqlite3.Connection | None = None
         self._last_sweep = 0.0
+        self._checkpoints: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._run(self._open)
+        if self.path != ":memory:":
+            self._checkpoints = asyncio.create_task(self._checkpoint_forever())
 
     async def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
+            self._checkpoints = None
         if self._db is not None:
             self._db.close()
             self._db = None
 
+    async def _checkpoint_forever(self) -> None:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatkit-sqlite-checkpoint") as thread:
+            db = await asyncio.get_running_loop().run_in_executor(thread, self._connect, 10.0)
+            try:
+                while True:
+                    await asyncio.sleep(_CHECKPOINT_EVERY)
+                    with contextlib.suppress(sqlite3.Error):  # retried next time; the log grows meanwhile
+                        await asyncio.get_running_loop().run_in_executor(
+                            thread, db.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                thread.submit(db.close)
+
+    def _connect(self, timeout: float) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+
     def _open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=_BUSY_WAIT, isolation_level=None)
+        db = self._connect(_BUSY_WAIT)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA wal_autocheckpoint=0")
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(_SCHEMA)
             db.executescript(_CONSOLE_SCHEMA)
