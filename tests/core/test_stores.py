@@ -1,14 +1,17 @@
 """The built-in session stores: memory (bounded, expiring) and sqlite (durable, shared)."""
 
 import asyncio
+import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 
 import pytest
 
+from chatkit_core.builtins import stores
 from chatkit_core.builtins.stores import MemoryOptions, MemoryStore, SQLiteStore
-from chatkit_core.sessions import Message, SessionStoreOptions, new_message_id, now_rfc3339
+from chatkit_core.sessions import Message, SessionStore, SessionStoreOptions, new_message_id, now_rfc3339
 
 
 def message(text: str, role: str = "user") -> Message:
@@ -52,6 +55,48 @@ async def test_idle_sessions_expire_and_activity_refreshes(store):
     assert await store.get(idle.id) is None
     assert await store.get(busy.id) is not None
     assert await store.count() == 1
+
+
+class Composed(SessionStore):
+    """A store with only the required methods: ``ask`` comes from the base class."""
+
+    def __init__(self, inner: SessionStore) -> None:
+        super().__init__(inner.options)
+        self.inner = inner
+
+    async def create(self, metadata):
+        return await self.inner.create(metadata)
+
+    async def append(self, session_id, message):
+        return await self.inner.append(session_id, message)
+
+    async def messages(self, session_id, limit=None):
+        return await self.inner.messages(session_id, limit)
+
+    async def delete(self, session_id):
+        return await self.inner.delete(session_id)
+
+
+@pytest.mark.parametrize("composed", [False, True], ids=["native", "base-class"])
+async def test_ask_stores_the_question_and_returns_the_history_ending_with_it(store, composed):
+    asker = Composed(store) if composed else store
+    session = await asker.create({})
+    for index in range(3):
+        await store.append(session.id, message(f"q{index}"))
+        await store.append(session.id, message(f"a{index}", "assistant"))
+    history = await asker.ask(session.id, message("q3"), 3)
+    assert [m.content for m in history] == ["q2", "a2", "q3"]
+    assert [m.content for m in await store.messages(session.id)] == ["q1", "a1", "q2", "a2", "q3"]  # at most 5
+
+    again = await asker.ask(session.id, message("q3"), 3)  # unanswered, asked again: stored once
+    assert [m.content for m in again] == ["q2", "a2", "q3"] and again[-1].id == history[-1].id
+    assert [m.content for m in await store.messages(session.id)] == ["q1", "a1", "q2", "a2", "q3"]
+
+    other = await asker.ask(session.id, message("something else"), 3)
+    assert [m.content for m in other] == ["a2", "q3", "something else"]
+    assert [m.content for m in await store.messages(session.id)] == ["a1", "q2", "a2", "q3", "something else"]
+    await store.delete(session.id)
+    assert await asker.ask(session.id, message("late"), 3) is None
 
 
 async def test_memory_store_evicts_the_least_recently_active():
@@ -107,6 +152,61 @@ async def test_sqlite_is_safe_with_several_worker_processes(tmp_path):
     for tag in "ab":  # each writer's messages, all there and in its own order
         assert [c for c in contents if c.startswith(tag)] == [f"{tag}-{i}" for i in range(100)]
     assert time.monotonic() - started < 60
+
+
+async def test_sqlite_waits_for_another_writer_without_blocking_the_loop(tmp_path):
+    store = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/s.db"))
+    await store.start()
+    session = await store.create({})
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another worker holds the write lock
+    ticks = 0
+
+    async def tick():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    writing = asyncio.create_task(store.append(session.id, message("waits its turn")))
+    await asyncio.sleep(0.3)
+    assert not writing.done() and ticks >= 10  # the loop ran on while the write waited
+    other.execute("COMMIT")
+    assert await asyncio.wait_for(writing, 2)
+    ticker.cancel()
+    other.close()
+    assert [m.content for m in await store.messages(session.id)] == ["waits its turn"]
+    await store.close()
+
+
+async def test_sqlite_locked_for_too_long_is_unavailable(tmp_path, monkeypatch):
+    monkeypatch.setattr(stores, "_PATIENCE", 0.2)
+    store = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/s.db"))
+    await store.start()
+    session = await store.create({})
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(stores.StoreUnavailable, match="locked"):
+        await store.append(session.id, message("never stored"))
+    other.execute("ROLLBACK")
+    other.close()
+    assert await store.messages(session.id) == []
+    await store.close()
+
+
+async def test_sqlite_checkpoints_the_log_into_the_database_in_the_background(tmp_path, monkeypatch):
+    monkeypatch.setattr(stores, "_CHECKPOINT_EVERY", 0.05)
+    store = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/s.db"))
+    await store.start()
+    session = await store.create({})
+    await store.append(session.id, message("in the database file"))
+    await asyncio.sleep(0.3)
+    shutil.copy(tmp_path / "s.db", tmp_path / "copy.db")  # the database file alone, without its log
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("SELECT count(*) FROM messages").fetchone() == (1,)
+    copy.close()
+    await store.close()
 
 
 def test_sqlite_url_forms():
