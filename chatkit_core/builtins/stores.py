@@ -188,93 +188,102 @@ CREATE INDEX IF NOT EXISTS messages_session ON messages (session_id, seq);
 
 
 
-_BUSY_WAIT = 0.002
-"""Seconds SQLite itself waits for another worker's write lock. It waits on the event loop,
-so the wait is short; beyond it the call is retried after yielding to the loop."""
+_BUSY_WAIT = 0.0
+"""Seconds a call on the event loop waits for another worker's write lock (SQLite sleeps
+meanwhile, and the loop with it) before it moves to the background thread."""
 _PATIENCE = 10.0
-"""Seconds a call keeps retrying a locked database before the store counts as unavailable."""
-_CHECKPOINT_EVERY = 1.0
-"""Seconds between copies of the write-ahead log into the database, on a thread of their own."""
+"""Seconds the background thread waits for the write lock before the store counts as unavailable."""
+_SWEEP_EVERY = 60.0
+"""Seconds between deletions of expired sessions."""
 
 
 class SQLiteStore(SessionStore):
     """Sessions in a SQLite file in WAL mode.
 
-    Several worker processes may share the file: each opens its own connection at start-up,
+    Several worker processes may share the file: each opens its own connections at start-up,
     and writes are short ``BEGIN IMMEDIATE`` transactions. Calls run on the event loop: each
     is a few indexed statements on pages the OS has cached, cheaper than a hop to a thread.
-    A call that finds the write lock taken by another worker waits for it without blocking
-    the loop (see :data:`_BUSY_WAIT`). Checkpoints, which write and sync the file, run on a
-    thread with their own connection instead of inside whichever commit fills the log.
+
+    A second connection serves a thread of its own: a call that finds the write lock taken
+    by another worker runs again there and waits for it, so the loop never sleeps on a lock;
+    and work of unbounded size runs there too: deleting expired sessions, and the console's
+    listing, search and retention erase.
     """
 
     def __init__(self, options: SessionStoreOptions) -> None:
         super().__init__(options)
         self.path = _sqlite_path(options.url)
         self._db: sqlite3.Connection | None = None
-        self._last_sweep = 0.0
-        self._checkpoints: asyncio.Task[None] | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        self._background: sqlite3.Connection | None = None
+        self._chores: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self._run(self._open)
-        if self.path != ":memory:":
-            self._checkpoints = asyncio.create_task(self._checkpoint_forever())
+        try:
+            self._db = self._connect(_PATIENCE)  # workers starting together wait for each other
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            self._db.executescript(_CONSOLE_SCHEMA)
+            self._db.execute(f"PRAGMA busy_timeout={int(_BUSY_WAIT * 1000)}")
+        except sqlite3.Error as error:
+            await self.close()
+            raise StoreUnavailable(f"sqlite: {error}") from error
+        if self.path != ":memory:":  # a second connection to ":memory:" would open another database
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatkit-sqlite")
+            self._background = await asyncio.get_running_loop().run_in_executor(self._thread, self._connect, _PATIENCE)
+            self._chores = asyncio.create_task(self._chores_forever())
 
     async def close(self) -> None:
-        if self._checkpoints is not None:
-            self._checkpoints.cancel()
+        if self._chores is not None:
+            self._chores.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._checkpoints
-            self._checkpoints = None
+                await self._chores
+            self._chores = None
+        if self._thread is not None:
+            if self._background is not None:
+                self._thread.submit(self._background.close)
+                self._background = None
+            self._thread.shutdown(wait=True)
+            self._thread = None
         if self._db is not None:
             self._db.close()
             self._db = None
 
-    async def _checkpoint_forever(self) -> None:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatkit-sqlite-checkpoint") as thread:
-            db = await asyncio.get_running_loop().run_in_executor(thread, self._connect, 10.0)
-            try:
-                while True:
-                    await asyncio.sleep(_CHECKPOINT_EVERY)
-                    with contextlib.suppress(sqlite3.Error):  # retried next time; the log grows meanwhile
-                        await asyncio.get_running_loop().run_in_executor(
-                            thread, db.execute, "PRAGMA wal_checkpoint(PASSIVE)")
-            finally:
-                thread.submit(db.close)
+    async def _off_loop(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(connection, *args)`` on the background thread (on the loop for ":memory:"),
+        whose connection waits up to :data:`_PATIENCE` for another worker's write lock."""
+        if self._thread is None:
+            return await self._run(function, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, function, self._background, *args)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"sqlite: {error}") from error
+
+    async def _chores_forever(self) -> None:
+        while True:
+            with contextlib.suppress(StoreUnavailable):  # tried again next time
+                await self._off_loop(_erase, time.time() - self.ttl)
+            await asyncio.sleep(_SWEEP_EVERY)
 
     def _connect(self, timeout: float) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
-
-    def _open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        db = self._connect(_BUSY_WAIT)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA wal_autocheckpoint=0")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(_SCHEMA)
-            db.executescript(_CONSOLE_SCHEMA)
-        except sqlite3.Error:
-            db.close()
-            raise
-        self._db = db
+        db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return db
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
-        """``function(*args)`` on the loop; a whole call is one transaction, so a call that
-        found the database locked is simply run again."""
-        deadline, delay = time.monotonic() + _PATIENCE, 0.001
-        while True:
-            try:
-                return function(*args)
-            except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
-                    raise StoreUnavailable(f"sqlite: {error}") from error
-            except sqlite3.Error as error:
+        """``function(connection, *args)`` on the loop. A call that finds the write lock taken
+        by another worker runs again on the background thread, which waits for the lock."""
+        try:
+            return function(self.db, *args)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or self._thread is None:
                 raise StoreUnavailable(f"sqlite: {error}") from error
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"sqlite: {error}") from error
+        return await self._off_loop(function, *args)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -287,19 +296,16 @@ class SQLiteStore(SessionStore):
         await self._run(self._insert, session)
         return session
 
-    def _insert(self, session: Session) -> None:
-        with self._transaction():
-            self.db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)",
+    def _insert(self, db: sqlite3.Connection, session: Session) -> None:
+        with _Immediate(db):
+            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)",
                             (session.id, session.created_at, session.last_seen, encode(session.metadata)))
-            if session.created_at - self._last_sweep > 60:
-                self._last_sweep = session.created_at
-                self.db.execute("DELETE FROM sessions WHERE last_seen < ?", (session.created_at - self.ttl,))
 
     def _transaction(self):
         return _Immediate(self.db)
 
-    def _row(self, session_id: str) -> Session | None:
-        row = self.db.execute("SELECT id, created_at, last_seen, metadata FROM sessions WHERE id = ? AND last_seen > ?",
+    def _row(self, db: sqlite3.Connection, session_id: str) -> Session | None:
+        row = db.execute("SELECT id, created_at, last_seen, metadata FROM sessions WHERE id = ? AND last_seen > ?",
                               (session_id, time.time() - self.ttl)).fetchone()
         if row is None:
             return None
@@ -308,18 +314,18 @@ class SQLiteStore(SessionStore):
     async def get(self, session_id: str) -> Session | None:
         return await self._run(self._row, session_id)
 
-    def _append(self, session_id: str, message: Message) -> bool:
-        with self._transaction():
-            return self._add(session_id, message)
+    def _append(self, db: sqlite3.Connection, session_id: str, message: Message) -> bool:
+        with _Immediate(db):
+            return self._add(db, session_id, message)
 
-    def _add(self, session_id: str, message: Message) -> bool:
+    def _add(self, db: sqlite3.Connection, session_id: str, message: Message) -> bool:
         now = time.time()
-        updated = self.db.execute("UPDATE sessions SET last_seen = ? WHERE id = ? AND last_seen > ?",
+        updated = db.execute("UPDATE sessions SET last_seen = ? WHERE id = ? AND last_seen > ?",
                                   (now, session_id, now - self.ttl)).rowcount
         if not updated:
             return False
-        self.db.execute("INSERT INTO messages (session_id, body) VALUES (?, ?)", (session_id, encode(message)))
-        self.db.execute(
+        db.execute("INSERT INTO messages (session_id, body) VALUES (?, ?)", (session_id, encode(message)))
+        db.execute(
             "DELETE FROM messages WHERE session_id = ? AND seq NOT IN "
             "(SELECT seq FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?)",
             (session_id, session_id, self.options.max_messages))
@@ -328,59 +334,61 @@ class SQLiteStore(SessionStore):
     async def append(self, session_id: str, message: Message) -> bool:
         return await self._run(self._append, session_id, message)
 
-    def _messages(self, session_id: str, limit: int | None) -> list[Message] | None:
-        live = self.db.execute("SELECT 1 FROM sessions WHERE id = ? AND last_seen > ?",
+    def _messages(self, db: sqlite3.Connection, session_id: str, limit: int | None) -> list[Message] | None:
+        live = db.execute("SELECT 1 FROM sessions WHERE id = ? AND last_seen > ?",
                                (session_id, time.time() - self.ttl)).fetchone()
         if live is None:
             return None
-        rows = self.db.execute("SELECT body FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
+        rows = db.execute("SELECT body FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
                                (session_id, limit or -1)).fetchall()
         return [decode_message(row[0]) for row in reversed(rows)]
 
     async def messages(self, session_id: str, limit: int | None = None) -> list[Message] | None:
         return await self._run(self._messages, session_id, limit)
 
-    def _ask(self, session_id: str, question: Message, limit: int) -> list[Message] | None:
-        with self._transaction():
-            history = self._messages(session_id, limit)
+    def _ask(self, db: sqlite3.Connection, session_id: str, question: Message, limit: int) -> list[Message] | None:
+        with _Immediate(db):
+            history = self._messages(db, session_id, limit)
             if history is None or unanswered(history, question):
                 return history
-            self._add(session_id, question)
+            self._add(db, session_id, question)
         return [*history, question][-limit:]
 
     async def ask(self, session_id: str, question: Message, limit: int) -> list[Message] | None:
         return await self._run(self._ask, session_id, question, limit)
 
-    def _delete(self, session_id: str) -> bool:
-        with self._transaction():
-            return self.db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
+    def _delete(self, db: sqlite3.Connection, session_id: str) -> bool:
+        with _Immediate(db):
+            return db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
 
     async def delete(self, session_id: str) -> bool:
         return await self._run(self._delete, session_id)
 
     async def count(self) -> int:
-        row = await self._run(lambda: self.db.execute(
+        row = await self._run(lambda db: db.execute(
             "SELECT count(*) FROM sessions WHERE last_seen > ?", (time.time() - self.ttl,)).fetchone())
         return row[0]
 
-    def _set_feedback(self, session_id: str, message_id: str, feedback: Feedback) -> Message | None:
-        with self._transaction():
-            if self._row(session_id) is None:
+    def _set_feedback(self, db: sqlite3.Connection, session_id: str, message_id: str,
+                      feedback: Feedback) -> Message | None:
+        with _Immediate(db):
+            if self._row(db, session_id) is None:
                 return None
-            row = self.db.execute(
+            row = db.execute(
                 "SELECT seq, body FROM messages WHERE session_id = ? AND json_extract(body, '$.id') = ?"
                 " AND json_extract(body, '$.role') = 'assistant'", (session_id, message_id)).fetchone()
             if row is None:
                 return None
             message = decode_message(row[1])
             message.feedback = feedback
-            self.db.execute("UPDATE messages SET body = ? WHERE seq = ?", (encode(message), row[0]))
+            db.execute("UPDATE messages SET body = ? WHERE seq = ?", (encode(message), row[0]))
         return message
 
     async def set_feedback(self, session_id: str, message_id: str, feedback: Feedback) -> Message | None:
         return await self._run(self._set_feedback, session_id, message_id, feedback)
 
-    def _list(self, query: ConversationQuery, cursor: str | None, limit: int) -> ConversationPage:
+    def _list(self, db: sqlite3.Connection, query: ConversationQuery, cursor: str | None,
+              limit: int) -> ConversationPage:
         where, args = ["s.last_seen > ?"], [time.time() - self.ttl]
         for flag, column in _FLAG_COLUMNS.items():
             if getattr(query, flag):
@@ -392,7 +400,7 @@ class SQLiteStore(SessionStore):
         wanted = ['"' + word + '"' for word in dict.fromkeys(words(query.text))]
         # A rare word drives the query from its hits; common ones are checked while walking
         # the conversations newest first (``+`` keeps the planner from driving from them).
-        driving = "" if wanted and min(map(self._hits, wanted)) <= _DRIVING_HITS else "+"
+        driving = "" if wanted and min(_hits(db, word) for word in wanted) <= _DRIVING_HITS else "+"
         for word in wanted:
             where.append(f"{driving}c.seq IN (SELECT rowid >> 32 FROM messages_fts WHERE messages_fts MATCH ?)")
             args.append(word)
@@ -405,37 +413,28 @@ class SQLiteStore(SessionStore):
         if cursor:
             where.append("(c.created_at, c.session_id) < (?, ?)")
             args.extend(decode_cursor(cursor))
-        rows = self.db.execute(_LIST.format(where=" AND ".join(where)), (*args, limit + 1)).fetchall()
+        rows = db.execute(_LIST.format(where=" AND ".join(where)), (*args, limit + 1)).fetchall()
         more, rows = len(rows) > limit, rows[:limit]
         providers: dict[str, list[str]] = {}
-        for session_id, provider in self.db.execute(
+        for session_id, provider in db.execute(
                 f"SELECT session_id, provider FROM conversation_providers WHERE answers > 0 AND session_id IN "
                 f"({', '.join('?' * len(rows))}) ORDER BY provider", [row[0] for row in rows]):
             providers.setdefault(session_id, []).append(provider)
         items = [_summary_row(row, providers.get(row[0], [])) for row in rows]
         return ConversationPage(items=items, next=encode_cursor(items[-1].created_at, items[-1].id) if more else None)
 
-    def _hits(self, word: str) -> int:
-        row = self.db.execute("SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)",
-                              (word, _DRIVING_HITS + 1)).fetchone()
-        return row[0]
-
     async def list_conversations(self, query: ConversationQuery, cursor: str | None = None,
                                  limit: int = 50) -> ConversationPage:
         if cursor:
             decode_cursor(cursor)  # a bad cursor is the caller's error, not the store's
-        return await self._run(self._list, query, cursor, limit)
-
-    def _erase_inactive(self, before: float) -> int:
-        with self._transaction():
-            return self.db.execute("DELETE FROM sessions WHERE last_seen < ?", (before,)).rowcount
+        return await self._off_loop(self._list, query, cursor, limit)
 
     async def erase_inactive(self, before: float) -> int:
-        return await self._run(self._erase_inactive, before)
+        return await self._off_loop(_erase, before)
 
     async def health(self) -> Health:
         try:
-            await self._run(lambda: self.db.execute("SELECT 1").fetchone())
+            await self._run(lambda db: db.execute("SELECT 1").fetchone())
         except StoreUnavailable as error:
             return Health("down", str(error))
         return Health("up")
@@ -528,6 +527,18 @@ def _summary_row(row: tuple, providers: list[str]) -> ConversationSummary:
     return ConversationSummary(
         id=row[0], created_at=row[1], last_seen=row[2], title=row[3], messages=row[4], thumbs_down=row[5] > 0,
         incomplete=row[6] > 0, fell_back=row[7] > 0, unsourced=row[8] > 0, providers=providers)
+
+
+def _hits(db: sqlite3.Connection, word: str) -> int:
+    row = db.execute("SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)",
+                     (word, _DRIVING_HITS + 1)).fetchone()
+    return row[0]
+
+
+def _erase(db: sqlite3.Connection, before: float) -> int:
+    """Delete the sessions inactive since ``before``, their messages and console rows with them."""
+    with _Immediate(db):
+        return db.execute("DELETE FROM sessions WHERE last_seen < ?", (before,)).rowcount
 
 
 class _Immediate:

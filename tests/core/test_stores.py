@@ -1,7 +1,6 @@
 """The built-in session stores: memory (bounded, expiring) and sqlite (durable, shared)."""
 
 import asyncio
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -192,20 +191,6 @@ async def test_sqlite_locked_for_too_long_is_unavailable(tmp_path, monkeypatch):
     other.execute("ROLLBACK")
     other.close()
     assert await store.messages(session.id) == []
-    await store.close()
-
-
-async def test_sqlite_checkpoints_the_log_into_the_database_in_the_background(tmp_path, monkeypatch):
-    monkeypatch.setattr(stores, "_CHECKPOINT_EVERY", 0.05)
-    store = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/s.db"))
-    await store.start()
-    session = await store.create({})
-    await store.append(session.id, message("in the database file"))
-    await asyncio.sleep(0.3)
-    shutil.copy(tmp_path / "s.db", tmp_path / "copy.db")  # the database file alone, without its log
-    copy = sqlite3.connect(tmp_path / "copy.db")
-    assert copy.execute("SELECT count(*) FROM messages").fetchone() == (1,)
-    copy.close()
     await store.close()
 
 

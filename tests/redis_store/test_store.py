@@ -13,7 +13,7 @@ from chatkit_redis import RedisOptions, RedisStore
 
 from chatkit_core.assembly import build_store
 from chatkit_core.config import ConfigError, decode
-from chatkit_core.sessions import Message, StoreUnavailable, new_message_id, now_rfc3339
+from chatkit_core.sessions import ConversationQuery, Message, StoreUnavailable, new_message_id, now_rfc3339
 
 pytestmark = pytest.mark.redis
 
@@ -209,6 +209,26 @@ async def test_a_quick_redis_restart_costs_no_request(redis_server):
         redis_server.start()
         created = await asyncio.gather(*(sessions.create({}) for _ in range(20)))
         assert await sessions.count() == len(created)
+
+
+async def test_ask_stores_the_question_and_returns_the_history_in_one_call(redis_server):
+    async with store(redis_server.url, max_messages=4) as sessions:
+        session = await sessions.create({})
+        for index in range(2):
+            await sessions.append(session.id, message(f"q{index}"))
+            await sessions.append(session.id, message(f"a{index}", "assistant"))
+        question = message("q2 with \"quotes\" and ünïcode")
+        assert await sessions.ask(session.id, question, 3) == [*(await sessions.messages(session.id))[-3:]]
+        assert [m.content for m in await sessions.messages(session.id)] == ["a0", "q1", "a1", question.content]
+
+        again = await sessions.ask(session.id, message(question.content), 2)  # unanswered: stored once
+        assert again[-1] == question and len(again) == 2
+        assert len(await sessions.messages(session.id)) == 4
+        page = await sessions.list_conversations(ConversationQuery(text="ünïcode"))
+        assert [item.id for item in page.items] == [session.id]  # the question is in the console's index
+
+        await sessions.delete(session.id)
+        assert await sessions.ask(session.id, message("late"), 3) is None
 
 
 async def test_appending_the_same_message_twice_in_a_row_stores_it_once(redis_server):

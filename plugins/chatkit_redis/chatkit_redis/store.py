@@ -52,6 +52,29 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return 1
 """
 
+# The same for a visitor's question, also returning the history: KEYS and ARGV as above,
+# then ARGV[6] the question's content and ARGV[7] how many messages to return. A question
+# equal to the last, still unanswered one is not pushed again. Returns nil when the session
+# is gone, else whether it pushed (1 or 0) and the last messages, oldest first.
+_ASK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+local last = redis.call('LINDEX', KEYS[2], -1)
+if last then
+    local message = cjson.decode(last)
+    if message.role == 'user' and message.content == ARGV[6] then
+        return {0, redis.call('LRANGE', KEYS[2], -tonumber(ARGV[7]), -1)}
+    end
+end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+redis.call('HSET', KEYS[1], 'last_seen', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+return {1, redis.call('LRANGE', KEYS[2], -tonumber(ARGV[7]), -1)}
+"""
+
+
 class RedisOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True):
     env: ClassVar[dict[str, EnvSetter]] = {"REDIS_URL": fallback("url")}
     key_prefix: str = "chatkit:"
@@ -86,6 +109,7 @@ class RedisStore(SessionStore):
         self._redis = redisclient.client(options.url, timeout=options.timeout,
                                          max_connections=options.max_connections)
         self._append = self._redis.register_script(_APPEND)
+        self._ask = self._redis.register_script(_ASK)
         self._ttl_ms = int(self.ttl * 1000)
         self._index = options.key_prefix + "sessions"
         self.console = ConsoleIndex(self._redis, options.key_prefix, self._keys)
@@ -125,6 +149,19 @@ class RedisStore(SessionStore):
         args = [encode(message), self.options.max_messages, self._ttl_ms, repr(time.time()), session_id]
         async with _unavailable():
             return bool(await self._append(keys=keys, args=args)) and await self.console.add(session_id, message)
+
+    async def ask(self, session_id: str, question: Message, limit: int) -> list[Message] | None:
+        keys = [*self._keys(session_id), self._index]
+        args = [encode(question), self.options.max_messages, self._ttl_ms, repr(time.time()), session_id,
+                question.content, limit]
+        async with _unavailable():
+            found = await self._ask(keys=keys, args=args)
+            if found is None:
+                return None
+            pushed, items = found
+            if pushed:
+                await self.console.add(session_id, question)
+        return [decode_message(item) for item in items]
 
     async def messages(self, session_id: str, limit: int | None = None) -> list[Message] | None:
         session_key, messages_key = self._keys(session_id)
