@@ -193,6 +193,10 @@ _BUSY_WAIT = 0.0
 meanwhile, and the loop with it) before it moves to the background thread."""
 _PATIENCE = 10.0
 """Seconds the background thread waits for the write lock before the store counts as unavailable."""
+_CONTENDED = 1.0
+"""Seconds after a call found the lock taken during which every call goes to the thread.
+Workers writing at full rate then queue for the lock alike, as SQLite's busy wait makes
+them; a loop that never waits would keep taking the lock from the other worker's thread."""
 _SWEEP_EVERY = 60.0
 """Seconds between deletions of expired sessions."""
 
@@ -205,9 +209,10 @@ class SQLiteStore(SessionStore):
     is a few indexed statements on pages the OS has cached, cheaper than a hop to a thread.
 
     A second connection serves a thread of its own: a call that finds the write lock taken
-    by another worker runs again there and waits for it, so the loop never sleeps on a lock;
-    and work of unbounded size runs there too: deleting expired sessions, and the console's
-    listing, search and retention erase.
+    by another worker runs again there and waits for it, so the loop never sleeps on a lock
+    (while workers contend, every call goes there for a while). Work of unbounded size runs
+    there too: deleting expired sessions, and the console's listing, search and retention
+    erase.
     """
 
     def __init__(self, options: SessionStoreOptions) -> None:
@@ -217,6 +222,7 @@ class SQLiteStore(SessionStore):
         self._thread: ThreadPoolExecutor | None = None
         self._background: sqlite3.Connection | None = None
         self._chores: asyncio.Task[None] | None = None
+        self._contended_until = 0.0
 
     async def start(self) -> None:
         try:
@@ -275,7 +281,10 @@ class SQLiteStore(SessionStore):
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(connection, *args)`` on the loop. A call that finds the write lock taken
-        by another worker runs again on the background thread, which waits for the lock."""
+        by another worker runs again on the background thread, which waits for the lock, and
+        so do the calls after it for a while (see :data:`_CONTENDED`)."""
+        if self._thread is not None and time.monotonic() < self._contended_until:
+            return await self._off_loop(function, *args)
         try:
             return function(self.db, *args)
         except sqlite3.OperationalError as error:
@@ -283,6 +292,7 @@ class SQLiteStore(SessionStore):
                 raise StoreUnavailable(f"sqlite: {error}") from error
         except sqlite3.Error as error:
             raise StoreUnavailable(f"sqlite: {error}") from error
+        self._contended_until = time.monotonic() + _CONTENDED
         return await self._off_loop(function, *args)
 
     @property
