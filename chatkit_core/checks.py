@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from chatkit_core.answer_cache import AnswerCache, CacheOptions
 from chatkit_core.commands import Command
 from chatkit_core.knowledge import Retriever, RetrieverOptions
 from chatkit_core.providers import Provider, ProviderOptions
@@ -25,6 +26,7 @@ KINDS = {
     "register_sanitizers": "sanitizer",
     "register_rate_limiters": "rate limiter type",
     "register_session_stores": "session store type",
+    "register_answer_caches": "answer cache type",
     "register_middleware": "middleware",
     "register_retrievers": "retriever type",
     "register_commands": "command",
@@ -128,6 +130,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "register_sanitizers": _sanitizer,
     "register_rate_limiters": _subclass(RateLimiter, RateLimitOptions, "chatkit_core.ratelimit"),
     "register_session_stores": _subclass(SessionStore, SessionStoreOptions, "chatkit_core.sessions"),
+    "register_answer_caches": _subclass(AnswerCache, CacheOptions, "chatkit_core.answer_cache"),
     "register_middleware": _middleware,
     "register_retrievers": _subclass(Retriever, RetrieverOptions, "chatkit_core.knowledge"),
     "register_commands": _command,

@@ -27,6 +27,8 @@ class Metrics:
         self.active_sessions = Gauge("chatkit_active_sessions", "Live sessions in the store", registry=r)
         self.feedback = Counter("chatkit_feedback", "Ratings visitors gave answers, by the answering provider",
                                 ["provider", "rating"], registry=r)
+        self.answer_cache = Counter("chatkit_answer_cache", "Answer cache lookups (hit, miss) and answers stored",
+                                    ["result"], registry=r)
         ProcessCollector(registry=r)  # process_resident_memory_bytes and CPU, for the Grafana dashboard
 
     def provider_outcome(self, provider: str, outcome: str) -> None:
