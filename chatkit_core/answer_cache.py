@@ -108,8 +108,10 @@ class CachedAnswers:
     """The configured cache, used safely: keyed, bounded to first questions, failures as misses."""
 
     def __init__(self, cache: AnswerCache, type_name: str, system_prompt: str, providers: list[Provider],
-                 knowledge: Knowledge | None, metrics: Metrics | None = None) -> None:
+                 knowledge: Knowledge | None, history: int, metrics: Metrics | None = None) -> None:
         self.cache = cache
+        # With one message of history every question looks like a first one: cache nothing.
+        self.history = history
         self.type_name = type_name
         self.knowledge = knowledge
         self.metrics = metrics
@@ -130,7 +132,7 @@ class CachedAnswers:
         """The key of ``request``'s answer; None when it must not be cached: not the first
         question of its conversation, or retrieval found nothing (or failed)."""
         asked = [m for m in request.messages if m.role != "system"]
-        if len(asked) != 1 or asked[0].role != "user":
+        if len(asked) != 1 or asked[0].role != "user" or self.history < 2:
             return None
         version = ""
         if self.knowledge is not None:

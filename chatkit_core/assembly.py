@@ -225,7 +225,7 @@ def build_cache(config: Config, providers: list[Provider], knowledge: Knowledge 
         cache = cls(options)
     except ValueError as error:
         raise ConfigError(join_key("cache", str(error))) from None
-    return CachedAnswers(cache, type_name, config.chat.system_prompt, providers, knowledge)
+    return CachedAnswers(cache, type_name, config.chat.system_prompt, providers, knowledge, config.chat.history)
 
 
 def _ordered(found: Registry, chosen: list[str], defaults: tuple[str, ...], disabled: list[str],

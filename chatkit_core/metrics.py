@@ -29,6 +29,8 @@ class Metrics:
                                 ["provider", "rating"], registry=r)
         self.answer_cache = Counter("chatkit_answer_cache", "Answer cache lookups (hit, miss) and answers stored",
                                     ["result"], registry=r)
+        for result in ("hit", "miss", "store"):  # exported from the start, so the hit ratio is never missing
+            self.answer_cache.labels(result)
         ProcessCollector(registry=r)  # process_resident_memory_bytes and CPU, for the Grafana dashboard
 
     def provider_outcome(self, provider: str, outcome: str) -> None:

@@ -145,6 +145,13 @@ async def test_follow_up_turns_neither_read_nor_write_the_cache(fake_ollama):
     assert 'chatkit_answer_cache_total{result="store"} 2.0' in metrics  # "Hello" and "Until when?"
 
 
+async def test_with_one_message_of_history_nothing_is_cached(fake_ollama):
+    fake_ollama.script(Script(text="One."), Script(text="Two."))
+    async with app_client(cache_config(fake_ollama.url, extra="[chat]\nhistory = 1")) as client:
+        answers = [await chat(client), await chat(client)]
+    assert [a["content"] for a in answers] == ["One.", "Two."] and not any(a["cached"] for a in answers)
+
+
 async def test_truncated_and_incomplete_answers_are_never_cached(fake_ollama):
     fake_ollama.script(Script(text="We open at", finish="length"), Script(text="We open at nine and close at six.",
                                                                           fault="cut", after=2),
