@@ -9,6 +9,7 @@ import sys
 
 from chatkit_redis.cache import RedisCache, RedisCacheOptions
 from redis.asyncio import Redis
+from structlog.testing import capture_logs
 
 from chatkit_core.testing.app import app_client
 from tests.cache.conftest import cache_config
@@ -58,7 +59,8 @@ async def test_redis_down_is_a_miss_and_the_chat_still_answers(fake_ollama, redi
     async with app_client(cache_config(fake_ollama.url, redis_cache(redis_server.url))) as client:
         assert (await chat(client))["content"] == "One."
         redis_server.stop()
-        down = [await chat(client), await stream(client)]
+        with capture_logs() as logs:
+            down = [await chat(client), await stream(client)]
         health = (await client.get("/health")).json()
         redis_server.start()
         stored = await chat(client)
@@ -66,6 +68,7 @@ async def test_redis_down_is_a_miss_and_the_chat_still_answers(fake_ollama, redi
         after = (await client.get("/health")).json()
     assert down[0] == {**down[0], "content": "Two.", "cached": False}
     assert down[1][-1][1]["message"]["content"] == "Three."
+    assert [entry["event"] for entry in logs if "answer_cache" in entry["event"]] == ["answer_cache_unavailable"]
     assert health["status"] == "degraded" and health["answerCache"]["status"] == "down"
     assert stored["content"] == "Four." and hit == {**hit, "content": "Four.", "cached": True}
     assert after["answerCache"] == {"type": "redis", "status": "up", "detail": ""}
