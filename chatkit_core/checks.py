@@ -60,6 +60,13 @@ def _provider(thing: Any) -> str | None:
     return problem
 
 
+def _answer_cache(thing: Any) -> str | None:
+    problem = _subclass(AnswerCache, CacheOptions, "chatkit_core.answer_cache")(thing)
+    missing = [name for name in ("get", "set", "clear") if problem is None and getattr(thing, name) is
+               getattr(AnswerCache, name)]
+    return problem or (f"{thing.__name__} does not implement {', '.join(missing)}" if missing else None)
+
+
 def _sanitizer(thing: Any) -> str | None:
     missing = [method for method in ("clean_input", "clean_output") if not callable(getattr(thing, method, None))]
     if isinstance(thing, type):
@@ -130,7 +137,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "register_sanitizers": _sanitizer,
     "register_rate_limiters": _subclass(RateLimiter, RateLimitOptions, "chatkit_core.ratelimit"),
     "register_session_stores": _subclass(SessionStore, SessionStoreOptions, "chatkit_core.sessions"),
-    "register_answer_caches": _subclass(AnswerCache, CacheOptions, "chatkit_core.answer_cache"),
+    "register_answer_caches": _answer_cache,
     "register_middleware": _middleware,
     "register_retrievers": _subclass(Retriever, RetrieverOptions, "chatkit_core.knowledge"),
     "register_commands": _command,

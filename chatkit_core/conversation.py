@@ -223,10 +223,11 @@ async def answer(runtime: Runtime, session_id: str, request: ChatRequest) -> Mes
 async def answer_events(runtime: Runtime, session_id: str, request: ChatRequest) -> AsyncIterator[Event]:
     """The answer as it streams: queued…, opened, deltas…, then exactly one of done or failed."""
     key, cached = await _from_cache(runtime, request)
-    if cached is not None:
+    if cached is not None:  # stored first: a visitor who leaves mid-stream still finds it in history
+        terminal = await _saved(runtime, session_id, cached, Done(cached))
         yield Opened(cached.id, cached.provider or "", cached.model or "", [])
         yield Delta(cached.content)
-        yield await _saved(runtime, session_id, cached, Done(cached))
+        yield terminal
         return
     cleaner = runtime.sanitizers.stream()
     started: Started | None = None
