@@ -175,8 +175,11 @@ def _unavailable(error: ChainFailed) -> APIError:
 
 async def _from_cache(runtime: Runtime, request: ChatRequest) -> tuple[str | None, Message | None]:
     """The request's cache key (None when it must not be cached) and the cached answer, if any."""
-    key = runtime.cache.key(request) if runtime.cache is not None else None
-    entry = await runtime.cache.get(key) if key and runtime.cache is not None else None
+    cache = runtime.cache
+    key = cache.key(request) if cache is not None else None
+    if cache is None or key is None:
+        return None, None
+    entry = await cache.get(key)
     return key, _reused(entry) if entry is not None else None
 
 
