@@ -309,3 +309,10 @@ async def test_the_environments_proxy_is_used_unless_no_proxy_exempts_the_host(
     async with started(provider(fake_ollama.url)) as ollama:
         texts, _ = await answer(ollama)
     assert texts and len(fake_ollama.chat_requests()) == 1
+
+
+async def test_a_redirect_is_not_followed(fake_ollama: FakeOllama) -> None:
+    moved = f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {fake_ollama.url}/api/chat\r\nContent-Length: 0\r\n\r\n"
+    async with await raw_upstream(moved.encode()) as server:
+        error = await failure(url_of(server))
+    assert error.kind == "bad_response" and fake_ollama.requests == []

@@ -61,7 +61,8 @@ class OllamaProvider(Provider):
         # Joined as text, so a base URL with a path prefix (a reverse proxy's) keeps it.
         base = options.base_url.rstrip("/")
         self._urls = {route: URL(base + route) for route in ("/api/chat", "/api/tags", "/api/pull")}
-        self._via = env_proxy(URL(base))
+        # Every request: a redirect is not followed (as Ollama never sends one), and the proxy.
+        self._sending: dict[str, Any] = {"allow_redirects": False, **env_proxy(URL(base))}
 
     async def start(self) -> None:
         options = self.options
@@ -92,7 +93,7 @@ class OllamaProvider(Provider):
         answered = False
         try:
             async with self._http().post(
-                self._urls["/api/chat"], data=_encode(body), headers=_JSON, **self._via
+                self._urls["/api/chat"], data=_encode(body), headers=_JSON, **self._sending
             ) as response:
                 answered = True
                 if response.status >= 400:
@@ -124,11 +125,9 @@ class OllamaProvider(Provider):
 
     async def _models(self) -> set[str]:
         """Names (with tags) of the models Ollama has, from ``GET /api/tags``."""
-        wait = self.options.connect_timeout
+        wait = aiohttp.ClientTimeout(sock_connect=self.options.connect_timeout, sock_read=self.options.connect_timeout)
         try:
-            async with self._http().get(
-                self._urls["/api/tags"], timeout=aiohttp.ClientTimeout(sock_connect=wait, sock_read=wait), **self._via
-            ) as response:
+            async with self._http().get(self._urls["/api/tags"], timeout=wait, **self._sending) as response:
                 content = await response.read()
         except aiohttp.ClientError as error:
             raise transport_error(error, self._where, answered=False) from error
@@ -145,7 +144,7 @@ class OllamaProvider(Provider):
         try:
             if _tagged(self.options.model) in await self._models():
                 return
-            await pull_model(self._http(), self._urls["/api/pull"], self.options.model, self._where, self._via)
+            await pull_model(self._http(), self._urls["/api/pull"], self.options.model, self._where, self._sending)
         except ProviderError as error:
             log.warning("ollama_pull_skipped", provider=self.name, model=self.options.model, reason=str(error))
 

@@ -24,17 +24,17 @@ class _Progress(msgspec.Struct):
 
 
 async def pull_model(
-    session: aiohttp.ClientSession, url: URL, model: str, base_url: str, via: dict[str, Any]
+    session: aiohttp.ClientSession, url: URL, model: str, base_url: str, sending: dict[str, Any]
 ) -> None:
     """Pull ``model``, logging each new status and every tenth of a layer's download.
 
-    ``via`` holds the request's proxy arguments (:func:`chatkit_ollama.proxy.env_proxy`).
+    ``sending`` holds the provider's arguments for every request (redirects, proxy).
     """
     log.info("ollama_pull_started", model=model)
     last: tuple[str, int] = ("", -1)
     try:
         # A download can take minutes; only the gaps between progress lines are bounded.
-        async with session.post(url, json={"model": model, "stream": True}, **via) as response:
+        async with session.post(url, json={"model": model, "stream": True}, **sending) as response:
             if response.status >= 400:
                 raise status_error(response, await response.read(), model)
             async for raw in lines(response.content):
