@@ -117,4 +117,5 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         for path in report.write(data):
             print(f"wrote {path}")
+    print("\n" + report.targets_table(data))
     return 0

@@ -140,6 +140,16 @@ def _status(met: bool | None) -> str:
     return NOT_MEASURED if met is None else ("met" if met else "**not met**")
 
 
+def targets_table(data: dict) -> str:
+    """The targets as a Markdown table, with the sections that failed named under it."""
+    lines = ["## Targets", "", _row(["what", "target", "ChatKit", "LiteLLM proxy, same run", "status"]),
+             _row(["---"] * 5)]
+    lines += [_row([what, goal, ours, peer, _status(met)]) for what, goal, ours, peer, met in targets(data)]
+    failed = data.get("failed", {})
+    lines += ["", *[f"- section `{name}` failed: {reason}" for name, reason in failed.items()]] if failed else []
+    return "\n".join(lines)
+
+
 def markdown(data: dict) -> str:
     m, s = data["machine"], data["scenarios"]
     lines = [f"# ChatKit benchmark, {data['date']}", "",
@@ -147,10 +157,7 @@ def markdown(data: dict) -> str:
              f"{m['load_after']}. Latency sections: one uvicorn worker, memory store; throughput sections "
              f"also {m['workers']} workers sharing a SQLite store. The load generator and the mock upstream "
              "share these cores with the server.", ""]
-    lines += ["## Targets", "", _row(["what", "target", "ChatKit", "LiteLLM proxy, same run", "status"]),
-              _row(["---"] * 5)]
-    lines += [_row([what, goal, ours, peer, _status(met)]) for what, goal, ours, peer, met in targets(data)]
-    lines += [f"- section `{name}` failed: {reason}" for name, reason in data.get("failed", {}).items()]
+    lines += [targets_table(data)]
     if "fixed_rates" in s:
         lines += ["", "## 1. Non-streamed chat at fixed rates (ms)", "",
                   _row(["provider", "req/s", "direct p50", "direct p99", "ChatKit p50", "ChatKit p99",

@@ -272,8 +272,8 @@ async def answer_cache(env: Env, rate: float = 100) -> dict:
         try:
             port, pids = stack.enter_context(serving(env, live(env, cache=True), name="chatkit-cache"))
         except RuntimeError as error:  # a server without the answer cache refuses the [cache] table
-            return {"skipped": f"the server did not start with [cache] enabled = true: {error}",
-                    "log": procs.tail("chatkit-cache")}
+            return {"skipped": f"the server did not start with [cache] enabled = true ({error}): "
+                               f"{procs.tail('chatkit-cache', 1)}"}
         connections = await _connect(port, 32, None)
         total = int(rate * env.seconds(5))
         fresh = [await calls.new_session(connections[i % 32]) for i in range(total + 1)]
