@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LOGS = Path(tempfile.gettempdir()) / "chatkit-bench"
+LOGS = Path(tempfile.gettempdir()) / f"chatkit-bench-{ROOT.name}"
+"""Logs, configs and SQLite files of the processes under test; one folder per checkout, so runs from
+two checkouts at once do not overwrite each other's configs or delete each other's stores."""
 
 
 def free_port() -> int:
