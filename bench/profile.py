@@ -27,7 +27,7 @@ COMPONENTS = [
     # Hops to a worker thread: limits' memory-storage sweep, the SQLite store.
     ("thread-pool hops", ("concurrent/futures/", "asyncio/threads.py", "wrap_future", "threading.py")),
     ("rate limiter", ("limits/", "chatkit_ratelimit/")),
-    ("upstream HTTP client", ("httpx/", "httpcore/", "anyio/", "h11/", "openai/")),
+    ("upstream HTTP client", ("httpx/", "httpcore/", "anyio/", "h11/", "openai/", "aiohttp/", "yarl/", "multidict/")),
     ("logging", ("structlog/",)),
     ("metrics", ("prometheus_client/",)),
     ("sanitizer", ("sanitiz", "nh3")),

@@ -9,7 +9,8 @@ order in which plugins were discovered:
   then any other registered middleware by name; ``disabled`` names are left out;
 - rate limiter: ``rate_limit.type``, else the only one installed (none installed: no limits);
 - session store: ``sessions.store`` (default ``memory``);
-- knowledge retriever: ``knowledge.type``; no ``[knowledge]`` table, no retriever.
+- knowledge retriever: ``knowledge.type``; no ``[knowledge]`` table, no retriever;
+- answer cache: ``cache.type`` (default ``memory``) when ``cache.enabled``; else none.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from chatkit_core.answer_cache import AnswerCache, CachedAnswers
 from chatkit_core.checks import options_type
 from chatkit_core.config import Config, ConfigError, convert, join_key
 from chatkit_core.knowledge import Knowledge, Retriever
@@ -48,6 +50,7 @@ class Components:
     sanitizer_names: list[str]
     middleware: list[tuple[str, Any]]
     knowledge: Knowledge | None = None
+    cache: CachedAnswers | None = None
     warnings: list[str] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -62,7 +65,7 @@ class Components:
                 log.exception("close_failed", part=type(part).__name__)
 
     def _parts(self) -> list[Any]:
-        optional = [part for part in (self.limiter, self.knowledge and self.knowledge.retriever) if part]
+        optional = [part for part in (self.limiter, self.knowledge and self.knowledge.retriever, self.cache) if part]
         return [*self.providers, self.store, *optional]
 
 
@@ -75,11 +78,12 @@ def assemble(config: Config) -> Components:
     store, store_type = build_store(config)
     limiter, limiter_type = build_limiter(config)
     sanitizer_names, sanitizers = build_sanitizers(config)
+    knowledge = build_knowledge(config)
     return Components(
         config=config, providers=providers, provider_types=provider_types, store=store, store_type=store_type,
         limiter=limiter, limiter_type=limiter_type, sanitizers=Sanitizers(sanitizers),
-        sanitizer_names=sanitizer_names, middleware=build_middleware(config), knowledge=build_knowledge(config),
-        warnings=warnings,
+        sanitizer_names=sanitizer_names, middleware=build_middleware(config), knowledge=knowledge,
+        cache=build_cache(config, providers, knowledge), warnings=warnings,
     )
 
 
@@ -91,6 +95,7 @@ def refuse_clashes(config: Config) -> None:
         "register_session_stores": {config.sessions.get("store", "memory")},
         "register_rate_limiters": {limiter} if limiter else None,  # None: whichever is installed
         "register_retrievers": {config.knowledge.get("type")} if config.knowledge else set(),
+        "register_answer_caches": {config.cache.get("type", "memory")} if config.cache.get("enabled") else set(),
         "register_sanitizers": _NotIn(config.sanitizers.disabled),
         "register_middleware": _NotIn(config.middleware.disabled),
     }
@@ -205,6 +210,22 @@ def build_knowledge(config: Config) -> Knowledge | None:
         return Knowledge(cls(options), type_name)
     except ValueError as error:
         raise ConfigError(join_key("knowledge", str(error))) from None
+
+
+def build_cache(config: Config, providers: list[Provider], knowledge: Knowledge | None) -> CachedAnswers | None:
+    if config.cache.get("enabled") is not True:
+        if config.cache.get("enabled", False) is not False:
+            raise ConfigError("cache.enabled: must be true or false")
+        return None
+    found = registry("register_answer_caches")
+    type_name = config.cache.get("type", "memory")
+    cls: type[AnswerCache] = _pick(found, type_name, "cache.type", _installed(found, "-"))
+    options = convert(config.cache, cls.Options, "cache")
+    try:
+        cache = cls(options)
+    except ValueError as error:
+        raise ConfigError(join_key("cache", str(error))) from None
+    return CachedAnswers(cache, type_name, config.chat.system_prompt, providers, knowledge, config.chat.history)
 
 
 def _ordered(found: Registry, chosen: list[str], defaults: tuple[str, ...], disabled: list[str],

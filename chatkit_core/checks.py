@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from chatkit_core.answer_cache import AnswerCache, CacheOptions
 from chatkit_core.commands import Command
 from chatkit_core.knowledge import Retriever, RetrieverOptions
 from chatkit_core.providers import Provider, ProviderOptions
@@ -25,6 +26,7 @@ KINDS = {
     "register_sanitizers": "sanitizer",
     "register_rate_limiters": "rate limiter type",
     "register_session_stores": "session store type",
+    "register_answer_caches": "answer cache type",
     "register_middleware": "middleware",
     "register_retrievers": "retriever type",
     "register_commands": "command",
@@ -56,6 +58,13 @@ def _provider(thing: Any) -> str | None:
     if problem is None and thing.stream is Provider.stream:
         problem = f"{thing.__name__} does not implement stream(request)"
     return problem
+
+
+def _answer_cache(thing: Any) -> str | None:
+    problem = _subclass(AnswerCache, CacheOptions, "chatkit_core.answer_cache")(thing)
+    missing = [name for name in ("get", "set", "clear") if problem is None and getattr(thing, name) is
+               getattr(AnswerCache, name)]
+    return problem or (f"{thing.__name__} does not implement {', '.join(missing)}" if missing else None)
 
 
 def _sanitizer(thing: Any) -> str | None:
@@ -128,6 +137,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "register_sanitizers": _sanitizer,
     "register_rate_limiters": _subclass(RateLimiter, RateLimitOptions, "chatkit_core.ratelimit"),
     "register_session_stores": _subclass(SessionStore, SessionStoreOptions, "chatkit_core.sessions"),
+    "register_answer_caches": _answer_cache,
     "register_middleware": _middleware,
     "register_retrievers": _subclass(Retriever, RetrieverOptions, "chatkit_core.knowledge"),
     "register_commands": _command,

@@ -133,6 +133,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         options = components.knowledge.options
         say(f"knowledge: {components.knowledge.type_name} (top_k {options.top_k}, sources: "
             f"{', '.join(options.sources) or 'none'})")
+    if components.cache:
+        options = components.cache.cache.options
+        say(f"answer cache: {components.cache.type_name} (ttl {options.ttl_seconds:.0f}s, "
+            f"max_entries {options.max_entries})")
     for warning in [*components.warnings, *_example_warnings(components)]:
         say(f"warning: {warning}")
     say("ok")

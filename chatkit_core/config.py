@@ -1,7 +1,7 @@
 """chatkit.toml: loading, ``${VAR}`` interpolation, environment overrides, validation.
 
 The core's own sections are msgspec Structs. The tables that belong to plugins
-(``[providers.*]``, ``[rate_limit]``, ``[sessions]``, ``[knowledge]``) stay raw here and are decoded into
+(``[providers.*]``, ``[rate_limit]``, ``[sessions]``, ``[knowledge]``, ``[cache]``) stay raw here and are decoded into
 the registered class's ``Options`` when the app is assembled (chatkit_core.assembly).
 Precedence: command-line flags, then environment variables, then the file, then defaults.
 """
@@ -154,6 +154,8 @@ class Config(msgspec.Struct, kw_only=True):
     sessions: dict[str, Any] = msgspec.field(default_factory=dict)
     knowledge: dict[str, Any] = msgspec.field(default_factory=dict)
     """Empty: no knowledge base, answers are not grounded in the site's pages."""
+    cache: dict[str, Any] = msgspec.field(default_factory=dict)
+    """The answer cache; off unless ``enabled = true``."""
     source: str = "built-in defaults"
 
 
@@ -161,7 +163,7 @@ _SECTIONS = {
     "server": ServerConfig, "chain": ChainConfig, "chat": ChatConfig, "sanitizers": OrderConfig,
     "logging": LoggingConfig, "admin": AdminConfig,
 }
-_TABLES = ("providers", "rate_limit", "sessions", "knowledge")
+_TABLES = ("providers", "rate_limit", "sessions", "knowledge", "cache")
 
 
 def find_config_path(explicit: str | None = None) -> Path | None:
@@ -263,6 +265,7 @@ _SINGLE_TABLES = (
     ("rate_limit", "register_rate_limiters", "type", ""),
     ("sessions", "register_session_stores", "store", "memory"),
     ("knowledge", "register_retrievers", "type", ""),
+    ("cache", "register_answer_caches", "type", "memory"),
 )
 
 

@@ -2,9 +2,11 @@
 
 The visitor's text is checked and cleaned, stored before any provider runs, grounded in the
 site's passages when a knowledge base is configured, answered through the chain, cleaned and
-saved. :func:`answer` gives the whole answer at once; :func:`answer_events` streams it as
-:class:`Opened`, :class:`Delta`…, then exactly one of :class:`Done` or :class:`Failed` (with
-the chain's :class:`~chatkit_core.chain.Queued` before them while a busy provider is awaited).
+saved; a first question answered recently gets its answer again from the answer cache
+(:mod:`chatkit_core.answer_cache`) without a provider call. :func:`answer` gives the whole
+answer at once; :func:`answer_events` streams it as :class:`Opened`, :class:`Delta`…, then
+exactly one of :class:`Done` or :class:`Failed` (with the chain's
+:class:`~chatkit_core.chain.Queued` before them while a busy provider is awaited).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import anyio
 import msgspec
 import structlog
 
+from chatkit_core.answer_cache import Entry
 from chatkit_core.chain import ChainFailed, Finished, Queued, Started, StreamBroken
 from chatkit_core.errors import APIError, invalid, session_not_found, store_unavailable
 from chatkit_core.knowledge import Passage, Source, cited_sources, context_message, search_query
@@ -170,8 +173,33 @@ def _unavailable(error: ChainFailed) -> APIError:
                     "saved; please try again in a moment.", headers={"Retry-After": "10"})
 
 
+async def _from_cache(runtime: Runtime, request: ChatRequest) -> tuple[str | None, Message | None]:
+    """The request's cache key (None when it must not be cached) and the cached answer, if any."""
+    cache = runtime.cache
+    key = cache.key(request) if cache is not None else None
+    if cache is None or key is None:
+        return None, None
+    entry = await cache.get(key)
+    return key, _reused(entry) if entry is not None else None
+
+
+def _reused(entry: Entry) -> Message:
+    return Message(id=new_message_id(), role="assistant", content=entry.content, created_at=now_rfc3339(),
+                   provider=entry.provider, model=entry.model, sources=entry.sources, cached=True)
+
+
+async def _keep(runtime: Runtime, key: str | None, message: Message) -> None:
+    if key is not None and runtime.cache is not None:
+        await runtime.cache.put(key, message)
+
+
 async def answer(runtime: Runtime, session_id: str, request: ChatRequest) -> Message:
     """The whole answer at once. Nothing has been shown, so any failure may still fail over."""
+    key, cached = await _from_cache(runtime, request)
+    if cached is not None:
+        async with store_errors():
+            await _save(runtime, session_id, cached)
+        return cached
     started: Started | None = None
     parts: list[str] = []
     finished = Finished(None)
@@ -191,11 +219,19 @@ async def answer(runtime: Runtime, session_id: str, request: ChatRequest) -> Mes
                          sources=_sources(runtime, content, request.passages), truncated=finished.truncated)
     async with store_errors():
         await _save(runtime, session_id, message)
+    await _keep(runtime, key, message)
     return message
 
 
 async def answer_events(runtime: Runtime, session_id: str, request: ChatRequest) -> AsyncIterator[Event]:
     """The answer as it streams: queued…, opened, deltas…, then exactly one of done or failed."""
+    key, cached = await _from_cache(runtime, request)
+    if cached is not None:  # stored first: a visitor who leaves mid-stream still finds it in history
+        terminal = await _saved(runtime, session_id, cached, Done(cached))
+        yield Opened(cached.id, cached.provider or "", cached.model or "", [])
+        yield Delta(cached.content)
+        yield terminal
+        return
     cleaner = runtime.sanitizers.stream()
     started: Started | None = None
     message_id = new_message_id()
@@ -234,7 +270,10 @@ async def answer_events(runtime: Runtime, session_id: str, request: ChatRequest)
                 await _save(runtime, session_id, partial)
         raise
     message.id = message_id
-    yield await _saved(runtime, session_id, message, Done(message))
+    terminal = await _saved(runtime, session_id, message, Done(message))
+    if isinstance(terminal, Done):
+        await _keep(runtime, key, message)
+    yield terminal
 
 
 async def _saved(runtime: Runtime, session_id: str, message: Message, terminal: Done | Failed) -> Done | Failed:

@@ -63,6 +63,17 @@ def register_session_stores(register):
 
 
 @hookspec
+def register_answer_caches(register):
+    """Register answer cache types.
+
+    Call ``register(type_name, cache_class)``; ``cache_class`` subclasses
+    :class:`chatkit_core.answer_cache.AnswerCache` and implements ``get``, ``set`` and
+    ``clear``. ``[cache]`` with ``enabled = true`` and ``type = type_name`` is decoded into
+    ``cache_class.Options`` and becomes ``cache_class(options)``.
+    """
+
+
+@hookspec
 def register_middleware(register):
     """Register named ASGI middleware.
 

@@ -27,6 +27,10 @@ class Metrics:
         self.active_sessions = Gauge("chatkit_active_sessions", "Live sessions in the store", registry=r)
         self.feedback = Counter("chatkit_feedback", "Ratings visitors gave answers, by the answering provider",
                                 ["provider", "rating"], registry=r)
+        self.answer_cache = Counter("chatkit_answer_cache", "Answer cache lookups (hit, miss) and answers stored",
+                                    ["result"], registry=r)
+        for result in ("hit", "miss", "store"):  # exported from the start, so the hit ratio is never missing
+            self.answer_cache.labels(result)
         ProcessCollector(registry=r)  # process_resident_memory_bytes and CPU, for the Grafana dashboard
 
     def provider_outcome(self, provider: str, outcome: str) -> None:

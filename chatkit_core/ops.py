@@ -36,10 +36,13 @@ async def health(runtime: NamedDependency[Runtime]) -> dict[str, Any]:
     limiter = await probe(runtime.components.limiter) if runtime.components.limiter else Health("up")
     knowledge = runtime.components.knowledge
     index = await knowledge.health() if knowledge else None
+    cache = await runtime.cache.health() if runtime.cache else None
     healthy = (store.status == "up" and limiter.status == "up" and (index is None or index.status == "up")
-               and all(p["status"] in ("up", "unknown") for p in providers))
+               and (cache is None or cache.status == "up") and all(p["status"] in ("up", "unknown") for p in providers))
     extra = {"knowledge": {"type": knowledge.type_name, "status": index.status, "detail": index.detail}
              } if knowledge and index else {}
+    if runtime.cache and cache:
+        extra["answerCache"] = {"type": runtime.cache.type_name, "status": cache.status, "detail": cache.detail}
     return {
         "status": "ok" if healthy else "degraded",
         "version": __version__,

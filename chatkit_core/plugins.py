@@ -31,13 +31,14 @@ ENTRY_POINT_GROUP = "chatkit"
 
 DEFAULT_PLUGINS = (
     "chatkit_core.builtins.stores",
+    "chatkit_core.builtins.answer_cache",
     "chatkit_core.builtins.sanitizer",
     "chatkit_core.builtins.middleware",
     "chatkit_core.builtins.site_keys",
 )
 
 HOOKS = ("register_providers", "register_sanitizers", "register_rate_limiters", "register_session_stores",
-         "register_middleware", "register_retrievers", "register_commands")
+         "register_answer_caches", "register_middleware", "register_retrievers", "register_commands")
 
 pm = pluggy.PluginManager("chatkit")
 pm.add_hookspecs(hookspecs)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from litestar.datastructures import State
 
+from chatkit_core.answer_cache import CachedAnswers
 from chatkit_core.assembly import Components
 from chatkit_core.chain import Chain
 from chatkit_core.config import Config
@@ -28,10 +29,16 @@ class Runtime:
     def __post_init__(self) -> None:
         # A provider that just failed is probed afresh by the next /health.
         self.chain.failure_listeners.append(self.probes.forget)
+        if self.components.cache is not None:
+            self.components.cache.metrics = self.metrics
 
     @property
     def store(self) -> SessionStore:
         return self.components.store
+
+    @property
+    def cache(self) -> CachedAnswers | None:
+        return self.components.cache
 
     @property
     def sanitizers(self) -> Sanitizers:

@@ -64,7 +64,8 @@ class Message(msgspec.Struct, kw_only=True, rename="camel"):
     (the provider failed mid-stream or the visitor left); ``fallbacks`` names the providers
     that failed before ``provider`` answered, as ``"name:kind"``. ``truncated`` marks an
     answer the provider stopped at its length cap. ``sources`` lists the site's pages the
-    answer was grounded in.
+    answer was grounded in. ``cached`` marks an answer given again from the answer cache,
+    without a model call.
     """
 
     id: str
@@ -79,6 +80,7 @@ class Message(msgspec.Struct, kw_only=True, rename="camel"):
     truncated: bool = False
     sources: list[Source] = msgspec.field(default_factory=list)
     feedback: Feedback | None = None
+    cached: bool = False
 
 
 class Session(msgspec.Struct, kw_only=True):

@@ -36,7 +36,8 @@ def examples() -> Iterator[dict[str, types.ModuleType]]:
 
 
 def test_every_kind_has_an_example():
-    assert set(EXAMPLES) == {"provider", "sanitizer", "middleware", "store", "limiter", "retriever", "command"}
+    assert set(EXAMPLES) == {"provider", "sanitizer", "middleware", "store", "limiter", "retriever", "command",
+                             "cache"}
 
 
 def test_the_examples_register_cleanly(examples):
@@ -74,6 +75,18 @@ async def test_retriever_grounds_the_answer(examples, chatkit_app):
         session = (await client.post("/api/create-session", json={})).json()["sessionId"]
         reply = await client.post("/api/chat", json={"sessionId": session, "message": "when are you open"})
         assert reply.json()["message"]["sources"] == [{"title": "When are you open?", "url": ""}]
+
+
+async def test_cache_answers_a_repeated_first_question(examples, chatkit_app):
+    text = BASE + '[cache]\nenabled = true\ntype = "dict"\nnamespace = "docs"\n'
+    async with chatkit_app(text) as client:
+        replies = []
+        for _ in range(2):
+            session = (await client.post("/api/create-session", json={})).json()["sessionId"]
+            reply = await client.post("/api/chat", json={"sessionId": session, "message": "Are you open?"})
+            replies.append(reply.json()["message"])
+    assert [r["cached"] for r in replies] == [False, True] and replies[0]["content"] == replies[1]["content"]
+    assert len(examples["cache"].DictCache.shared["docs"]) == 1
 
 
 def test_environment_variable_declared_by_the_provider(examples):

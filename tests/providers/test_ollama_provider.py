@@ -249,3 +249,70 @@ async def test_an_openai_shaped_404_says_it_is_an_openai_compatible_server() -> 
     assert (error.kind, error.retryable) == ("not_found", False)
     assert "OpenAI-compatible server, not Ollama" in str(error)
     assert f'type = "openai" with base_url = "{server.url}/v1"' in str(error)
+
+
+async def test_a_line_longer_than_a_read_buffer_is_one_chunk(fake_ollama: FakeOllama) -> None:
+    fake_ollama.script(Script(text="x" * 300_000, chunks=1))
+    async with started(provider(fake_ollama.url)) as ollama:
+        texts, usage = await answer(ollama)
+    assert [len(text) for text in texts] == [300_000] and usage is not None
+
+
+async def test_more_concurrent_answers_than_a_default_pool_each_get_a_connection(fake_ollama: FakeOllama) -> None:
+    fake_ollama.default = Script(first_chunk_delay=0.5)
+    async with started(provider(fake_ollama.url)) as ollama:
+        async with asyncio.timeout(10):
+            answers = await asyncio.gather(*(answer(ollama) for _ in range(120)))
+    assert all(texts for texts, _ in answers)
+    assert fake_ollama.connections == 120
+
+
+async def raw_upstream(payload: bytes) -> asyncio.Server:
+    """A server that reads a request's head and answers ``payload`` as is, then closes."""
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(payload)
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(reply, "127.0.0.1", 0)
+
+
+def url_of(server: asyncio.Server) -> str:
+    return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+async def test_a_done_line_without_its_newline_still_ends_the_answer() -> None:
+    line = b'{"message":{"content":"Hi"},"done":false}\n{"message":{"content":""},"done":true,"eval_count":1}'
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\n\r\n" % len(line)
+    async with await raw_upstream(head + line) as server, started(provider(url_of(server))) as ollama:
+        texts, usage = await answer(ollama)
+    assert texts == ["Hi"] and usage is not None and usage["completion_tokens"] == 1
+
+
+async def test_an_answer_that_is_not_http_is_a_connect_error() -> None:
+    async with await raw_upstream(b"SSH-2.0-OpenSSH_9.6\r\n\r\n") as server:
+        error = await failure(url_of(server))
+    assert (error.kind, error.retryable) == ("connect", True) and "cannot reach Ollama" in str(error)
+
+
+async def test_the_environments_proxy_is_used_unless_no_proxy_exempts_the_host(
+    fake_ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", closed_port_url())
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    error = await failure(fake_ollama.url)
+    assert error.kind == "connect" and fake_ollama.requests == []
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with started(provider(fake_ollama.url)) as ollama:
+        texts, _ = await answer(ollama)
+    assert texts and len(fake_ollama.chat_requests()) == 1
+
+
+async def test_a_redirect_is_not_followed(fake_ollama: FakeOllama) -> None:
+    moved = f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {fake_ollama.url}/api/chat\r\nContent-Length: 0\r\n\r\n"
+    async with await raw_upstream(moved.encode()) as server:
+        error = await failure(url_of(server))
+    assert error.kind == "bad_response" and fake_ollama.requests == []

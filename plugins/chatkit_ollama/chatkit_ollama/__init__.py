@@ -1,4 +1,4 @@
-"""ChatKit provider type ``ollama``: Ollama's native ``/api/chat``, streamed as NDJSON over httpx.
+"""ChatKit provider type ``ollama``: Ollama's native ``/api/chat``, streamed as NDJSON over aiohttp.
 
 [providers.local]
 type = "ollama"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-import httpx
+import aiohttp
 import msgspec
 
 from chatkit_core.providers import ProviderError
@@ -19,14 +19,14 @@ class _ErrorBody(msgspec.Struct):
     """What vLLM (FastAPI) sends instead."""
 
 
-def status_error(response: httpx.Response, model: str, base_url: str = "") -> ProviderError:
-    """An HTTP error answer; its ``{"error": ...}`` body gives the reason.
+def status_error(response: aiohttp.ClientResponse, content: bytes, model: str, base_url: str = "") -> ProviderError:
+    """An HTTP error answer; its ``{"error": ...}`` body (``content``) gives the reason.
 
     ``base_url`` is shown as is: pass it through :func:`chatkit_core.urls.public_url` first.
     """
-    status = response.status_code
-    body = _body(response.content)
-    reason = _reason(body, response.content) or response.reason_phrase
+    status = response.status
+    body = _body(content)
+    reason = _reason(body, content) or response.reason or ""
     if status == 404 and _MODEL_NOT_FOUND.search(reason):
         return ProviderError(
             f"Ollama does not have model {model!r} ({reason}); run `ollama pull {model}`",
@@ -49,13 +49,13 @@ def status_error(response: httpx.Response, model: str, base_url: str = "") -> Pr
     return ProviderError(message, kind="bad_request", retryable=False, status=status)
 
 
-def transport_error(error: httpx.HTTPError, base_url: str, answered: bool) -> ProviderError:
+def transport_error(error: aiohttp.ClientError, base_url: str, answered: bool) -> ProviderError:
     """A network failure; after the answer began, a broken connection is a cut stream.
 
     ``base_url`` is shown as is: pass it through :func:`chatkit_core.urls.public_url` first.
     """
-    if isinstance(error, httpx.TimeoutException):
-        phase = "connecting to" if isinstance(error, httpx.ConnectTimeout) else "waiting for"
+    if isinstance(error, aiohttp.ServerTimeoutError):
+        phase = "connecting to" if isinstance(error, aiohttp.ConnectionTimeoutError) else "waiting for"
         return ProviderError(f"timed out {phase} Ollama at {base_url}", kind="timeout")
     if answered:
         return ProviderError(f"Ollama's stream broke off: {type(error).__name__}", kind="bad_response")
@@ -69,13 +69,13 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
-def wrong_protocol(response: httpx.Response, body: _ErrorBody | None, base_url: str) -> str:
+def wrong_protocol(response: aiohttp.ClientResponse, body: _ErrorBody | None, base_url: str) -> str:
     """Why a route of Ollama's native API is missing, with the likely fix."""
-    path = response.request.url.path
+    path = response.url.path
     openai_like = body is not None and (isinstance(body.error, dict) or body.detail is not None)
     looks = "it looks like an OpenAI-compatible server, not Ollama" if openai_like else "Ollama's API is not there"
     root = base_url.rstrip("/").removesuffix("/v1")
-    return (f"{base_url} answered {response.status_code} to {path}: {looks}. "
+    return (f"{base_url} answered {response.status} to {path}: {looks}. "
             f'For an OpenAI-compatible server (llama.cpp, vLLM, LM Studio) use type = "openai" with '
             f'base_url = "{root}/v1"; for Ollama, base_url is its root ("http://host:11434", no /v1)')
 

@@ -1,19 +1,22 @@
-"""The ``ollama`` provider: one pooled httpx client per configured provider."""
+"""The ``ollama`` provider: one pooled aiohttp session per configured provider."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 import msgspec
 import structlog
+from yarl import URL
 
 from chatkit_core.health import Health
 from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderError
 from chatkit_core.urls import public_url
 from chatkit_ollama.errors import status_error, transport_error
+from chatkit_ollama.ndjson import lines
 from chatkit_ollama.options import OllamaOptions
+from chatkit_ollama.proxy import env_proxy
 from chatkit_ollama.pull import pull_model
 
 log = structlog.get_logger("chatkit.ollama")
@@ -43,6 +46,8 @@ class _Tags(msgspec.Struct):
 
 
 _decode_line = msgspec.json.Decoder(_Line).decode
+_encode = msgspec.json.Encoder().encode
+_JSON = {"Content-Type": "application/json"}
 
 
 class OllamaProvider(Provider):
@@ -51,28 +56,30 @@ class OllamaProvider(Provider):
 
     def __init__(self, name: str, options: OllamaOptions) -> None:
         super().__init__(name, options)
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
         self._where = public_url(options.base_url)
+        # Joined as text, so a base URL with a path prefix (a reverse proxy's) keeps it.
+        base = options.base_url.rstrip("/")
+        self._urls = {route: URL(base + route) for route in ("/api/chat", "/api/tags", "/api/pull")}
+        # Every request: a redirect is not followed (as Ollama never sends one), and the proxy.
+        self._sending: dict[str, Any] = {"allow_redirects": False, **env_proxy(URL(base))}
 
     async def start(self) -> None:
         options = self.options
-        read = options.read_timeout
-        self._client = httpx.AsyncClient(
-            base_url=options.base_url,
-            timeout=httpx.Timeout(read, connect=options.connect_timeout),
-            # A transport ignores the client's limits and keeps httpx's default cap of 100
-            # connections, past which answers would queue until their first-token limit.
-            # Keep-alive stays at 20: httpcore scans every pooled connection on each request.
-            transport=httpx.AsyncHTTPTransport(
-                retries=0, limits=httpx.Limits(max_connections=None, max_keepalive_connections=20)),
+        self._session = aiohttp.ClientSession(
+            # No connection cap: past one, answers would queue until their first-token limit.
+            # Idle connections wait in a per-host queue taken from its end, so keeping many is cheap.
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=5.0),
+            # No total limit: the chain bounds the first token and each gap between chunks.
+            timeout=aiohttp.ClientTimeout(sock_connect=options.connect_timeout, sock_read=options.read_timeout),
         )
         if options.pull_on_start:
             await self._pull_if_missing()
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         body = {
@@ -85,15 +92,16 @@ class OllamaProvider(Provider):
             body["keep_alive"] = self.options.keep_alive
         answered = False
         try:
-            async with self._http().stream("POST", "/api/chat", json=body) as response:
+            async with self._http().post(
+                self._urls["/api/chat"], data=_encode(body), headers=_JSON, **self._sending
+            ) as response:
                 answered = True
-                if response.is_error:
-                    await response.aread()
-                    raise status_error(response, self.options.model, self._where)
+                if response.status >= 400:
+                    raise status_error(response, await response.read(), self.options.model, self._where)
                 final: _Line | None = None
-                async for raw in response.aiter_lines():
+                async for raw in lines(response.content):
                     line = _parse(raw)
-                    if line is None or final is not None:
+                    if final is not None:
                         continue
                     if line.message and line.message.content:
                         yield Chunk(text=line.message.content)
@@ -102,7 +110,7 @@ class OllamaProvider(Provider):
                 if final is None:
                     raise ProviderError("Ollama's stream ended without its done line", kind="bad_response")
                 yield Chunk(usage=_usage(final), truncated=final.done_reason == "length")
-        except httpx.HTTPError as error:
+        except aiohttp.ClientError as error:
             raise transport_error(error, self._where, answered) from error
 
     async def health(self) -> Health:
@@ -117,14 +125,16 @@ class OllamaProvider(Provider):
 
     async def _models(self) -> set[str]:
         """Names (with tags) of the models Ollama has, from ``GET /api/tags``."""
+        wait = aiohttp.ClientTimeout(sock_connect=self.options.connect_timeout, sock_read=self.options.connect_timeout)
         try:
-            response = await self._http().get("/api/tags", timeout=self.options.connect_timeout)
-        except httpx.HTTPError as error:
+            async with self._http().get(self._urls["/api/tags"], timeout=wait, **self._sending) as response:
+                content = await response.read()
+        except aiohttp.ClientError as error:
             raise transport_error(error, self._where, answered=False) from error
-        if response.is_error:
-            raise status_error(response, self.options.model, self._where)
+        if response.status >= 400:
+            raise status_error(response, content, self.options.model, self._where)
         try:
-            tags = msgspec.json.decode(response.content, type=_Tags)
+            tags = msgspec.json.decode(content, type=_Tags)
         except msgspec.DecodeError:
             raise ProviderError("Ollama's model list is not valid JSON", kind="bad_response") from None
         return {_tagged(str(entry.get("model") or entry.get("name", ""))) for entry in tags.models}
@@ -134,19 +144,17 @@ class OllamaProvider(Provider):
         try:
             if _tagged(self.options.model) in await self._models():
                 return
-            await pull_model(self._http(), self.options.model, self._where)
+            await pull_model(self._http(), self._urls["/api/pull"], self.options.model, self._where, self._sending)
         except ProviderError as error:
             log.warning("ollama_pull_skipped", provider=self.name, model=self.options.model, reason=str(error))
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
             raise RuntimeError(f"provider {self.name!r} used before start()")
-        return self._client
+        return self._session
 
 
-def _parse(raw: str) -> _Line | None:
-    if not raw.strip():
-        return None
+def _parse(raw: bytes) -> _Line:
     try:
         line = _decode_line(raw)
     except msgspec.DecodeError:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import httpx
+from typing import Any
+
+import aiohttp
 import msgspec
 import structlog
+from yarl import URL
 
 from chatkit_core.providers import ProviderError
 from chatkit_ollama.errors import status_error, transport_error
+from chatkit_ollama.ndjson import lines
 
 log = structlog.get_logger("chatkit.ollama")
 
@@ -19,19 +23,21 @@ class _Progress(msgspec.Struct):
     completed: int = 0
 
 
-async def pull_model(client: httpx.AsyncClient, model: str, base_url: str) -> None:
-    """Pull ``model``, logging each new status and every tenth of a layer's download."""
+async def pull_model(
+    session: aiohttp.ClientSession, url: URL, model: str, base_url: str, sending: dict[str, Any]
+) -> None:
+    """Pull ``model``, logging each new status and every tenth of a layer's download.
+
+    ``sending`` holds the provider's arguments for every request (redirects, proxy).
+    """
     log.info("ollama_pull_started", model=model)
     last: tuple[str, int] = ("", -1)
     try:
         # A download can take minutes; only the gaps between progress lines are bounded.
-        async with client.stream("POST", "/api/pull", json={"model": model, "stream": True}) as response:
-            if response.is_error:
-                await response.aread()
-                raise status_error(response, model)
-            async for raw in response.aiter_lines():
-                if not raw.strip():
-                    continue
+        async with session.post(url, json={"model": model, "stream": True}, **sending) as response:
+            if response.status >= 400:
+                raise status_error(response, await response.read(), model)
+            async for raw in lines(response.content):
                 try:
                     progress = msgspec.json.decode(raw, type=_Progress)
                 except msgspec.DecodeError:
@@ -49,7 +55,7 @@ async def pull_model(client: httpx.AsyncClient, model: str, base_url: str) -> No
                         status=progress.status,
                         percent=tenth * 10 if tenth >= 0 else None,
                     )
-    except httpx.HTTPError as error:
+    except aiohttp.ClientError as error:
         raise transport_error(error, base_url, answered=True) from error
     if last[0] != "success":
         raise ProviderError(f"pulling {model} ended before Ollama reported success", kind="bad_response")

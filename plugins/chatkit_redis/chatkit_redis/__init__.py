@@ -1,20 +1,33 @@
-"""ChatKit session store type ``redis``.
+"""ChatKit session store type ``redis`` and answer cache type ``redis``.
 
     [sessions]
     store = "redis"
     url = "redis://127.0.0.1:6379/1"   # REDIS_URL fills it when empty
     ttl = "24h"                        # idle time after which a conversation is gone
     key_prefix = "chatkit:"
+
+    [cache]
+    enabled = true
+    type = "redis"
+    url = "redis://127.0.0.1:6379/2"   # REDIS_URL fills it when empty
+    ttl = "1h"
+    max_entries = 10000
 """
 
 from __future__ import annotations
 
 from chatkit_core import hookimpl
+from chatkit_redis.cache import RedisCache, RedisCacheOptions
 from chatkit_redis.store import RedisOptions, RedisStore
 
-__all__ = ["RedisOptions", "RedisStore"]
+__all__ = ["RedisCache", "RedisCacheOptions", "RedisOptions", "RedisStore"]
 
 
 @hookimpl
 def register_session_stores(register):
     register("redis", RedisStore)
+
+
+@hookimpl
+def register_answer_caches(register):
+    register("redis", RedisCache)
