@@ -15,7 +15,7 @@ CHATS_PER_SESSION = 10
 
 # What ChatKit sends upstream once a conversation is under way: its last 20 messages.
 HISTORY = [{"role": "user" if i % 2 == 0 else "assistant", "content": QUESTION if i % 2 == 0 else "token " * 10}
-            for i in range(19)] + [{"role": "user", "content": QUESTION}]
+           for i in range(19)] + [{"role": "user", "content": QUESTION}]
 OLLAMA_BODY = json_body({"model": "bench", "messages": HISTORY, "stream": True})
 OPENAI_BODY = json_body({"model": "bench", "messages": HISTORY, "stream": True,
                          "stream_options": {"include_usage": True}})
@@ -79,30 +79,3 @@ def direct(protocol: str):
         return await connection.request("POST", path, body, UPSTREAM_TOKEN)
 
     return call
-
-
-def first_question(fresh: list[str]):
-    """The bench's question as the first message of a fresh conversation, which the answer cache
-    must answer (``"cached": true`` on the message)."""
-    async def call(connection: Connection) -> Reply:
-        body = json_body({"sessionId": fresh.pop(), "message": QUESTION, "stream": False})
-        reply = await connection.request("POST", "/api/chat", body)
-        if reply.status == 200 and b'"cached":true' not in reply.body:
-            raise HTTPError("answered, but not from the cache")
-        return reply
-
-    return call
-
-
-class _Count(msgspec.Struct):
-    chats: int
-
-
-async def upstream_calls(port: int) -> int:
-    """Chat requests the mock upstreams have received so far (its ``GET /_count``)."""
-    connection = Connection("127.0.0.1", port)
-    try:
-        reply = await connection.request("GET", "/_count")
-    finally:
-        connection.close()
-    return msgspec.json.decode(reply.body, type=_Count).chats

@@ -60,7 +60,22 @@ async def _section(env: scenarios.Env, section: str) -> object:
         return await peers.section(env)
     if section == "limiter_storage":
         return await scenarios.limiter_storage(env) if has_limiter() else None
+    if section == "answer_cache":
+        return await _answer_cache(env)
     return await getattr(scenarios, section)(env)
+
+
+async def _answer_cache(env: scenarios.Env) -> dict:
+    """Cached answers beside model answers (bench.cache); "not measured" when the server refuses the cache."""
+    from bench import cache
+
+    try:
+        return await cache.answer_cache(env, sessions=max(20, round(200 * env.scale)))
+    except RuntimeError as error:
+        if "exited" not in str(error):
+            raise
+        return {"skipped": f"the server did not start with [cache] enabled = true ({error}): "
+                           f"{procs.tail('cache', 1)}"}
 
 
 def _notes(env: scenarios.Env) -> list[str]:

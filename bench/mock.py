@@ -5,9 +5,7 @@ One process listens on several ports; each port has its own pacing::
     python -m bench.mock 41001:0.05:1:0 41002:0.05:50:0.02
 
 ``PORT:LATENCY:CHUNKS:INTERVAL`` answers after LATENCY seconds with CHUNKS content pieces
-INTERVAL seconds apart. Both protocols are served on every port, chosen by the path;
-``GET /_count`` on any port answers ``{"chats": N}``, the chat requests all ports have received
-(to check that an answer came from a cache). Written
+INTERVAL seconds apart. Both protocols are served on every port, chosen by the path. Written
 on a raw asyncio protocol with httptools so the mock costs far less CPU than the server in
 front of it.
 """
@@ -70,8 +68,6 @@ _TAGS = msgspec.json.encode({"models": [{"name": f"{MODEL}:latest", "model": f"{
 _MODELS = msgspec.json.encode({"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0,
                                                            "owned_by": "bench"}]})
 _NOT_FOUND = b'{"error":"not found"}'
-_chats = 0
-"""Chat requests received on every port, for ``GET /_count``."""
 
 
 def _head(status: str, content_type: str, length: int | None) -> bytes:
@@ -108,16 +104,12 @@ class MockProtocol(asyncio.Protocol):
         self.body.append(body)
 
     def on_message_complete(self) -> None:
-        global _chats
         path, body, self.body = self.url.split(b"?")[0], b"".join(self.body), []
         if path == b"/api/tags":
             self._write_json(_TAGS)
         elif path == b"/v1/models":
             self._write_json(_MODELS)
-        elif path == b"/_count":
-            self._write_json(b'{"chats":%d}' % _chats)
         elif path in (b"/api/chat", b"/v1/chat/completions"):
-            _chats += 1
             ollama = path == b"/api/chat"
             stream = _decode_body(body).stream if body else None
             self.loop.call_later(self.pacing.latency, self._answer, ollama, ollama if stream is None else stream)

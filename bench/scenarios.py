@@ -262,26 +262,3 @@ async def limiter_storage(env: Env) -> list[dict]:
             result = await run(port, chat, None, env.seconds(6), 128, pids)
         rows.append({"variant": label, "chatkit": result})
     return rows
-
-
-async def answer_cache(env: Env, rate: float = 100) -> dict:
-    """8. One question answered, then asked as the first question of fresh conversations: answered
-    from the answer cache (``"cached": true``), with no upstream call."""
-    chat = calls.chatkit_chat(stream=False)
-    with contextlib.ExitStack() as stack:
-        try:
-            port, pids = stack.enter_context(serving(env, live(env, cache=True), name="chatkit-cache"))
-        except RuntimeError as error:  # a server without the answer cache refuses the [cache] table
-            return {"skipped": f"the server did not start with [cache] enabled = true ({error}): "
-                               f"{procs.tail('chatkit-cache', 1)}"}
-        connections = await _connect(port, 32, None)
-        total = int(rate * env.seconds(5))
-        fresh = [await calls.new_session(connections[i % 32]) for i in range(total + 1)]
-        connections[0].sessions = calls.Sessions([fresh.pop()])
-        first = await chat(connections[0])  # answered upstream, then kept
-        for connection in connections:
-            connection.close()
-        before = await calls.upstream_calls(env.ports["reply"])
-        result = await run(port, calls.first_question(fresh), rate, total / rate, 32, pids, chatkit=False)
-        upstream = await calls.upstream_calls(env.ports["reply"]) - before
-    return {"rate": rate, "warm_status": first.status, "chatkit": result, "upstream_calls": upstream}

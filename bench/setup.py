@@ -28,8 +28,6 @@ class Setup:
     chain: dict[str, float | int] = field(default_factory=dict)
     strategy: str = "moving-window"
     log_level: str = "info"
-    cache: bool = False
-    """The answer cache (``[cache] enabled = true``, memory storage)."""
 
     def toml(self) -> str:
         lines = ['[server]', 'host = "127.0.0.1"', 'allowed_origins = ["http://127.0.0.1:8080"]',
@@ -49,6 +47,4 @@ class Setup:
         lines += ["[sessions]", f'store = "{self.store}"', 'ttl = "24h"', "new_per_minute = 0"]
         if self.store_url:
             lines.append(f'url = "{self.store_url}"')
-        if self.cache:
-            lines += ["[cache]", "enabled = true"]
         return "\n".join(lines) + "\n"

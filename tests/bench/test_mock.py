@@ -1,11 +1,11 @@
-"""The bench's mock upstream: each protocol's default for an unset ``stream``, and its request counter."""
+"""The bench's mock upstream: each protocol's default for an unset ``stream``."""
 
 from __future__ import annotations
 
 import msgspec
 import pytest
 
-from bench import calls, procs
+from bench import procs
 from bench.client import Connection
 
 
@@ -40,9 +40,3 @@ async def test_ollama_streams_unless_told_not_to(mock_port):
     whole = msgspec.json.decode(await _post(mock_port, "/api/chat", {"model": "bench", "stream": False}))
     assert whole["done"] is True
 
-
-async def test_count_is_the_chat_requests_received(mock_port):
-    assert await calls.upstream_calls(mock_port) == 0
-    await _post(mock_port, "/v1/chat/completions", {"model": "bench"})
-    await _post(mock_port, "/api/chat", {"model": "bench"})
-    assert await calls.upstream_calls(mock_port) == 2

@@ -10,6 +10,12 @@ def _run(cpu: float, p99: float) -> dict:
             "ttft_p50_ms": 60.0, "ttft_p99_ms": 80.0, "server_cpu_ms_per_request": cpu}
 
 
+def _answer(server_ms: float, upstream: int) -> dict:
+    return {"requests": 200, "server_time_ms_per_request": server_ms, "server_cpu_ms_per_request": server_ms * 0.8,
+            "p50_ms": server_ms + 0.3, "p99_ms": server_ms + 2, "upstream_calls": upstream,
+            "cache_hits": 200 - upstream}
+
+
 def _measured(ollama_cpu: float = 1.0, openai_cpu: float = 1.4, litellm_cpu: float = 9.0) -> dict:
     return {
         "fixed_rates": [
@@ -33,7 +39,7 @@ def _measured(ollama_cpu: float = 1.0, openai_cpu: float = 1.4, litellm_cpu: flo
         "limiter_storage": [{"variant": "memory://", "chatkit": {"rps": 500.0}},
                             {"variant": "redis://", "chatkit": {"rps": 350.0}}],
         "concurrent_streams": {"streams": 1000, "chatkit": {"errors": 0}, "rss_peak_mb": [90.0, 130.0]},
-        "answer_cache": {"rate": 100, "chatkit": _run(0.4, 3) | {"p50_ms": 1.2}, "upstream_calls": 0},
+        "answer_cache": {"stream": False, "cached": _answer(0.9, 0), "model": _answer(3.5, 200)},
     }
 
 
@@ -74,3 +80,8 @@ def test_a_skipped_peer_leaves_its_comparison_unmeasured():
 def test_a_server_without_the_answer_cache_is_not_measured():
     scenarios = _measured() | {"answer_cache": {"skipped": "the server did not start"}}
     assert _statuses(scenarios)["cached answer (answer cache)"] is None
+
+
+def test_a_cached_answer_that_calls_upstream_misses_its_target():
+    scenarios = _measured() | {"answer_cache": {"cached": _answer(0.9, 3), "model": _answer(3.5, 200)}}
+    assert _statuses(scenarios)["cached answer (answer cache)"] is False
