@@ -14,10 +14,10 @@ CHATS_PER_SESSION = 10
 """A conversation of 20 messages: ten questions, ten answers."""
 
 # What ChatKit sends upstream once a conversation is under way: its last 20 messages.
-_HISTORY = [{"role": "user" if i % 2 == 0 else "assistant", "content": QUESTION if i % 2 == 0 else "token " * 10}
-            for i in range(19)] + [{"role": "user", "content": QUESTION}]
-OLLAMA_BODY = json_body({"model": "bench", "messages": _HISTORY, "stream": True})
-OPENAI_BODY = json_body({"model": "bench", "messages": _HISTORY, "stream": True,
+HISTORY = [{"role": "user" if i % 2 == 0 else "assistant", "content": QUESTION if i % 2 == 0 else "token " * 10}
+           for i in range(19)] + [{"role": "user", "content": QUESTION}]
+OLLAMA_BODY = json_body({"model": "bench", "messages": HISTORY, "stream": True})
+OPENAI_BODY = json_body({"model": "bench", "messages": HISTORY, "stream": True,
                          "stream_options": {"include_usage": True}})
 SSE_TOKEN = b"event: delta"
 UPSTREAM_TOKEN = b'"content":"token'

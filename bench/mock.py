@@ -31,7 +31,8 @@ class Pacing(NamedTuple):
 
 
 class _Body(msgspec.Struct):
-    stream: bool = True
+    stream: bool | None = None
+    """Unset streams on Ollama's API and answers whole on OpenAI's, as theirs do."""
 
 
 _decode_body = msgspec.json.Decoder(_Body).decode
@@ -109,8 +110,9 @@ class MockProtocol(asyncio.Protocol):
         elif path == b"/v1/models":
             self._write_json(_MODELS)
         elif path in (b"/api/chat", b"/v1/chat/completions"):
-            stream = _decode_body(body).stream if body else True
-            self.loop.call_later(self.pacing.latency, self._answer, path == b"/api/chat", stream)
+            ollama = path == b"/api/chat"
+            stream = _decode_body(body).stream if body else None
+            self.loop.call_later(self.pacing.latency, self._answer, ollama, ollama if stream is None else stream)
         else:
             self.transport.write(_head("404 Not Found", "application/json", len(_NOT_FOUND)) + _NOT_FOUND)
 

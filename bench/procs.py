@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LOGS = Path(tempfile.gettempdir()) / "chatkit-bench"
+LOGS = Path(tempfile.gettempdir()) / f"chatkit-bench-{ROOT.name}"
+"""Logs, configs and SQLite files of the processes under test; one folder per checkout, so runs from
+two checkouts at once do not overwrite each other's configs or delete each other's stores."""
 
 
 def free_port() -> int:
@@ -122,17 +124,25 @@ def redis_server(cpus: str | None) -> Iterator[int | None]:
         yield port
 
 
+def tail(name: str, lines: int = 5) -> str:
+    """The last lines of a process's log, for a report's note on why it failed."""
+    try:
+        return "\n".join((LOGS / f"{name}.log").read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
 def workers(proc: subprocess.Popen) -> list[int]:
     """The uvicorn processes that serve requests: the children when it forked workers, else itself."""
     children = []
-    for pid in _descendants(proc.pid):
+    for pid in descendants(proc.pid):
         cmdline = _cmdline(pid)
         if "spawn_main" in cmdline and "resource_tracker" not in cmdline:
             children.append(pid)
     return children or [proc.pid]  # one worker: uvicorn serves in-process (taskset execs into it)
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     found, todo = [], [pid]
     while todo:
         current = todo.pop()

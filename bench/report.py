@@ -18,38 +18,134 @@ def _row(cells: list[Any]) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def targets(data: dict) -> list[tuple[str, str, str, bool | None]]:
-    """(target, measured, goal, met) for each stated target; met None when not measured."""
+Target = tuple[str, str, str, str, bool | None]
+"""(what, goal, ChatKit, LiteLLM in the same run, met); met None when not measured."""
+NOT_MEASURED = "not measured"
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def _fixed(s: dict, kind: str, rate: int = 100) -> dict | None:
+    return next((r for r in s.get("fixed_rates", []) if r["rate"] == rate and r["provider"] == kind), None)
+
+
+def _cpu(result: dict | None) -> float | None:
+    return None if result is None else result.get("server_cpu_ms_per_request")
+
+
+def _peer(s: dict) -> dict:
+    """The LiteLLM section when it ran, else an empty dict."""
+    peer = s.get("peers") or {}
+    return {} if "skipped" in peer else peer
+
+
+def _cell(value: float | None, unit: str = " ms") -> str:
+    return NOT_MEASURED if value is None else f"{value:.2f}{unit}"
+
+
+def _all_met(*checks: bool | None) -> bool | None:
+    return None if None in checks else all(checks)
+
+
+def _at_most(value: float | None, goal: float) -> bool | None:
+    return None if value is None else value <= goal
+
+
+def _ratio(part: float | None, whole: float | None) -> float | None:
+    return None if not part or whole is None else whole / part
+
+
+def targets(data: dict) -> list[Target]:
+    """The issue's targets table, each marked met, not met or not measured."""
     s = data["scenarios"]
-    out: list[tuple[str, str, str, bool | None]] = []
-    at100 = next((r for r in s.get("fixed_rates", []) if r["rate"] == 100 and r["provider"] == "ollama"), None)
-    if at100:
-        out.append(("added p50 at 100 req/s", f"{_ms(at100.get('added_p50_ms'))} ms", "<= 1 ms",
-                    at100.get("added_p50_ms", 1e9) <= 1))
-        out.append(("added p99 at 100 req/s", f"{_ms(at100.get('added_p99_ms'))} ms", "<= 5 ms",
-                    at100.get("added_p99_ms", 1e9) <= 5))
-    for row in s.get("streaming", [])[:1]:
-        out.append((f"added TTFT p50 ({row['provider']})", f"{_ms(row.get('added_ttft_p50_ms'))} ms", "<= 2 ms",
-                    row.get("added_ttft_p50_ms", 1e9) <= 2))
-    if s.get("max_sustained"):
-        best = s["max_sustained"][-1]
-        rps = best["sustained_rps"]
-        out.append((f"sustained non-streamed req/s ({best['workers']} workers)", str(rps or "none met"), ">= 2000",
-                    (rps or 0) >= 2000))
-    if "concurrent_streams" in s:
-        c = s["concurrent_streams"]
-        out.append((f"{c['streams']} concurrent SSE streams, errors", str(c["chatkit"]["errors"]), "0",
-                    c["chatkit"]["errors"] == 0))
-        peak = max(c["rss_peak_mb"] or [float("nan")])
-        out.append(("RSS per worker under that load", f"{peak:.0f} MB", "<= 150 MB", peak <= 150))
-    if "session_memory" in s:
-        m = s["session_memory"]
-        out.append(("idle RSS", f"{m['rss_idle_mb']:.0f} MB", "<= 80 MB", m["rss_idle_mb"] <= 80))
+    peer = _peer(s)
+    peer_fixed = (peer.get("fixed_rates") or [None])[0]
+    peer_cpu = _cpu(peer_fixed and peer_fixed["litellm"])
+    rows: list[Target] = []
+    cpus = {}
+    for kind, what, goal in (("ollama", "server CPU per non-streamed chat, ollama plugin", 1.2),
+                             ("openai", "the same, openai plugin", 1.5)):
+        row = _fixed(s, kind)
+        cpus[kind] = _cpu(row and row["chatkit"])
+        rows.append((what, f"≤ {goal} ms", _cell(cpus[kind]), _cell(peer_cpu), _at_most(cpus[kind], goal)))
+    rows.append(_added_at_100(s, peer_fixed))
+    rows.append(_ttft(s, peer))
+    rows.append(_scaling(s))
     limiter = {r["variant"]: r["chatkit"]["rps"] for r in s.get("limiter_storage", [])}
-    if "redis://" in limiter and limiter.get("memory://"):
-        ratio = limiter["redis://"] / limiter["memory://"]
-        out.append(("redis limiter / memory limiter req/s", f"{ratio:.0%}", ">= 70%", ratio >= 0.7))
-    return out
+    share = limiter["redis://"] / limiter["memory://"] if "redis://" in limiter and limiter.get("memory://") else None
+    rows.append(("Redis limiter vs memory limiter throughput", "≥ 80%",
+                 NOT_MEASURED if share is None else f"{share:.0%}", "—", None if share is None else share >= 0.8))
+    less = {kind: _ratio(cpus[kind], peer_cpu) for kind in cpus}
+    shown = (NOT_MEASURED if None in less.values()
+             else " / ".join(f"{x:.1f}{TIMES} less ({kind})" for kind, x in less.items()))
+    rows.append(("CPU per chat vs LiteLLM proxy, same run", f"≥ 6{TIMES} less on both", shown, _cell(peer_cpu),
+                 _all_met(*(None if x is None else x >= 6 for x in less.values()))))
+    rows.append(_streams(s))
+    rows.append(_cache(s))
+    return rows
+
+
+def _added_at_100(s: dict, peer_fixed: dict | None) -> Target:
+    row = _fixed(s, "ollama") or {}
+    p50, p99 = row.get("added_p50_ms"), row.get("added_p99_ms")
+    peer = peer_fixed or {}
+    shown = NOT_MEASURED if p50 is None or p99 is None else f"{p50:.2f} / {p99:.2f} ms"
+    peer_shown = (NOT_MEASURED if "added_p50_ms" not in peer or "added_p99_ms" not in peer
+                  else f"{peer['added_p50_ms']:.2f} / {peer['added_p99_ms']:.2f} ms")
+    return ("added p50 / p99 at 100 req/s", "≤ 1 / ≤ 3 ms", shown, peer_shown,
+            _all_met(_at_most(p50, 1), _at_most(p99, 3)))
+
+
+def _ttft(s: dict, peer: dict) -> Target:
+    row = next((r for r in s.get("streaming", []) if r["provider"] == "openai"), {})
+    peer_row = (peer.get("streaming") or [{}])[0]
+    value = row.get("added_ttft_p50_ms")
+    return (f"added TTFT p50 at 50 streams/s {TIMES} 50 chunks, openai plugin", "≤ 10 ms", _cell(value),
+            _cell(peer_row.get("added_ttft_p50_ms")), _at_most(value, 10))
+
+
+def _scaling(s: dict) -> Target:
+    shared = {r["workers"]: r["closed_loop"]["rps"] for r in s.get("max_sustained", []) if r["store"] == "sqlite"}
+    many = max((w for w in shared if w > 1), default=None)
+    what = "two workers vs one, closed loop, shared store"
+    if 1 not in shared or many is None:
+        return (what, f"≥ 1.7{TIMES}", NOT_MEASURED, "—", None)
+    ratio = shared[many] / shared[1] if shared[1] else 0.0
+    shown = f"{ratio:.2f}{TIMES} ({shared[many]:.0f} vs {shared[1]:.0f} req/s, {many} workers)"
+    return (what, f"≥ 1.7{TIMES}", shown, "—", ratio >= 1.7 if many == 2 else None)
+
+
+def _streams(s: dict) -> Target:
+    what, goal = "1,000 concurrent streams", "0 errors, ≤ 120 MB per worker"
+    c = s.get("concurrent_streams")
+    if not c or not c["rss_peak_mb"]:
+        return (what, goal, NOT_MEASURED, "—", None)
+    errors, peak = c["chatkit"]["errors"], max(c["rss_peak_mb"])
+    return (what, goal, f"{errors} errors, {peak:.0f} MB peak ({c['streams']} streams)", "—",
+            errors == 0 and peak <= 120 and c["streams"] >= 1000)
+
+
+def _cache(s: dict) -> Target:
+    what, goal = "cached answer (answer cache)", "≤ 5 ms server time, 0 upstream calls"
+    cached = (s.get("answer_cache") or {}).get("cached")
+    if not cached:
+        return (what, goal, NOT_MEASURED, "—", None)
+    shown = (f"{_ms(cached['server_time_ms_per_request'])} ms server time, "
+             f"{_ms(cached['server_cpu_ms_per_request'])} ms CPU, {cached['upstream_calls']} upstream calls")
+    return (what, goal, shown, "—", cached["server_time_ms_per_request"] <= 5 and cached["upstream_calls"] == 0)
+
+
+def _status(met: bool | None) -> str:
+    return NOT_MEASURED if met is None else ("met" if met else "**not met**")
+
+
+def targets_table(data: dict) -> str:
+    """The targets as a Markdown table, with the sections that failed named under it."""
+    lines = ["## Targets", "", _row(["what", "target", "ChatKit", "LiteLLM proxy, same run", "status"]),
+             _row(["---"] * 5)]
+    lines += [_row([what, goal, ours, peer, _status(met)]) for what, goal, ours, peer, met in targets(data)]
+    failed = data.get("failed", {})
+    lines += ["", *[f"- section `{name}` failed: {reason}" for name, reason in failed.items()]] if failed else []
+    return "\n".join(lines)
 
 
 def markdown(data: dict) -> str:
@@ -59,8 +155,7 @@ def markdown(data: dict) -> str:
              f"{m['load_after']}. Latency sections: one uvicorn worker, memory store; throughput sections "
              f"also {m['workers']} workers sharing a SQLite store. The load generator and the mock upstream "
              "share these cores with the server.", ""]
-    lines += ["## Targets", "", _row(["target", "measured", "goal", "met"]), _row(["---"] * 4)]
-    lines += [_row([t, v, g, "n/a" if ok is None else ("yes" if ok else "**no**")]) for t, v, g, ok in targets(data)]
+    lines += [targets_table(data)]
     if "fixed_rates" in s:
         lines += ["", "## 1. Non-streamed chat at fixed rates (ms)", "",
                   _row(["provider", "req/s", "direct p50", "direct p99", "ChatKit p50", "ChatKit p99",
@@ -73,6 +168,11 @@ def markdown(data: dict) -> str:
     if "max_sustained" in s:
         lines += ["", "## 2. Maximum sustained rate"]
         for x in s["max_sustained"]:
+            if not x["tried"]:
+                lines += ["", f"{x['workers']} worker(s), {x['store']} store, closed loop only (the base for the "
+                          f"workers' scaling): {x['closed_loop']['rps']:.0f} req/s, "
+                          f"{_ms(x['closed_loop'].get('server_cpu_ms_per_request'))} ms server CPU per request."]
+                continue
             lines += ["", f"{x['workers']} worker(s), {x['store']} store. Closed loop (128 connections): "
                       f"{x['closed_loop']['rps']:.0f} req/s, {_ms(x['closed_loop'].get('server_cpu_ms_per_request'))}"
                       " ms server CPU per request. Highest constant rate with < 1% errors and added p99 < 10 ms: "
@@ -119,8 +219,56 @@ def markdown(data: dict) -> str:
         lines += [_row([r["variant"], f"{r['chatkit']['rps']:.0f}", _ms(r["chatkit"]["p50_ms"]),
                         _ms(r["chatkit"]["p99_ms"]), _ms(r["chatkit"].get("server_cpu_ms_per_request"))])
                   for r in s["limiter_storage"]]
+    if "answer_cache" in s:
+        lines += ["", "## 8. Answer cache", "", _cache_text(s["answer_cache"])]
+    if "peers" in s:
+        lines += ["", "## LiteLLM proxy beside ChatKit (same run, one worker each)", "", *_peers(s)]
     lines += ["", *[f"- {note}" for note in data.get("notes", [])]]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _cache_text(c: dict) -> str:
+    if "cached" not in c:
+        return f"Not measured: {c.get('skipped', 'no result')}"
+    lines = [f"One worker, `[cache] enabled = true`; one question in each of {c['cached']['requests']} fresh "
+             "conversations: the same question answered once beforehand (cached), or a new one (model), in "
+             f"alternating batches{', streamed' if c.get('stream') else ''}.", "",
+             _row(["answer", "server time ms/req", "server CPU ms/req", "p50", "p99", "upstream calls",
+                   "cache hits"]), _row(["---"] * 7)]
+    lines += [_row([kind, _ms(r["server_time_ms_per_request"]), _ms(r["server_cpu_ms_per_request"]),
+                    _ms(r["p50_ms"]), _ms(r["p99_ms"]), r["upstream_calls"], r["cache_hits"]])
+              for kind, r in (("cached", c["cached"]), ("model", c["model"]))]
+    return "\n".join(lines)
+
+
+def _peers(s: dict) -> list[str]:
+    peer = s["peers"]
+    if "skipped" in peer:
+        return [f"Not measured: {peer['skipped']}"]
+    lines = [f"LiteLLM proxy {peer['version']}, one worker, OpenAI-compatible model on the same mock; its client "
+             "sends the whole conversation (the 20 messages ChatKit sends upstream).", "",
+             _row(["server", "req/s", "p50", "p99", "added p50", "added p99", "errors", "server CPU ms/req"]),
+             _row(["---"] * 8)]
+    rows = [(f"ChatKit, {r['provider']} plugin", r, r["chatkit"]) for r in s.get("fixed_rates", []) if r["rate"] == 100]
+    rows += [("LiteLLM proxy", r, r["litellm"]) for r in peer["fixed_rates"]]
+    lines += [_row([name, r["rate"], _ms(x["p50_ms"]), _ms(x["p99_ms"]), _ms(r.get("added_p50_ms")),
+                    _ms(r.get("added_p99_ms")), x["errors"], _ms(x.get("server_cpu_ms_per_request"))])
+              for name, r, x in rows]
+    closed = peer["closed_loop"]
+    ours = next((x["closed_loop"] for x in s.get("max_sustained", []) if x["workers"] == 1), None)
+    lines += ["", f"Closed loop (128 connections): LiteLLM {closed['rps']:.0f} req/s at "
+              f"{_ms(closed.get('server_cpu_ms_per_request'))} ms CPU per request, {closed['errors']} errors"
+              + (f"; ChatKit (ollama plugin, memory store) {ours['rps']:.0f} req/s at "
+                 f"{_ms(ours.get('server_cpu_ms_per_request'))} ms." if ours else ".")]
+    streamed = [(f"ChatKit, {r['provider']} plugin", r, r["chatkit"]) for r in s.get("streaming", [])]
+    streamed += [("LiteLLM proxy", r, r["litellm"]) for r in peer.get("streaming", [])]
+    lines += ["", "Streamed, 50 chunks 20 ms apart: time to first token (ms)", "",
+              _row(["server", "streams/s", "TTFT p50", "TTFT p99", "added p50", "added p99", "errors",
+                    "server CPU ms/req"]), _row(["---"] * 8)]
+    lines += [_row([name, r["rate"], _ms(x["ttft_p50_ms"]), _ms(x["ttft_p99_ms"]), _ms(r.get("added_ttft_p50_ms")),
+                    _ms(r.get("added_ttft_p99_ms")), x["errors"], _ms(x.get("server_cpu_ms_per_request"))])
+              for name, r, x in streamed]
+    return lines
 
 
 def plot(data: dict, path: Path) -> bool:

@@ -34,10 +34,11 @@ class Env:
 
 
 @contextlib.contextmanager
-def serving(env: Env, setup: Setup, workers: int = 1, name: str = "chatkit") -> Iterator[tuple[int, list[int]]]:
-    """ChatKit with ``setup``; several workers share conversations through a fresh SQLite file,
-    as ChatKit requires (the memory store lives in one process)."""
-    if workers > 1 and setup.store == "memory":
+def serving(env: Env, setup: Setup, workers: int = 1, name: str = "chatkit", shared: bool = False
+            ) -> Iterator[tuple[int, list[int]]]:
+    """ChatKit with ``setup``; several workers (or ``shared``) keep conversations in a fresh SQLite
+    file, as ChatKit requires (the memory store lives in one process)."""
+    if (workers > 1 or shared) and setup.store == "memory":
         for stale in procs.LOGS.glob(f"{name}.sqlite3*"):
             stale.unlink()
         setup = dataclasses.replace(setup, store="sqlite", store_url=f"sqlite:///{procs.LOGS}/{name}.sqlite3")
@@ -49,7 +50,7 @@ def live(env: Env, kind: str = "ollama", pacing: str = "reply", **setup: object)
     return Setup([("live", kind, env.ports[pacing])], **setup)
 
 
-def _pool(rate: float, seconds_each: float) -> int:
+def pool(rate: float, seconds_each: float) -> int:
     """Connections enough for ``rate`` requests each busy ``seconds_each``, with room for spikes."""
     return max(32, int(rate * seconds_each * 3))
 
@@ -66,12 +67,13 @@ async def _connect(port: int, count: int, chats: int | None) -> list[Connection]
 async def run(port: int, call: Call, rate: float | None, duration: float, connections: int,
               pids: list[int] | None = None, chatkit: bool = True) -> dict:
     """One load run; ``rate`` None is closed-loop. With ``pids``, also their CPU per request."""
-    pool = await _connect(port, connections, int((rate or 2000) * duration) if chatkit else None)
+    opened = await _connect(port, connections, int((rate or 2000) * duration) if chatkit else None)
     before = procs.cpu_seconds(pids or [])
     try:
-        sample: Sample = await (open_loop(pool, call, rate, duration) if rate else closed_loop(pool, call, duration))
+        sample: Sample = await (open_loop(opened, call, rate, duration) if rate
+                                else closed_loop(opened, call, duration))
     finally:
-        for connection in pool:
+        for connection in opened:
             connection.close()
     result = sample.summary()
     if pids:
@@ -87,8 +89,8 @@ def added(chatkit: dict, direct: dict) -> dict:
     return out
 
 
-async def warm(port: int, call: Call, rate: float = 50) -> None:
-    await run(port, call, rate, 1.5, 16)
+async def warm(port: int, call: Call, rate: float = 50, chatkit: bool = True) -> None:
+    await run(port, call, rate, 1.5, 16, chatkit=chatkit)
 
 
 async def fixed_rates(env: Env, rates: list[int], kinds: list[str]) -> list[dict]:
@@ -98,12 +100,12 @@ async def fixed_rates(env: Env, rates: list[int], kinds: list[str]) -> list[dict
         direct = calls.direct(kind)
         chat = calls.chatkit_chat(stream=False)
         kind_rates = rates if kind == "ollama" else rates[:1]
-        baselines = {rate: await run(env.ports["reply"], direct, rate, env.seconds(8), _pool(rate, 0.06),
+        baselines = {rate: await run(env.ports["reply"], direct, rate, env.seconds(8), pool(rate, 0.06),
                                      chatkit=False) for rate in kind_rates}
         with serving(env, live(env, kind), name=f"chatkit-rates-{kind}") as (port, pids):
             await warm(port, chat)
             for rate in kind_rates:
-                result = await run(port, chat, rate, env.seconds(8), _pool(rate, 0.06), pids)
+                result = await run(port, chat, rate, env.seconds(8), pool(rate, 0.06), pids)
                 rows.append({"provider": kind, "rate": rate, "direct": baselines[rate], "chatkit": result,
                              **added(result, baselines[rate])})
     return rows
@@ -112,7 +114,18 @@ async def fixed_rates(env: Env, rates: list[int], kinds: list[str]) -> list[dict
 async def max_sustained(env: Env) -> list[dict]:
     """2. Highest constant rate with < 1% errors and p99 added latency < 10 ms: one worker with the
     memory store, then ``env.workers`` workers sharing SQLite."""
-    return [await _max_sustained(env, 1), *([await _max_sustained(env, env.workers)] if env.workers > 1 else [])]
+    if env.workers == 1:
+        return [await _max_sustained(env, 1)]
+    return [await _max_sustained(env, 1), await _closed_loop_shared(env), await _max_sustained(env, env.workers)]
+
+
+async def _closed_loop_shared(env: Env) -> dict:
+    """One worker on the SQLite store, closed loop only: the base for the workers' scaling."""
+    chat = calls.chatkit_chat(stream=False)
+    with serving(env, live(env), name="chatkit-max-1-sqlite", shared=True) as (port, pids):
+        await warm(port, chat)
+        result = await run(port, chat, None, env.seconds(6), 128, pids)
+    return {"workers": 1, "store": "sqlite", "closed_loop": result, "sustained_rps": None, "tried": []}
 
 
 async def _max_sustained(env: Env, workers: int) -> dict:
@@ -125,8 +138,8 @@ async def _max_sustained(env: Env, workers: int) -> dict:
         for fraction in (1.0, 0.85, 0.7, 0.55, 0.4, 0.25, 0.1):
             rate = max(10, round(capacity * fraction))
             direct = await run(env.ports["reply"], calls.direct("ollama"), rate, env.seconds(5),
-                               _pool(rate, 0.06), chatkit=False)
-            result = await run(port, chat, rate, env.seconds(5), _pool(rate, 0.06), pids)
+                               pool(rate, 0.06), chatkit=False)
+            result = await run(port, chat, rate, env.seconds(5), pool(rate, 0.06), pids)
             row = {"rate": rate, "chatkit": result, "direct": direct, **added(result, direct)}
             tried.append(row)
             if result["error_rate"] < 0.01 and row.get("added_p99_ms", 1e9) < 10:
@@ -141,11 +154,11 @@ async def streaming(env: Env, kinds: list[str], rate: float = 50) -> list[dict]:
     """3. Time to first token of streamed answers (50 chunks 20 ms apart)."""
     rows = []
     for kind in kinds:
-        direct = await run(env.ports["stream"], calls.direct(kind), rate, env.seconds(8), _pool(rate, 1.1),
+        direct = await run(env.ports["stream"], calls.direct(kind), rate, env.seconds(8), pool(rate, 1.1),
                            chatkit=False)
         with serving(env, live(env, kind, "stream"), name=f"chatkit-stream-{kind}") as (port, pids):
             await warm(port, calls.chatkit_chat(stream=True), rate=20)
-            result = await run(port, calls.chatkit_chat(stream=True), rate, env.seconds(8), _pool(rate, 1.1), pids)
+            result = await run(port, calls.chatkit_chat(stream=True), rate, env.seconds(8), pool(rate, 1.1), pids)
         rows.append({"provider": kind, "rate": rate, "direct": direct, "chatkit": result, **added(result, direct)})
     return rows
 
@@ -227,7 +240,7 @@ async def fallback(env: Env, rate: float = 100) -> list[dict]:
     for index, (label, setup) in enumerate(cases):
         with serving(env, setup, name=f"chatkit-fallback-{index}") as (port, pids):
             await warm(port, chat, rate=20)  # opens the circuit where the breaker allows it
-            result = await run(port, chat, rate, env.seconds(6), _pool(rate, 0.3), pids)
+            result = await run(port, chat, rate, env.seconds(6), pool(rate, 0.3), pids)
         rows.append({"case": label, "rate": rate, "chatkit": result})
     base = rows[0]["chatkit"]
     for row in rows[1:]:

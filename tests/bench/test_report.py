@@ -1,0 +1,87 @@
+"""The benchmark's targets table: each of the issue's targets marked met, not met or not measured."""
+
+from __future__ import annotations
+
+from bench import report
+
+
+def _run(cpu: float, p99: float) -> dict:
+    return {"p50_ms": 51.0, "p99_ms": p99, "errors": 0, "requests": 400, "rps": 100.0,
+            "ttft_p50_ms": 60.0, "ttft_p99_ms": 80.0, "server_cpu_ms_per_request": cpu}
+
+
+def _answer(server_ms: float, upstream: int) -> dict:
+    return {"requests": 200, "server_time_ms_per_request": server_ms, "server_cpu_ms_per_request": server_ms * 0.8,
+            "p50_ms": server_ms + 0.3, "p99_ms": server_ms + 2, "upstream_calls": upstream,
+            "cache_hits": 200 - upstream}
+
+
+def _measured(ollama_cpu: float = 1.0, openai_cpu: float = 1.4, litellm_cpu: float = 9.0) -> dict:
+    return {
+        "fixed_rates": [
+            {"provider": "ollama", "rate": 100, "chatkit": _run(ollama_cpu, 53), "direct": _run(0, 51),
+             "added_p50_ms": 0.8, "added_p99_ms": 2.5},
+            {"provider": "openai", "rate": 100, "chatkit": _run(openai_cpu, 53), "direct": _run(0, 51),
+             "added_p50_ms": 1.1, "added_p99_ms": 4.0},
+        ],
+        "peers": {"peer": "litellm", "version": "1", "fixed_rates": [
+            {"rate": 100, "litellm": _run(litellm_cpu, 90), "direct": _run(0, 51), "added_p50_ms": 9.0,
+             "added_p99_ms": 39.0}],
+            "closed_loop": _run(litellm_cpu, 900), "streaming": [
+            {"rate": 50, "litellm": _run(litellm_cpu, 90), "direct": _run(0, 51), "added_ttft_p50_ms": 30.0}]},
+        "streaming": [{"provider": "openai", "rate": 50, "chatkit": _run(2, 60), "direct": _run(0, 60),
+                       "added_ttft_p50_ms": 6.0}],
+        "max_sustained": [
+            {"workers": 1, "store": "memory", "closed_loop": {"rps": 500.0}, "sustained_rps": 400, "tried": []},
+            {"workers": 1, "store": "sqlite", "closed_loop": {"rps": 400.0}, "sustained_rps": None, "tried": []},
+            {"workers": 2, "store": "sqlite", "closed_loop": {"rps": 720.0}, "sustained_rps": 600, "tried": []},
+        ],
+        "limiter_storage": [{"variant": "memory://", "chatkit": {"rps": 500.0}},
+                            {"variant": "redis://", "chatkit": {"rps": 350.0}}],
+        "concurrent_streams": {"streams": 1000, "chatkit": {"errors": 0}, "rss_peak_mb": [90.0, 130.0]},
+        "answer_cache": {"stream": False, "cached": _answer(0.9, 0), "model": _answer(3.5, 200)},
+    }
+
+
+def _statuses(scenarios: dict) -> dict[str, bool | None]:
+    return {what: met for what, _, _, _, met in report.targets({"scenarios": scenarios})}
+
+
+def test_every_target_has_a_row_and_each_is_judged_against_its_goal():
+    statuses = _statuses(_measured())
+    assert list(statuses.values()) == [True, True, True, True, True, False, True, False, True]
+    assert "CPU per chat vs LiteLLM proxy, same run" in statuses
+
+
+def test_litellm_ratio_needs_six_times_less_on_both_plugins():
+    what = "CPU per chat vs LiteLLM proxy, same run"
+    assert _statuses(_measured(ollama_cpu=1.0, openai_cpu=1.4, litellm_cpu=9.0))[what] is True
+    assert _statuses(_measured(ollama_cpu=1.0, openai_cpu=1.6, litellm_cpu=9.0))[what] is False
+
+
+def test_nothing_measured_is_reported_as_such_not_as_missed():
+    rows = report.targets({"scenarios": {}})
+    assert len(rows) == 9
+    assert all(met is None and ours == report.NOT_MEASURED for _, _, ours, _, met in rows)
+
+
+def test_a_skipped_peer_leaves_its_comparison_unmeasured():
+    scenarios = _measured() | {"peers": {"peer": "litellm", "skipped": "could not install"}}
+    rows = {what: (ours, peer, met) for what, _, ours, peer, met in report.targets({"scenarios": scenarios})}
+    assert rows["CPU per chat vs LiteLLM proxy, same run"][2] is None
+    assert rows["the same, openai plugin"] == ("1.40 ms", report.NOT_MEASURED, True)
+    machine = {"cpu": "c", "cores": 2, "load_before": [], "load_after": [], "workers": 2}
+    text = report.markdown({"date": "now", "scenarios": {"peers": scenarios["peers"]}, "machine": machine,
+                            "failed": {"fallback": "RuntimeError: x"}})
+    assert "Not measured: could not install" in text
+    assert "section `fallback` failed: RuntimeError: x" in text
+
+
+def test_a_server_without_the_answer_cache_is_not_measured():
+    scenarios = _measured() | {"answer_cache": {"skipped": "the server did not start"}}
+    assert _statuses(scenarios)["cached answer (answer cache)"] is None
+
+
+def test_a_cached_answer_that_calls_upstream_misses_its_target():
+    scenarios = _measured() | {"answer_cache": {"cached": _answer(0.9, 3), "model": _answer(3.5, 200)}}
+    assert _statuses(scenarios)["cached answer (answer cache)"] is False
