@@ -22,7 +22,7 @@ def classify(error: Exception, host: str, answered: bool, secret: str, base_url:
     """
     import openai
 
-    if isinstance(error, openai.APITimeoutError) and timed_out(error):
+    if isinstance(error, openai.APITimeoutError):
         return ProviderError(f"timed out waiting for {host}", kind="timeout")
     if isinstance(error, openai.APIConnectionError):
         if answered:
@@ -36,15 +36,6 @@ def classify(error: Exception, host: str, answered: bool, secret: str, base_url:
     if isinstance(error, openai.APIError):  # an error event inside the stream
         return ProviderError(f"{host} failed mid-answer: {redact(error.message, secret)}", kind="bad_response")
     return ProviderError(f"{host} sent a chunk that is not valid JSON", kind="bad_response")
-
-
-def timed_out(error: BaseException) -> bool:
-    """False for a connection failure reported as a timeout: the aiohttp transport maps every
-    aiohttp connection error, a refused connection included, to ``ConnectTimeout``. The
-    original error ends the cause chain; an OS error there that is no timeout is no timeout."""
-    while error.__cause__ is not None:
-        error = error.__cause__
-    return isinstance(error, TimeoutError) or not isinstance(error, OSError)
 
 
 def _status_error(error: openai.APIStatusError, host: str, secret: str) -> ProviderError:

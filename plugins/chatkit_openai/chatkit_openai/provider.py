@@ -6,7 +6,6 @@ import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import msgspec
 import structlog
@@ -14,7 +13,7 @@ import structlog
 from chatkit_core.health import Health
 from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderError
 from chatkit_core.urls import public_host, public_url
-from chatkit_openai.errors import classify, redact, timed_out
+from chatkit_openai.errors import classify, redact
 from chatkit_openai.options import OpenAIOptions
 from chatkit_openai.sse import DECODER, events
 
@@ -56,7 +55,8 @@ class OpenAIProvider(Provider):
             base_url=options.base_url,
             max_retries=0,
             timeout=timeout,
-            http_client=_http_client(options.base_url, timeout),
+            # httpx transports make no retries of their own either: the chain owns them.
+            http_client=openai.DefaultAsyncHttpxClient(timeout=timeout),
         )
 
     async def close(self) -> None:
@@ -100,10 +100,8 @@ class OpenAIProvider(Provider):
         except openai.OpenAIError as error:
             # ``from None``: the SDK's exception holds the request, whose headers hold the key.
             raise classify(error, self._host, answered, self.options.resolved_key(), self._where) from None
-        except http.TimeoutException as error:
-            if timed_out(error):
-                raise ProviderError(f"timed out waiting for {self._host}", kind="timeout") from None
-            raise ProviderError(f"the stream from {self._host} broke off", kind="bad_response") from None
+        except http.TimeoutException:
+            raise ProviderError(f"timed out waiting for {self._host}", kind="timeout") from None
         except http.TransportError:
             raise ProviderError(f"the stream from {self._host} broke off", kind="bad_response") from None
         except msgspec.DecodeError:
@@ -161,18 +159,6 @@ class OpenAIProvider(Provider):
         if self._client is None:
             raise RuntimeError(f"provider {self.name!r} used before start()")
         return self._client
-
-
-def _http_client(base_url: str, timeout: openai.Timeout) -> Any:
-    """The SDK's aiohttp client: its C parser costs half the CPU of the default client per
-    request. aiohttp refuses credentials in the URL beside the SDK's Authorization header,
-    which the default client sends as Basic auth instead, so such URLs keep it. Neither
-    transport retries: the chain owns retries."""
-    import openai
-
-    if urlsplit(base_url).username is not None:
-        return openai.DefaultAsyncHttpxClient(timeout=timeout)
-    return openai.DefaultAioHttpClient(timeout=timeout)
 
 
 def _http_module() -> Any:
