@@ -247,7 +247,7 @@ async def test_credentials_in_the_url_stay_out_of_errors_and_health() -> None:
 
 
 async def test_credentials_in_the_url_are_sent_as_basic_auth(fake_openai: FakeOpenAI) -> None:
-    """A proxy in front of the server may want them; aiohttp would refuse them beside the key."""
+    """A proxy in front of the server may want them; they take the key's place."""
     url = fake_openai.url.replace("http://", "http://admin:hunter2@")
     fake_openai.script(Script(text="Paris."))
     async with started(provider(url)) as openai:
