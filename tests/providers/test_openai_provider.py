@@ -246,6 +246,16 @@ async def test_credentials_in_the_url_stay_out_of_errors_and_health() -> None:
     assert "hunter2" not in str(error) + health.detail and health.status == "down"
 
 
+async def test_credentials_in_the_url_are_sent_as_basic_auth(fake_openai: FakeOpenAI) -> None:
+    """A proxy in front of the server may want them; they take the key's place."""
+    url = fake_openai.url.replace("http://", "http://admin:hunter2@")
+    fake_openai.script(Script(text="Paris."))
+    async with started(provider(url)) as openai:
+        texts, _ = await answer(openai)
+    assert texts == ["Paris."]
+    assert fake_openai.chat_requests()[0].headers["authorization"] == "Basic YWRtaW46aHVudGVyMg=="
+
+
 async def test_the_requests_cap_is_max_tokens_and_a_cut_answer_is_truncated(fake: FakeOpenAI) -> None:
     fake.default = Script(text="one two three four five six")
     async with started(provider(fake.url)) as openai:

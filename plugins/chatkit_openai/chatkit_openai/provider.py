@@ -76,7 +76,7 @@ class OpenAIProvider(Provider):
                 finish_reason = None
                 usage: dict[str, Any] = {}
                 done = False
-                async for name, data in events(response.iter_lines()):
+                async for name, data in events(response.aiter_lines()):
                     # Read on past ``[DONE]`` to the end of the body, so the connection is reused.
                     done = done or data.startswith("[DONE]")
                     if done:
@@ -119,24 +119,23 @@ class OpenAIProvider(Provider):
         return Health("up", f"model {self.options.model} {'listed' if listed else 'not listed'} by {self._host}")
 
     @asynccontextmanager
-    async def _create(self, messages: list[dict[str, str]],
-                      max_tokens: int | None) -> AsyncIterator[openai.AsyncAPIResponse[Any]]:
+    async def _create(self, messages: list[dict[str, str]], max_tokens: int | None) -> AsyncIterator[Any]:
         """The raw streamed response, dropping ``stream_options`` if the server refuses it.
 
-        The SDK sends the request and classifies its failures; the body is read raw,
-        since a pydantic object per chunk costs more CPU than the rest of the request.
+        The SDK's client sends the request, authenticates and raises its errors, but the body
+        is encoded with msgspec and read raw: ``chat.completions.create`` checks and transforms
+        every parameter and builds a pydantic object per chunk, costing more CPU than the rest
+        of the request.
         """
         import openai
 
         options = self.options
-        arguments: dict[str, Any] = {"model": options.model, "messages": messages, "stream": True,
-                                     **options.sampling(max_tokens)}
-        if options.extra_body:
-            arguments["extra_body"] = options.extra_body
-        create = self._sdk().chat.completions.with_streaming_response.create
+        body: dict[str, Any] = {"model": options.model, "messages": messages, "stream": True,
+                                **options.sampling(max_tokens)}
         if self._usage_option:
             try:
-                async with create(**arguments, stream_options={"include_usage": True}) as response:
+                usage = {"stream_options": {"include_usage": True}}
+                async with self._post({**body, **usage, **options.extra_body}) as response:
                     yield response
                 return
             except openai.BadRequestError as error:
@@ -144,8 +143,17 @@ class OpenAIProvider(Provider):
                     raise
                 self._usage_option = False
                 log.info("openai_stream_options_refused", provider=self.name, host=self._host)
-        async with create(**arguments) as response:
+        async with self._post({**body, **options.extra_body}) as response:
             yield response
+
+    @asynccontextmanager
+    async def _post(self, body: dict[str, Any]) -> AsyncIterator[Any]:
+        response = await self._sdk().post("/chat/completions", cast_to=_http_module().Response,
+                                          content=msgspec.json.encode(body), stream=True)
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     def _sdk(self) -> openai.AsyncOpenAI:
         if self._client is None:
