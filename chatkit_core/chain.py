@@ -170,10 +170,11 @@ class Chain:
             raise ProviderError(f"{provider.name} is busy and its queue is full", kind="queue_full",
                                 retryable=False) from None
         try:
-            async with contextlib.aclosing(self._wait_for_slot(provider, ticket, deadline)) as positions:
-                async for position in positions:
-                    if not buffered:
-                        yield Queued(position)
+            if not ticket.granted:
+                async with contextlib.aclosing(self._wait_for_slot(provider, ticket, deadline)) as positions:
+                    async for position in positions:
+                        if not buffered:
+                            yield Queued(position)
             async with contextlib.aclosing(self._answer(provider, request, deadline, fallbacks, state)) as events:
                 async for event in events:
                     yield event
