@@ -19,6 +19,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from chatkit_core import conversation
+from chatkit_core.builtins.middleware import first_header
 from chatkit_core.chain import Queued
 from chatkit_core.conversation import redact, store_errors
 from chatkit_core.errors import APIError, error_body, session_not_found
@@ -95,18 +96,21 @@ class _JsonOrEvents(Operation):
                 type=OpenAPIType.STRING, content_media_type="text/event-stream", description=_EVENTS))
 
 
+def _ip(runtime: Runtime, request: Request) -> str:
+    peer = request.client.host if request.client else None
+    return client_ip(peer, request.headers.getall("x-forwarded-for", []), runtime.config.server.trusted_proxies)
+
+
 async def rate_limit(runtime: Runtime, request: Request, route: str, session_id: str | None = None) -> dict[str, str]:
     limiter = runtime.components.limiter
-    peer = request.client.host if request.client else None
-    ip = client_ip(peer, request.headers.getall("x-forwarded-for", []), runtime.config.server.trusted_proxies)
     if limiter is None:
         cap: SessionCap | None = request.app.state.get("session_cap")
-        if route == "create-session" and cap is not None and (wait := cap.hit(ip)):
+        if route == "create-session" and cap is not None and (wait := cap.hit(_ip(runtime, request))):
             raise APIError(429, "rate_limited", f"Too many new conversations. Please wait {wait} seconds and try "
                            "again.", headers={"Retry-After": str(wait)}, retryAfter=wait)
         return {}
     try:
-        decision = await limiter.hit(route, ip, session_id)
+        decision = await limiter.hit(route, _ip(runtime, request), session_id)
     except LimiterUnavailable:
         raise APIError(503, "rate_limiter_unavailable", "The service is busy right now. Please try again shortly.",
                        headers={"Retry-After": "5"}) from None
@@ -123,9 +127,11 @@ async def rate_limit(runtime: Runtime, request: Request, route: str, session_id:
 async def require_json(request: Request) -> None:
     """Refuse a body that is not JSON (415): a form or text/plain body is what another site's page
     can make a visitor's browser send without a CORS preflight. No body at all is fine."""
-    length = request.headers.get("content-length", "0")
-    has_body = length.strip() not in ("0", "") or "transfer-encoding" in request.headers
-    if has_body and request.content_type[0].lower() != "application/json":
+    headers = request.scope["headers"]  # read raw: a headers object costs more than these look-ups
+    length = (first_header(request.scope, b"content-length") or b"0").decode("latin-1")
+    has_body = length.strip() not in ("0", "") or any(name == b"transfer-encoding" for name, _ in headers)
+    content_type = (first_header(request.scope, b"content-type") or b"").decode("latin-1")
+    if has_body and content_type.split(";", 1)[0].strip().lower() != "application/json":
         raise APIError(415, "unsupported_media_type",
                        "The request body must be JSON, sent with Content-Type: application/json.")
 
@@ -166,13 +172,12 @@ async def delete_session(session_id: FromPath[str], runtime: NamedDependency[Run
       responses={200: ResponseSpec(ChatReply, description="The answer"),
                  **error_responses(400, 403, 404, 413, 415, 429, 503)},
       operation_class=_JsonOrEvents)
-async def chat(
-    request: Request, runtime: NamedDependency[Runtime], data: JSONBody[ChatBody]
-) -> Response[ChatReply] | ServerSentEvent:
+async def chat(request: Request, data: JSONBody[ChatBody]) -> Response[ChatReply] | ServerSentEvent:
+    runtime: Runtime = request.app.state.runtime  # the busiest route skips resolving it as a dependency
     headers = await rate_limit(runtime, request, "chat", data.session_id)
     chat_request = await conversation.ask(runtime, data.session_id, data.message, data.locale,
                                           request.scope["state"].get("request_id", ""))
-    if data.stream or "text/event-stream" in request.headers.get("accept", ""):
+    if data.stream or "text/event-stream" in (first_header(request.scope, b"accept") or b"").decode("latin-1"):
         stream = _events(runtime, data.session_id, chat_request)
         return ServerSentEvent(stream, headers={**headers, "X-Accel-Buffering": "no"})
     reply = await conversation.answer(runtime, data.session_id, chat_request)

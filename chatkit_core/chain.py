@@ -170,10 +170,11 @@ class Chain:
             raise ProviderError(f"{provider.name} is busy and its queue is full", kind="queue_full",
                                 retryable=False) from None
         try:
-            async with contextlib.aclosing(self._wait_for_slot(provider, ticket, deadline)) as positions:
-                async for position in positions:
-                    if not buffered:
-                        yield Queued(position)
+            if not ticket.granted:
+                async with contextlib.aclosing(self._wait_for_slot(provider, ticket, deadline)) as positions:
+                    async for position in positions:
+                        if not buffered:
+                            yield Queued(position)
             async with contextlib.aclosing(self._answer(provider, request, deadline, fallbacks, state)) as events:
                 async for event in events:
                     yield event
@@ -198,8 +199,9 @@ class Chain:
         began = state.sent_at = time.monotonic()  # the first-token limit runs from here, not from the queue
         usage: dict[str, Any] | None = None
         truncated = False
-        async with contextlib.aclosing(provider.stream(request)) as chunks:
-            while (chunk := await self._next(provider, chunks, deadline, waiting_first=not state.text)) is not None:
+        clock = _ChunkClock()
+        async with contextlib.aclosing(provider.stream(request)) as chunks, contextlib.aclosing(clock):
+            while (chunk := await self._next(provider, chunks, deadline, clock, not state.text)) is not None:
                 usage = chunk.usage or usage
                 truncated = truncated or chunk.truncated
                 if not chunk.text:
@@ -216,15 +218,20 @@ class Chain:
         yield Finished(usage, truncated)
 
     async def _next(
-        self, provider: Provider, chunks: AsyncIterator[Chunk], deadline: float, waiting_first: bool
+        self, provider: Provider, chunks: AsyncIterator[Chunk], deadline: float, clock: _ChunkClock,
+        waiting_first: bool,
     ) -> Chunk | None:
         limit = provider.options.first_token_wait if waiting_first else provider.options.chunk_timeout
         wait = min(limit, deadline - time.monotonic())
         if wait <= 0:
             raise ProviderError("the request deadline passed", kind="timeout", retryable=False)
         try:
-            async with asyncio.timeout(wait):
-                return await anext(chunks)
+            async with asyncio.timeout(None) as scope:
+                clock.start(scope, wait)
+                try:
+                    return await anext(chunks)
+                finally:
+                    clock.stop()
         except StopAsyncIteration:
             return None
         except TimeoutError:
@@ -260,3 +267,44 @@ class _Attempt:
         self.text = ""
         self.sent_at: float | None = None
         """When the request went upstream (after any wait for a slot)."""
+
+
+class _ChunkClock:
+    """The chunk timeouts of one answer on one timer.
+
+    A timer per chunk (``asyncio.timeout(wait)``) is most of the chain's own CPU on a fast
+    stream. Here each wait only moves the due time; the timer, when it fires before it,
+    sets itself again for the new one, and expires the waiting scope once it has passed.
+    """
+
+    __slots__ = ("due", "handle", "loop", "scope")
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.due = 0.0
+        self.scope: asyncio.Timeout | None = None
+        self.handle: asyncio.TimerHandle | None = None
+
+    def start(self, scope: asyncio.Timeout, wait: float) -> None:
+        self.scope, self.due = scope, self.loop.time() + wait
+        if self.handle is not None and self.handle.when() > self.due:  # a shorter wait than the last one
+            self.handle.cancel()
+            self.handle = None
+        if self.handle is None:
+            self.handle = self.loop.call_at(self.due, self._check)
+
+    def stop(self) -> None:
+        self.scope = None
+
+    def _check(self) -> None:
+        self.handle = None
+        if self.scope is None:  # not waiting: the next wait sets the timer again
+            return
+        if self.loop.time() >= self.due:
+            self.scope.reschedule(self.due)  # expires at once, unless the wait ends first
+        else:
+            self.handle = self.loop.call_at(self.due, self._check)
+
+    async def aclose(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()

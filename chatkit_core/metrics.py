@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -32,22 +34,31 @@ class Metrics:
         for result in ("hit", "miss", "store"):  # exported from the start, so the hit ratio is never missing
             self.answer_cache.labels(result)
         ProcessCollector(registry=r)  # process_resident_memory_bytes and CPU, for the Grafana dashboard
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once: prometheus_client takes a lock on every lookup."""
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def provider_outcome(self, provider: str, outcome: str) -> None:
-        self.outcomes.labels(provider, outcome).inc()
+        self._child(self.outcomes, provider, outcome).inc()
 
     def fallback(self, provider: str, reason: str) -> None:
-        self.fallbacks.labels(provider, reason).inc()
+        self._child(self.fallbacks, provider, reason).inc()
 
     def first_token(self, provider: str, seconds: float) -> None:
-        self.ttft.labels(provider).observe(seconds)
+        self._child(self.ttft, provider).observe(seconds)
 
     def answer(self, provider: str, complete: bool) -> None:
-        self.answers.labels(provider, "complete" if complete else "incomplete").inc()
+        self._child(self.answers, provider, "complete" if complete else "incomplete").inc()
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        self._child(self.requests, method, route, str(status)).inc()
+        self._child(self.latency, route).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

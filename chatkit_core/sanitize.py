@@ -39,10 +39,14 @@ CONTROL_TOKEN = re.compile(
 def neutralise_control_tokens(text: str) -> str:
     """Break every chat-template control token with a space after its opening bracket: it reads the
     same to a person, and no tokenizer matches it as the special token any more."""
-    previous = None
-    while previous != text:  # breaking one may complete another, as in <<|x|>
-        previous, text = text, CONTROL_TOKEN.sub(lambda m: m[0] + " ", text)
+    broken = "<" in text or "&" in text or "[" in text  # every token opens with one of them
+    while broken:  # breaking one may complete another, as in <<|x|>
+        text, broken = CONTROL_TOKEN.subn(_break, text)
     return text
+
+
+def _break(match: re.Match[str]) -> str:
+    return match[0] + " "
 
 
 def visitor_text(text: str) -> str:

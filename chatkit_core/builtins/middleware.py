@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 
 import structlog
-from litestar.datastructures import Headers, MutableScopeHeaders
+from litestar.datastructures import Headers
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatkit_core import hookimpl
@@ -29,6 +29,30 @@ Middleware = Callable[[ASGIApp], ASGIApp]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+
+def set_headers(message: Message, headers: Iterable[tuple[bytes, bytes]], keep: Collection[bytes] = ()) -> None:
+    """Set encoded ``headers`` (lower-case names) on a response start, replacing any of the same
+    name, except those named in ``keep`` that the response already has."""
+    current = list(message.get("headers") or ())
+    present = {name.lower() for name, _ in current}
+    adding = [header for header in headers if header[0] not in present or header[0] not in keep]
+    if replaced := present.intersection(name for name, _ in adding):
+        current = [header for header in current if header[0].lower() not in replaced]
+    current.extend(adding)
+    message["headers"] = current
+
+
+def first_header(scope: Scope, name: bytes) -> bytes | None:
+    """A request header's first value (as ``Headers.get``), without building a headers object."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value
+    return None
+
+
 def access_log(config: Config) -> Middleware:
     """Request id, structured access log, request metrics."""
 
@@ -39,6 +63,7 @@ def access_log(config: Config) -> Middleware:
                 return
             given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
             request_id = given if _REQUEST_ID.match(given) else secrets.token_hex(8)
+            id_header = ((b"x-request-id", request_id.encode()),)
             scope["state"]["request_id"] = request_id
             status = 500
             began = time.perf_counter()
@@ -47,7 +72,7 @@ def access_log(config: Config) -> Middleware:
                 nonlocal status
                 if message["type"] == "http.response.start":
                     status = message["status"]
-                    MutableScopeHeaders.from_message(message)["X-Request-ID"] = request_id
+                    set_headers(message, id_header)
                 await send(message)
 
             with structlog.contextvars.bound_contextvars(request_id=request_id):
@@ -84,12 +109,14 @@ def security_headers(config: Config) -> Middleware:
     widget = {**common, "Cross-Origin-Resource-Policy": "cross-origin", "Cache-Control": "public, max-age=300",
               "Content-Security-Policy": API_CSP}
 
-    by_asset = {"widget": widget, "page": page}
+    by_asset = {"widget": encode(widget), "page": encode(page)}
+    api_headers = encode(api)
+    console_sets_its_own = (b"content-security-policy",)
 
-    def headers_for(scope: Scope) -> dict[str, str]:
+    def headers_for(scope: Scope) -> list[tuple[bytes, bytes]]:
         """Routed to the site's pages or the widget, their headers; anything else the API's strict ones."""
         handler = scope.get("route_handler")
-        return by_asset.get(handler.opt.get("asset"), api) if handler is not None else api
+        return by_asset.get(handler.opt.get("asset"), api_headers) if handler is not None else api_headers
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,10 +125,7 @@ def security_headers(config: Config) -> Middleware:
                 return
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":  # routed by now, if at all
-                    headers = MutableScopeHeaders.from_message(message)
-                    for name, value in headers_for(scope).items():
-                        if name != "Content-Security-Policy" or name not in headers:  # the console sets its own
-                            headers[name] = value
+                    set_headers(message, headers_for(scope), keep=console_sets_its_own)
                 await send(message)
 
             await app(scope, receive, send_with_headers)
@@ -134,6 +158,9 @@ def cors(config: Config) -> Middleware | None:
     def grant(origin: str) -> dict[str, str]:
         return {"Access-Control-Allow-Origin": "*" if any_origin else origin, "Vary": "Origin"}
 
+    exposed = (b"access-control-expose-headers", ", ".join(EXPOSE_HEADERS).encode())
+    any_grant = [*encode(grant("*")), exposed]
+
     def preflight_allowed(headers: Headers) -> bool:
         method = headers.get("access-control-request-method")
         asked = {name.strip().lower() for name in headers.get("access-control-request-headers", "").split(",")}
@@ -152,22 +179,22 @@ def cors(config: Config) -> Middleware | None:
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            headers = Headers.from_scope(scope) if scope["type"] == "http" else None
-            origin = headers.get("origin") if headers is not None else None
-            if headers is None or origin is None:
+            raw_origin = first_header(scope, b"origin") if scope["type"] == "http" else None
+            if raw_origin is None:
                 await app(scope, receive, send)
                 return
+            origin = raw_origin.decode("latin-1")
             allowed = any_origin or origin in origins
             if scope["method"] == "OPTIONS":
-                answer = preflight(origin) if allowed and preflight_allowed(headers) else _REFUSED_PREFLIGHT
+                answer = (preflight(origin) if allowed and preflight_allowed(Headers.from_scope(scope))
+                          else _REFUSED_PREFLIGHT)
                 await answer(scope, receive, send)
                 return
+            granted = any_grant if any_origin else [*encode(grant(origin)), exposed]
 
             async def send_with_grant(message: Message) -> None:
                 if message["type"] == "http.response.start" and allowed:
-                    response_headers = MutableScopeHeaders.from_message(message)
-                    response_headers.update(grant(origin))
-                    response_headers["Access-Control-Expose-Headers"] = ", ".join(EXPOSE_HEADERS)
+                    set_headers(message, granted)
                 await send(message)
 
             await app(scope, receive, send_with_grant)

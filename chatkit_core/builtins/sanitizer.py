@@ -53,9 +53,17 @@ def _escape_code(code: str) -> str:
     return _BARE_AMPERSAND.sub("&amp;", code).replace("<", "&lt;").replace(">", "&gt;")
 
 
+# What nh3 or the link rules below act on: markup, entities, brackets, and the characters
+# html5ever rewrites (a carriage return, NUL, no-break space, a leading byte order mark).
+_PROSE_SPECIAL = re.compile("[<>&\\[\\]\r\x00\u00a0\ufeff]")
+
+
 def _clean_prose(text: str) -> str:
-    if not text:
-        return text
+    """Prose without markup, entities or brackets is left as it is, so most answers skip the parser."""
+    return _rewrite_prose(text) if _PROSE_SPECIAL.search(text) else text
+
+
+def _rewrite_prose(text: str) -> str:
     text = _WEB_AUTOLINK.sub(r"\1", text)
     text = nh3.clean(text, tags=set(), attributes={}, clean_content_tags=_DROP_WITH_CONTENT, strip_comments=True)
     text = _MARKDOWN_LINK.sub(lambda m: m[1] if _unsafe(m[2]) else m[0], text)
