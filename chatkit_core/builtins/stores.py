@@ -311,9 +311,6 @@ class SQLiteStore(SessionStore):
             db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)",
                             (session.id, session.created_at, session.last_seen, encode(session.metadata)))
 
-    def _transaction(self):
-        return _Immediate(self.db)
-
     def _row(self, db: sqlite3.Connection, session_id: str) -> Session | None:
         row = db.execute("SELECT id, created_at, last_seen, metadata FROM sessions WHERE id = ? AND last_seen > ?",
                               (session_id, time.time() - self.ttl)).fetchone()
