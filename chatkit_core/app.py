@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
@@ -162,4 +163,7 @@ def app_from_environment() -> Litestar:
     """Factory for ``uvicorn --factory``: reads $CHATKIT_CONFIG like the CLI does."""
     config = load_config()
     configure_logging(config.logging.level, config.logging.format)
-    return create_app(config)
+    app = create_app(config)
+    # The modules and the app live as long as the worker: keep them out of every full collection.
+    gc.freeze()
+    return app

@@ -1,16 +1,17 @@
 """A Redis client from a URL, for plugins that keep state in Redis (sessions, rate limits).
 
-Needs the ``redis`` package, which those plugins depend on; the core does not.
+Needs the ``redis`` package, which those plugins depend on; the core does not. It loads on
+first use, so a worker configured without Redis does not carry it.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
+if TYPE_CHECKING:
+    from redis.asyncio import BlockingConnectionPool, Redis
+    from redis.asyncio.retry import Retry
 
 # Valkey speaks the Redis protocol, so one client (redis-py) serves both.
 SCHEMES = {"redis": "redis", "rediss": "rediss", "unix": "unix", "valkey": "redis", "valkeys": "rediss"}
@@ -20,6 +21,8 @@ def connection_pool(url: str, *, timeout: float, max_connections: int) -> Blocki
     """A pool for ``url`` (any of :data:`SCHEMES`): a burst of calls waits up to ``timeout`` for
     one of ``max_connections`` connections instead of opening one each, and every connect,
     read and write gives up after ``timeout``."""
+    from redis.asyncio import BlockingConnectionPool
+
     parts = urlsplit(url)
     if parts.scheme not in SCHEMES:
         raise ValueError(f"not a Redis URL (scheme {parts.scheme!r})")
@@ -31,6 +34,8 @@ def connection_pool(url: str, *, timeout: float, max_connections: int) -> Blocki
 
 def client(url: str, *, timeout: float, max_connections: int) -> Redis:
     """A client on its own :func:`connection_pool`; ``await client.aclose()`` closes both."""
+    from redis.asyncio import Redis
+
     return Redis.from_pool(connection_pool(url, timeout=timeout, max_connections=max_connections))
 
 
@@ -41,4 +46,8 @@ def reconnect_once() -> Retry:
     found out when it is next used; reconnecting at once keeps that from failing a request.
     Timeouts are not retried, so a hung Redis costs one ``timeout`` per call.
     """
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import structlog
 from litestar import Litestar, Request, Response, Router
@@ -19,12 +20,13 @@ from litestar.plugins import InitPluginProtocol
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
-from chatkit_core.admin import views
-from chatkit_core.admin.auth import Attempts, CsrfRefused, Keys, SignInRequired, signed_in
-from chatkit_core.admin.pages import HEADERS, STATIC, render
 from chatkit_core.config import Config
 from chatkit_core.durations import parse_duration
 from chatkit_core.sessions import StoreUnavailable
+
+# The console's views, templates and sign-in load only when ``[admin] token`` turns it on.
+if TYPE_CHECKING:
+    from chatkit_core.admin.auth import CsrfRefused, SignInRequired
 
 log = structlog.get_logger("chatkit.admin")
 
@@ -32,22 +34,32 @@ SWEEP_EVERY = 300.0
 
 
 def _sign_in_first(request: Request, _: SignInRequired) -> Response:
+    from chatkit_core.admin.pages import HEADERS, render
+
     if request.method == "GET":
         return Redirect("/admin/login", headers=HEADERS)
     return render(request, "refused.html", status=403, reason="Please sign in again.")
 
 
 def _csrf_refused(request: Request, _: CsrfRefused) -> Response:
+    from chatkit_core.admin.pages import render
+
     return render(request, "refused.html", status=403,
                   reason="This change was refused because the form was not sent from this console.")
 
 
 def _store_down(request: Request, error: StoreUnavailable) -> Response:
+    from chatkit_core.admin.pages import render
+
     log.error("store_unavailable", error=str(error))
     return render(request, "refused.html", status=503, reason="Conversations are unavailable right now.")
 
 
 def console_router() -> Router:
+    from chatkit_core.admin import views
+    from chatkit_core.admin.auth import CsrfRefused, SignInRequired, signed_in
+    from chatkit_core.admin.pages import STATIC
+
     static = create_static_files_router("/static", [STATIC], name="admin-static", opt={"public": True},
                                         include_in_schema=False)
     return Router("/admin", route_handlers=[*views.HANDLERS, static], guards=[signed_in], include_in_schema=False,
@@ -63,6 +75,8 @@ class Console(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.lifespan.append(self._sweeping)
         if self.config.token:
+            from chatkit_core.admin.auth import Attempts, Keys
+
             app_config.route_handlers.append(console_router())
             app_config.state["admin_keys"] = Keys(self.config.token, self.config.sign_in_ttl)
             app_config.state["admin_attempts"] = Attempts()

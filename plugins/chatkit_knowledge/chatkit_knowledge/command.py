@@ -6,15 +6,15 @@ import argparse
 import datetime
 import sys
 from pathlib import Path
-from typing import TextIO
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, TextIO
 
 from chatkit_core.commands import Command
 from chatkit_core.config import ConfigError, convert, load_config
-from chatkit_knowledge.build import Report, build
 from chatkit_knowledge.index import IndexReader, IndexUnavailable
 from chatkit_knowledge.options import SqliteOptions
+
+if TYPE_CHECKING:
+    from chatkit_knowledge.build import Report
 
 
 def load_options(config_path: str | None) -> SqliteOptions:
@@ -39,6 +39,9 @@ class IndexCommand(Command):
         parser.add_argument("--status", action="store_true", help="describe the index instead of building it")
 
     def run(self, args: argparse.Namespace) -> int:
+        # The crawler and extractors load here, not in every `chatkit serve` worker.
+        from chatkit_knowledge.build import build
+
         options = load_options(args.config)
         if args.status:
             return status(options, sys.stdout)
@@ -52,6 +55,8 @@ class Progress:
     """A progress bar on a terminal, one plain line per page otherwise."""
 
     def __init__(self, stream: TextIO) -> None:
+        from tqdm import tqdm
+
         self.stream = stream
         self.bar = tqdm(unit=" pages", file=stream, dynamic_ncols=True, leave=False) if stream.isatty() else None
         self.count = 0

@@ -23,10 +23,13 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chatkit_core.knowledge import Passage
-from chatkit_knowledge.chunks import Chunk
 from chatkit_knowledge.text import indexable, is_cjk, query_terms
+
+if TYPE_CHECKING:
+    from chatkit_knowledge.chunks import Chunk
 
 SCHEMA_VERSION = "1"
 _SCHEMA = """

@@ -7,7 +7,7 @@ import hashlib
 import ipaddress
 import time
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import structlog
 from limits.aio.strategies import (
@@ -24,7 +24,9 @@ from chatkit_ratelimit.headers import Policy, policy_header, policy_name, second
 from chatkit_ratelimit.locks import KeyLocks
 from chatkit_ratelimit.options import LimitsOptions, parse_limits
 from chatkit_ratelimit.storage import open_storage
-from chatkit_ratelimit.window import MovingWindows
+
+if TYPE_CHECKING:
+    from chatkit_ratelimit.window import MovingWindows
 
 log = structlog.get_logger("chatkit.ratelimit")
 
@@ -67,6 +69,8 @@ class LimitsLimiter(RateLimiter):
         self._windows: MovingWindows | None = None
         """Redis moving windows: all checked and spent in one script, one round trip."""
         if self._pool is not None and options.strategy == "moving-window":
+            from chatkit_ratelimit.window import MovingWindows  # redis-py loads only for Redis storage
+
             self._windows = MovingWindows(self._pool, options.key_prefix)
         self._locks = KeyLocks()
         self._outage: str | None = None

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from limits.aio.storage import MemoryStorage, Storage
 from limits.storage import storage_from_string
-from redis.asyncio import BlockingConnectionPool
 
 from chatkit_core.redisclient import connection_pool
+
+if TYPE_CHECKING:
+    from redis.asyncio import BlockingConnectionPool
 
 
 def open_storage(

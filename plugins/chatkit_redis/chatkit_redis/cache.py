@@ -11,8 +11,6 @@ import time
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from redis.exceptions import RedisError
-
 from chatkit_core import redisclient
 from chatkit_core.answer_cache import AnswerCache, CacheOptions
 from chatkit_core.environment import EnvSetter, fallback
@@ -84,6 +82,8 @@ class RedisCache(AnswerCache):
         await self._clear(keys=[self._index])
 
     async def health(self) -> Health:
+        from redis.exceptions import RedisError
+
         try:
             await self._redis.ping()
         except RedisError as error:

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING
 
 from chatkit_core.codec import decode_message, encode
 from chatkit_core.sessions import (
@@ -37,6 +36,9 @@ from chatkit_core.sessions import (
     summary,
     words,
 )
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 # KEYS: session hash, started, seen, keys set, then the index sets to join. ARGV: id, now.
 _ADD = """

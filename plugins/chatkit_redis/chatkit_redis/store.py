@@ -19,8 +19,6 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from redis.exceptions import RedisError
-
 from chatkit_core import redisclient
 from chatkit_core.codec import decode_message, decode_metadata, encode
 from chatkit_core.environment import EnvSetter, fallback
@@ -202,6 +200,8 @@ class RedisStore(SessionStore):
             return await self.console.erase_inactive(before)
 
     async def health(self) -> Health:
+        from redis.exceptions import RedisError
+
         try:
             await self._redis.ping()
         except RedisError as error:
@@ -212,6 +212,8 @@ class RedisStore(SessionStore):
 
 @contextlib.asynccontextmanager
 async def _unavailable() -> AsyncIterator[None]:
+    from redis.exceptions import RedisError  # already loaded by the client; not at plugin import
+
     try:
         yield
     except RedisError as error:
