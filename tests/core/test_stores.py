@@ -1,6 +1,7 @@
 """The built-in session stores: memory (bounded, expiring) and sqlite (durable, shared)."""
 
 import asyncio
+import fcntl
 import sqlite3
 import subprocess
 import sys
@@ -177,6 +178,36 @@ async def test_sqlite_waits_for_another_writer_without_blocking_the_loop(tmp_pat
     other.close()
     assert [m.content for m in await store.messages(session.id)] == ["waits its turn"]
     await store.close()
+
+
+async def test_sqlite_writers_queue_on_the_lock_file_and_go_the_moment_it_is_free(tmp_path):
+    store = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/s.db"))
+    await store.start()
+    session = await store.create({})
+    with open(tmp_path / "s.db.lock", "w") as other:  # another worker's turn to write
+        fcntl.flock(other, fcntl.LOCK_EX)
+        writing = asyncio.create_task(store.append(session.id, message("next in line")))
+        assert await store.get(session.id) is not None  # reads go on
+        await asyncio.sleep(0.3)
+        assert not writing.done()
+        released = time.monotonic()
+        fcntl.flock(other, fcntl.LOCK_UN)
+        assert await asyncio.wait_for(writing, 2)
+    assert time.monotonic() - released < 0.05  # woken by the kernel, not by a polling sleep
+    assert [m.content for m in await store.messages(session.id)] == ["next in line"]
+    await store.close()
+
+
+async def test_sqlite_in_memory_needs_no_lock_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = SQLiteStore(SessionStoreOptions(store="sqlite", url="sqlite://:memory:", ttl="1h"))
+    await store.start()
+    session = await store.create({})
+    assert await store.append(session.id, message("kept"))
+    assert await store.erase_inactive(time.time() - 60) == 0
+    assert await store.erase_inactive(time.time() + 60) == 1
+    await store.close()
+    assert list(tmp_path.iterdir()) == []
 
 
 async def test_sqlite_locked_for_too_long_is_unavailable(tmp_path, monkeypatch):
