@@ -368,9 +368,10 @@ class SQLiteStore(SessionStore):
         if not updated:
             return False
         db.execute("INSERT INTO messages (session_id, body) VALUES (?, ?)", (session_id, encode(message)))
+        # Older than the newest ``max_messages``: a walk down the index, not a scan of the conversation.
         db.execute(
-            "DELETE FROM messages WHERE session_id = ? AND seq NOT IN "
-            "(SELECT seq FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?)",
+            "DELETE FROM messages WHERE session_id = ? AND seq <= "
+            "(SELECT seq FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
             (session_id, session_id, self.options.max_messages))
         return True
 

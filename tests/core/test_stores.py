@@ -108,6 +108,13 @@ async def test_memory_store_evicts_the_least_recently_active():
     assert await store.get(first.id) is not None and await store.get(third.id) is not None
 
 
+async def test_every_append_keeps_the_newest_max_messages(store):
+    session = await store.create({})
+    for index in range(12):
+        assert await store.append(session.id, message(f"m{index}"))
+        assert [m.content for m in await store.messages(session.id)] == [f"m{i}" for i in range(index + 1)][-5:]
+
+
 async def test_sqlite_survives_a_restart(tmp_path):
     options = SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/chat.db")
     store = SQLiteStore(options)
