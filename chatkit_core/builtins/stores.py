@@ -204,12 +204,12 @@ class SQLiteStore(SessionStore):
     and writes are short ``BEGIN IMMEDIATE`` transactions. Calls run on the event loop: each
     is a few indexed statements on pages the OS has cached, cheaper than a hop to a thread.
 
-    Workers take turns to write through an exclusive ``flock`` on ``<file>.lock``: the kernel
-    queues the waiters and wakes the next the moment the lock is free, where SQLite's own busy
-    handler sleeps and polls, in steps up to 100 ms. A write whose lock is taken runs on a
-    thread of its own with a second connection, which waits for it, so the loop never sleeps
-    on a lock. Work of unbounded size runs there too: deleting expired sessions, and the
-    console's listing, search and retention erase.
+    Workers take turns to write through an exclusive ``flock`` on ``<file>.lock``, polled every
+    half millisecond by a waiting writer, where SQLite's own busy handler sleeps in steps up
+    to 100 ms; a writer gives up after ``_PATIENCE`` seconds, even behind a frozen worker.
+    A write whose lock is taken runs on a thread of its own with a second connection, which
+    waits for it, so the loop never sleeps on a lock. Work of unbounded size runs there too:
+    deleting expired sessions, and the console's listing, search and retention erase.
     """
 
     def __init__(self, options: SessionStoreOptions) -> None:
@@ -322,10 +322,10 @@ class SQLiteStore(SessionStore):
         return await self._off_loop(self._queued, function, *args)
 
     def _queued(self, db: sqlite3.Connection, function: Callable[..., T], *args: Any) -> T:
-        """On the thread: wait in the kernel's queue for the lock file, then write."""
+        """On the thread: wait for the lock file, then write."""
         if self._thread_lock is None:  # ":memory:": one connection, no other process
             return function(db, *args)
-        fcntl.flock(self._thread_lock, fcntl.LOCK_EX)
+        _take_turn(self._thread_lock, _PATIENCE)
         try:
             return function(db, *args)
         finally:
@@ -583,6 +583,20 @@ def _erase(db: sqlite3.Connection, before: float) -> int:
     """Delete the sessions inactive since ``before``, their messages and console rows with them."""
     with _Immediate(db):
         return db.execute("DELETE FROM sessions WHERE last_seen < ?", (before,)).rowcount
+
+
+def _take_turn(descriptor: int, patience: float) -> None:
+    """The lock file, waited for in steps of half a millisecond (a blocking ``flock`` would wait
+    for ever behind a frozen worker); ``database is locked`` after ``patience`` seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise sqlite3.OperationalError("database is locked (another worker holds the lock file)") from None
+            time.sleep(0.0005)
 
 
 class _Busy(Exception):
