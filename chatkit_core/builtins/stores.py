@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import sqlite3
 import time
 from collections import OrderedDict, deque
@@ -188,15 +190,9 @@ CREATE INDEX IF NOT EXISTS messages_session ON messages (session_id, seq);
 
 
 
-_BUSY_WAIT = 0.0
-"""Seconds a call on the event loop waits for another worker's write lock (SQLite sleeps
-meanwhile, and the loop with it) before it moves to the background thread."""
 _PATIENCE = 10.0
-"""Seconds the background thread waits for the write lock before the store counts as unavailable."""
-_CONTENDED = 1.0
-"""Seconds after a call found the lock taken during which every call goes to the thread.
-Workers writing at full rate then queue for the lock alike, as SQLite's busy wait makes
-them; a loop that never waits would keep taking the lock from the other worker's thread."""
+"""Seconds the background thread waits for SQLite's write lock (held by a process that does
+not take the lock file, such as the CLI) before the store counts as unavailable."""
 _SWEEP_EVERY = 60.0
 """Seconds between deletions of expired sessions."""
 
@@ -208,11 +204,12 @@ class SQLiteStore(SessionStore):
     and writes are short ``BEGIN IMMEDIATE`` transactions. Calls run on the event loop: each
     is a few indexed statements on pages the OS has cached, cheaper than a hop to a thread.
 
-    A second connection serves a thread of its own: a call that finds the write lock taken
-    by another worker runs again there and waits for it, so the loop never sleeps on a lock
-    (while workers contend, every call goes there for a while). Work of unbounded size runs
-    there too: deleting expired sessions, and the console's listing, search and retention
-    erase.
+    Workers take turns to write through an exclusive ``flock`` on ``<file>.lock``, polled every
+    half millisecond by a waiting writer, where SQLite's own busy handler sleeps in steps up
+    to 100 ms; a writer gives up after ``_PATIENCE`` seconds, even behind a frozen worker.
+    A write whose lock is taken runs on a thread of its own with a second connection, which
+    waits for it, so the loop never sleeps on a lock. Work of unbounded size runs there too:
+    deleting expired sessions, and the console's listing, search and retention erase.
     """
 
     def __init__(self, options: SessionStoreOptions) -> None:
@@ -222,7 +219,10 @@ class SQLiteStore(SessionStore):
         self._thread: ThreadPoolExecutor | None = None
         self._background: sqlite3.Connection | None = None
         self._chores: asyncio.Task[None] | None = None
-        self._contended_until = 0.0
+        self._lock: int | None = None
+        """The loop's descriptor of the lock file; the thread has its own, as ``flock`` locks
+        belong to an open file, and the two must exclude each other."""
+        self._thread_lock: int | None = None
 
     async def start(self) -> None:
         try:
@@ -230,8 +230,11 @@ class SQLiteStore(SessionStore):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
             self._db.executescript(_CONSOLE_SCHEMA)
-            self._db.execute(f"PRAGMA busy_timeout={int(_BUSY_WAIT * 1000)}")
-        except sqlite3.Error as error:
+            self._db.execute("PRAGMA busy_timeout=0")  # the loop never sleeps on a lock
+            if self.path != ":memory:":
+                self._lock, self._thread_lock = (os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+                                                 for _ in range(2))
+        except (sqlite3.Error, OSError) as error:
             await self.close()
             raise StoreUnavailable(f"sqlite: {error}") from error
         if self.path != ":memory:":  # a second connection to ":memory:" would open another database
@@ -254,6 +257,10 @@ class SQLiteStore(SessionStore):
         if self._db is not None:
             self._db.close()
             self._db = None
+        for descriptor in (self._lock, self._thread_lock):
+            if descriptor is not None:
+                os.close(descriptor)
+        self._lock = self._thread_lock = None
 
     async def _off_loop(self, function: Callable[..., T], *args: Any) -> T:
         """``function(connection, *args)`` on the background thread (on the loop for ":memory:"),
@@ -268,7 +275,7 @@ class SQLiteStore(SessionStore):
     async def _chores_forever(self) -> None:
         while True:
             with contextlib.suppress(StoreUnavailable):  # tried again next time
-                await self._off_loop(_erase, time.time() - self.ttl)
+                await self._off_loop(self._queued, _erase, time.time() - self.ttl)
             await asyncio.sleep(_SWEEP_EVERY)
 
     def _connect(self, timeout: float) -> sqlite3.Connection:
@@ -279,21 +286,50 @@ class SQLiteStore(SessionStore):
         db.execute("PRAGMA foreign_keys=ON")
         return db
 
-    async def _run(self, function: Callable[..., T], *args: Any) -> T:
-        """``function(connection, *args)`` on the loop. A call that finds the write lock taken
-        by another worker runs again on the background thread, which waits for the lock, and
-        so do the calls after it for a while (see :data:`_CONTENDED`)."""
-        if self._thread is not None and time.monotonic() < self._contended_until:
-            return await self._off_loop(function, *args)
+    def _now(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(connection, *args)`` on the loop; :class:`_Busy` if SQLite's lock is taken."""
         try:
             return function(self.db, *args)
         except sqlite3.OperationalError as error:
-            if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or self._thread is None:
-                raise StoreUnavailable(f"sqlite: {error}") from error
+            if error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY and self._thread is not None:
+                raise _Busy from error
+            raise StoreUnavailable(f"sqlite: {error}") from error
         except sqlite3.Error as error:
             raise StoreUnavailable(f"sqlite: {error}") from error
-        self._contended_until = time.monotonic() + _CONTENDED
-        return await self._off_loop(function, *args)
+
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        """A read on the loop; on the thread in the rare case that it finds SQLite locked."""
+        try:
+            return self._now(function, *args)
+        except _Busy:
+            return await self._off_loop(function, *args)
+
+    async def _write(self, function: Callable[..., T], *args: Any) -> T:
+        """A write transaction on the loop when the lock file is free, else queued on the thread."""
+        if self._lock is None:
+            return await self._run(function, *args)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        else:
+            try:
+                return self._now(function, *args)
+            except _Busy:  # a process without the lock file writes: wait for it on the thread
+                pass
+            finally:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+        return await self._off_loop(self._queued, function, *args)
+
+    def _queued(self, db: sqlite3.Connection, function: Callable[..., T], *args: Any) -> T:
+        """On the thread: wait for the lock file, then write."""
+        if self._thread_lock is None:  # ":memory:": one connection, no other process
+            return function(db, *args)
+        _take_turn(self._thread_lock, _PATIENCE)
+        try:
+            return function(db, *args)
+        finally:
+            fcntl.flock(self._thread_lock, fcntl.LOCK_UN)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -303,7 +339,7 @@ class SQLiteStore(SessionStore):
 
     async def create(self, metadata: dict[str, Any]) -> Session:
         session = self._new_session(metadata)
-        await self._run(self._insert, session)
+        await self._write(self._insert, session)
         return session
 
     def _insert(self, db: sqlite3.Connection, session: Session) -> None:
@@ -332,14 +368,15 @@ class SQLiteStore(SessionStore):
         if not updated:
             return False
         db.execute("INSERT INTO messages (session_id, body) VALUES (?, ?)", (session_id, encode(message)))
+        # Older than the newest ``max_messages``: a walk down the index, not a scan of the conversation.
         db.execute(
-            "DELETE FROM messages WHERE session_id = ? AND seq NOT IN "
-            "(SELECT seq FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?)",
+            "DELETE FROM messages WHERE session_id = ? AND seq <= "
+            "(SELECT seq FROM messages WHERE session_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
             (session_id, session_id, self.options.max_messages))
         return True
 
     async def append(self, session_id: str, message: Message) -> bool:
-        return await self._run(self._append, session_id, message)
+        return await self._write(self._append, session_id, message)
 
     def _messages(self, db: sqlite3.Connection, session_id: str, limit: int | None) -> list[Message] | None:
         live = db.execute("SELECT 1 FROM sessions WHERE id = ? AND last_seen > ?",
@@ -362,14 +399,14 @@ class SQLiteStore(SessionStore):
         return [*history, question][-limit:]
 
     async def ask(self, session_id: str, question: Message, limit: int) -> list[Message] | None:
-        return await self._run(self._ask, session_id, question, limit)
+        return await self._write(self._ask, session_id, question, limit)
 
     def _delete(self, db: sqlite3.Connection, session_id: str) -> bool:
         with _Immediate(db):
             return db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
 
     async def delete(self, session_id: str) -> bool:
-        return await self._run(self._delete, session_id)
+        return await self._write(self._delete, session_id)
 
     async def count(self) -> int:
         row = await self._run(lambda db: db.execute(
@@ -392,7 +429,7 @@ class SQLiteStore(SessionStore):
         return message
 
     async def set_feedback(self, session_id: str, message_id: str, feedback: Feedback) -> Message | None:
-        return await self._run(self._set_feedback, session_id, message_id, feedback)
+        return await self._write(self._set_feedback, session_id, message_id, feedback)
 
     def _list(self, db: sqlite3.Connection, query: ConversationQuery, cursor: str | None,
               limit: int) -> ConversationPage:
@@ -437,7 +474,7 @@ class SQLiteStore(SessionStore):
         return await self._off_loop(self._list, query, cursor, limit)
 
     async def erase_inactive(self, before: float) -> int:
-        return await self._off_loop(_erase, before)
+        return await self._off_loop(self._queued, _erase, before)
 
     async def health(self) -> Health:
         try:
@@ -546,6 +583,24 @@ def _erase(db: sqlite3.Connection, before: float) -> int:
     """Delete the sessions inactive since ``before``, their messages and console rows with them."""
     with _Immediate(db):
         return db.execute("DELETE FROM sessions WHERE last_seen < ?", (before,)).rowcount
+
+
+def _take_turn(descriptor: int, patience: float) -> None:
+    """The lock file, waited for in steps of half a millisecond (a blocking ``flock`` would wait
+    for ever behind a frozen worker); ``database is locked`` after ``patience`` seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise sqlite3.OperationalError("database is locked (another worker holds the lock file)") from None
+            time.sleep(0.0005)
+
+
+class _Busy(Exception):
+    """SQLite's write lock is held by another connection."""
 
 
 class _Immediate:

@@ -1,6 +1,7 @@
 """The built-in session stores: memory (bounded, expiring) and sqlite (durable, shared)."""
 
 import asyncio
+import fcntl
 import sqlite3
 import subprocess
 import sys
@@ -107,6 +108,13 @@ async def test_memory_store_evicts_the_least_recently_active():
     assert await store.get(first.id) is not None and await store.get(third.id) is not None
 
 
+async def test_every_append_keeps_the_newest_max_messages(store):
+    session = await store.create({})
+    for index in range(12):
+        assert await store.append(session.id, message(f"m{index}"))
+        assert [m.content for m in await store.messages(session.id)] == [f"m{i}" for i in range(index + 1)][-5:]
+
+
 async def test_sqlite_survives_a_restart(tmp_path):
     options = SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/chat.db")
     store = SQLiteStore(options)
@@ -179,6 +187,36 @@ async def test_sqlite_waits_for_another_writer_without_blocking_the_loop(tmp_pat
     await store.close()
 
 
+async def test_sqlite_writers_queue_on_the_lock_file_and_go_the_moment_it_is_free(tmp_path):
+    store = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/s.db"))
+    await store.start()
+    session = await store.create({})
+    with open(tmp_path / "s.db.lock", "w") as other:  # another worker's turn to write
+        fcntl.flock(other, fcntl.LOCK_EX)
+        writing = asyncio.create_task(store.append(session.id, message("next in line")))
+        assert await store.get(session.id) is not None  # reads go on
+        await asyncio.sleep(0.3)
+        assert not writing.done()
+        released = time.monotonic()
+        fcntl.flock(other, fcntl.LOCK_UN)
+        assert await asyncio.wait_for(writing, 2)
+    assert time.monotonic() - released < 0.05  # next in line at once, not after a sleep of SQLite's busy handler
+    assert [m.content for m in await store.messages(session.id)] == ["next in line"]
+    await store.close()
+
+
+async def test_sqlite_in_memory_needs_no_lock_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = SQLiteStore(SessionStoreOptions(store="sqlite", url="sqlite://:memory:", ttl="1h"))
+    await store.start()
+    session = await store.create({})
+    assert await store.append(session.id, message("kept"))
+    assert await store.erase_inactive(time.time() - 60) == 0
+    assert await store.erase_inactive(time.time() + 60) == 1
+    await store.close()
+    assert list(tmp_path.iterdir()) == []
+
+
 async def test_sqlite_locked_for_too_long_is_unavailable(tmp_path, monkeypatch):
     monkeypatch.setattr(stores, "_PATIENCE", 0.2)
     store = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/s.db"))
@@ -201,3 +239,18 @@ def test_sqlite_url_forms():
     assert _sqlite_path("sqlite:////var/lib/chatkit.db") == "/var/lib/chatkit.db"
     with pytest.raises(ValueError, match="sqlite:///"):
         _sqlite_path("postgres://x")
+
+
+async def test_sqlite_lock_file_held_for_too_long_is_unavailable(tmp_path, monkeypatch):
+    """A frozen worker holding the lock file does not hang the others for ever."""
+    monkeypatch.setattr(stores, "_PATIENCE", 0.2)
+    store = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/s.db"))
+    await store.start()
+    session = await store.create({})
+    with open(tmp_path / "s.db.lock", "w") as frozen:
+        fcntl.flock(frozen, fcntl.LOCK_EX)
+        with pytest.raises(stores.StoreUnavailable, match="locked"):
+            await asyncio.wait_for(store.append(session.id, message("never stored")), 5)
+    assert await store.append(session.id, message("stored once the lock is free"))
+    assert [m.content for m in await store.messages(session.id)] == ["stored once the lock is free"]
+    await store.close()
