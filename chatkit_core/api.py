@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -97,8 +98,15 @@ class _JsonOrEvents(Operation):
 
 
 def _ip(runtime: Runtime, request: Request) -> str:
-    peer = request.client.host if request.client else None
-    return client_ip(peer, request.headers.getall("x-forwarded-for", []), runtime.config.server.trusted_proxies)
+    peer = request.scope.get("client")
+    forwarded = tuple(value.decode("latin-1") for name, value in request.scope["headers"]
+                      if name == b"x-forwarded-for")  # read raw: a headers object costs more than the scan
+    return _client_ip(peer[0] if peer else None, forwarded, tuple(runtime.config.server.trusted_proxies))
+
+
+@functools.lru_cache(maxsize=4096)  # parsing addresses costs more than the rest of the rate limit check
+def _client_ip(peer: str | None, forwarded: tuple[str, ...], trusted: tuple[str, ...]) -> str:
+    return client_ip(peer, forwarded, list(trusted))
 
 
 async def rate_limit(runtime: Runtime, request: Request, route: str, session_id: str | None = None) -> dict[str, str]:

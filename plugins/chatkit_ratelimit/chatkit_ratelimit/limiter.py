@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import ipaddress
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import structlog
 from limits.aio.strategies import (
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from chatkit_ratelimit.window import MovingWindows
 
 log = structlog.get_logger("chatkit.ratelimit")
+T = TypeVar("T")
 
 STRATEGIES = {
     "moving-window": MovingWindowRateLimiter,
@@ -122,17 +124,20 @@ class LimitsLimiter(RateLimiter):
         before = await self._stats(checks)
         if any(stats.remaining < cost for stats in before):
             return self._refusal(checks, before, cost)
-        spent = await asyncio.gather(
-            *(self._strategy.hit(c.policy.item, *c.identifiers, cost=cost) for c in checks)
-        )
+        spent = await self._all(self._strategy.hit(c.policy.item, *c.identifiers, cost=cost) for c in checks)
         if not all(spent):  # another process took the last unit between the check and the spend
             return self._refusal(checks, await self._stats(checks), cost)
         return Decision(allowed=True, headers=self._headers(checks, await self._stats(checks)))
 
     async def _stats(self, checks: Sequence[Check]) -> list[WindowStats]:
-        return await asyncio.gather(
-            *(self._strategy.get_window_stats(c.policy.item, *c.identifiers) for c in checks)
-        )
+        return await self._all(self._strategy.get_window_stats(c.policy.item, *c.identifiers) for c in checks)
+
+    async def _all(self, calls: Iterable[Awaitable[T]]) -> list[T]:
+        """Every call's result: concurrently over Redis; one after another in memory, where
+        nothing waits and a task per call would cost more than the call."""
+        if self._pool is not None:
+            return list(await asyncio.gather(*calls))
+        return [await call for call in calls]
 
     def _refusal(self, checks: Sequence[Check], stats: Sequence[WindowStats], cost: int) -> Decision:
         now = time.time()
@@ -164,6 +169,7 @@ class LimitsLimiter(RateLimiter):
             self._outage = None
 
 
+@functools.lru_cache(maxsize=4096)  # parsing an address costs more than the rest of the key
 def client_key(ip: str, ipv6_prefix: int) -> str:
     """What a client is counted under: its IPv4 address, or its IPv6 network.
 

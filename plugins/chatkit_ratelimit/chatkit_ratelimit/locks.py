@@ -20,7 +20,13 @@ class KeyLocks:
 
     @contextlib.asynccontextmanager
     async def hold(self, keys: Iterable[Hashable]) -> AsyncIterator[None]:
-        async with contextlib.AsyncExitStack() as stack:
+        held: list[asyncio.Lock] = []
+        try:
             for index in sorted({hash(key) % len(self._locks) for key in keys}):
-                await stack.enter_async_context(self._locks[index])
+                lock = self._locks[index]
+                await lock.acquire()
+                held.append(lock)
             yield
+        finally:
+            for lock in reversed(held):
+                lock.release()
