@@ -17,6 +17,18 @@ if TYPE_CHECKING:
 SCHEMES = {"redis": "redis", "rediss": "rediss", "unix": "unix", "valkey": "redis", "valkeys": "rediss"}
 
 
+def check_options(url: str, timeout: float, max_connections: int, example: str) -> None:
+    """Refuse a URL that is not Redis's (echoing only its scheme: it may hold a password) and
+    limits that cannot work; ``example`` is a URL to suggest."""
+    scheme = urlsplit(url).scheme
+    if scheme not in SCHEMES:
+        got = f"scheme {scheme!r}" if scheme else "no URL" if not url else "no scheme"
+        raise ValueError(f"url: not a Redis URL ({got}); use e.g. \"{example}\" "
+                         "(\"rediss://\" for TLS) or set REDIS_URL")
+    if timeout <= 0 or max_connections < 1:
+        raise ValueError("timeout must be greater than 0 and max_connections at least 1")
+
+
 def connection_pool(url: str, *, timeout: float, max_connections: int) -> BlockingConnectionPool:
     """A pool for ``url`` (any of :data:`SCHEMES`): a burst of calls waits up to ``timeout`` for
     one of ``max_connections`` connections instead of opening one each, and every connect,

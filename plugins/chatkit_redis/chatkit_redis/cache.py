@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from typing import ClassVar
-from urllib.parse import urlsplit
 
 from chatkit_core import redisclient
 from chatkit_core.answer_cache import AnswerCache, CacheOptions
@@ -47,13 +46,7 @@ class RedisCacheOptions(CacheOptions, kw_only=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        scheme = urlsplit(self.url).scheme
-        if scheme not in redisclient.SCHEMES:
-            got = f"scheme {scheme!r}" if scheme else "no URL" if not self.url else "no scheme"
-            raise ValueError(f"url: not a Redis URL ({got}); use e.g. \"redis://127.0.0.1:6379/2\" "
-                             "(\"rediss://\" for TLS) or set REDIS_URL")
-        if self.timeout <= 0 or self.max_connections < 1:
-            raise ValueError("timeout must be greater than 0 and max_connections at least 1")
+        redisclient.check_options(self.url, self.timeout, self.max_connections, "redis://127.0.0.1:6379/2")
 
 
 class RedisCache(AnswerCache):
