@@ -189,4 +189,4 @@ class CachedAnswers:
 
     def _count(self, result: str) -> None:
         if self.metrics is not None:
-            self.metrics.answer_cache.labels(result).inc()
+            self.metrics.cached(result)

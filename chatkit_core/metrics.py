@@ -56,6 +56,10 @@ class Metrics:
     def answer(self, provider: str, complete: bool) -> None:
         self._child(self.answers, provider, "complete" if complete else "incomplete").inc()
 
+    def cached(self, result: str) -> None:
+        """An answer cache lookup (``hit``, ``miss``) or an answer stored (``store``)."""
+        self._child(self.answer_cache, result).inc()
+
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         self._child(self.requests, method, route, str(status)).inc()
         self._child(self.latency, route).observe(seconds)
