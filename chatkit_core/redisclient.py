@@ -35,13 +35,23 @@ def connection_pool(url: str, *, timeout: float, max_connections: int) -> Blocki
     read and write gives up after ``timeout``."""
     from redis.asyncio import BlockingConnectionPool
 
-    parts = urlsplit(url)
-    if parts.scheme not in SCHEMES:
-        raise ValueError(f"not a Redis URL (scheme {parts.scheme!r})")
     return BlockingConnectionPool.from_url(
-        parts._replace(scheme=SCHEMES[parts.scheme]).geturl(), max_connections=max_connections, timeout=timeout,
+        redis_py_url(url), max_connections=max_connections, timeout=timeout,
         socket_timeout=timeout, socket_connect_timeout=timeout, retry=reconnect_once(),
     )
+
+
+def redis_py_url(url: str) -> str:
+    """``url`` with the scheme redis-py knows (Valkey's names are Redis's) and nothing else touched.
+
+    Only the scheme is swapped: re-serialising a parsed URL changes it (``unix:///run/r.sock``
+    becomes ``unix:/run/r.sock``, which redis-py refuses), while the rest of the text (escaped
+    password characters, ``[v6]`` hosts, query options) is what the user wrote.
+    """
+    scheme, sep, rest = url.partition(":")
+    if not sep or scheme.lower() not in SCHEMES:
+        raise ValueError(f"not a Redis URL (scheme {scheme.lower()!r})" if sep else "not a Redis URL (no scheme)")
+    return SCHEMES[scheme.lower()] + ":" + rest
 
 
 def client(url: str, *, timeout: float, max_connections: int) -> Redis:

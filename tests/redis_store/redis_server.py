@@ -23,9 +23,12 @@ class RedisServer:
     ``stop`` kills it the way a crash would; ``start`` brings it back on the same port, empty.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, password: str = "", unix_socket: bool = False, ipv6: bool = False) -> None:
         self.directory = directory
         self.port = free_port()
+        self.password = password
+        self.socket = directory / "redis.sock" if unix_socket else None
+        self.ipv6 = ipv6
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -34,8 +37,12 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> None:
         assert REDIS_SERVER is not None
-        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                   "--appendonly", "no", "--dir", str(self.directory)]
+        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", *(["::1"] if self.ipv6 else []),
+                   "--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        if self.socket is not None:
+            command += ["--unixsocket", str(self.socket), "--unixsocketperm", "700"]
+        if self.password:
+            command += ["--requirepass", self.password]
         log = open(self.directory / "redis.log", "ab")  # noqa: SIM115 - the child keeps it open
         with log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -65,7 +72,8 @@ class RedisServer:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
                 sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                reply = sock.recv(64)  # a password-protected server answers NOAUTH: it is up all the same
+                return reply.startswith(b"+PONG") or (bool(self.password) and reply.startswith(b"-NOAUTH"))
         except OSError:
             return False
 
