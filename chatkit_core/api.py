@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -14,7 +14,7 @@ import structlog
 from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Schema
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -76,7 +76,7 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
 @dataclass
 class _OptionalBody(Operation):
     def __post_init__(self) -> None:
-        if self.request_body is not None:
+        if isinstance(self.request_body, RequestBody):
             self.request_body.required = False
 
 
@@ -92,7 +92,7 @@ class _JsonOrEvents(Operation):
 
     def __post_init__(self) -> None:
         answer = (self.responses or {}).get("200")
-        if answer is not None and getattr(answer, "content", None) is not None:
+        if isinstance(answer, OpenAPIResponse) and answer.content is not None:
             answer.content["text/event-stream"] = OpenAPIMediaType(schema=Schema(
                 type=OpenAPIType.STRING, content_media_type="text/event-stream", description=_EVENTS))
 
@@ -204,7 +204,9 @@ def _sse(event: conversation.Event) -> ServerSentEventMessage:
     return _event("error", error_body(event.error.code, event.error.message))
 
 
-async def _events(runtime: Runtime, session_id: str, request: ChatRequest) -> AsyncIterator[ServerSentEventMessage]:
+async def _events(
+    runtime: Runtime, session_id: str, request: ChatRequest
+) -> AsyncGenerator[ServerSentEventMessage, None]:
     """queued… (while waiting for a busy provider), start, delta…, then exactly one of done or error."""
     async with contextlib.aclosing(conversation.answer_events(runtime, session_id, request)) as events:
         async for event in events:

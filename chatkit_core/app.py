@@ -57,7 +57,7 @@ SITE_ASSET_SUFFIXES = frozenset({
 class SiteAssets(BaseLocalFileSystem):
     """The local file system, showing only site assets: anything else is not found."""
 
-    async def info(self, path, **kwargs):  # type: ignore[no-untyped-def]
+    async def info(self, path, **kwargs):
         found = await super().info(path, **kwargs)
         name = Path(path).name
         if found["type"] == "file" and (name.startswith(".") or Path(name).suffix.lower() not in SITE_ASSET_SUFFIXES):
@@ -89,7 +89,7 @@ class ChatKitApp(Litestar):
             handler = wrap(handler)
         self._outer = handler
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[override]
+    async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or not hasattr(self, "_outer"):
             await super().__call__(scope, receive, send)
             return

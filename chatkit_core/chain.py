@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import msgspec
@@ -91,7 +91,7 @@ class Chain:
         """``cooldown`` while a provider's circuit is open, else None (ask the provider)."""
         return Health("cooldown", "circuit open") if self.breakers[name].is_open else None
 
-    async def stream(self, request: ChatRequest, buffered: bool = False) -> AsyncIterator[Event]:
+    async def stream(self, request: ChatRequest, buffered: bool = False) -> AsyncGenerator[Event, None]:
         deadline = time.monotonic() + self.config.deadline
         fallbacks: list[str] = []
         for index, provider in enumerate(self.providers):
@@ -112,7 +112,7 @@ class Chain:
 
     async def _try(
         self, provider: Provider, request: ChatRequest, deadline: float, fallbacks: list[str], buffered: bool
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Attempts on one provider; yields nothing when it failed before its first delta."""
         breaker = self.breakers[provider.name]
         request = msgspec.structs.replace(request, max_tokens=self._cap(provider))
@@ -163,7 +163,7 @@ class Chain:
     async def _attempt(
         self, provider: Provider, request: ChatRequest, deadline: float, fallbacks: list[str], state: _Attempt,
         buffered: bool,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         try:
             ticket = self.slots[provider.name].enter()
         except QueueFull:
@@ -181,7 +181,7 @@ class Chain:
         finally:
             ticket.leave()
 
-    async def _wait_for_slot(self, provider: Provider, ticket: Ticket, deadline: float) -> AsyncIterator[int]:
+    async def _wait_for_slot(self, provider: Provider, ticket: Ticket, deadline: float) -> AsyncGenerator[int, None]:
         """The ticket's place in line each time it moves up, until it holds a slot."""
         until = min(time.monotonic() + provider.options.queue_timeout, deadline)
         while not ticket.granted:
@@ -195,7 +195,7 @@ class Chain:
 
     async def _answer(
         self, provider: Provider, request: ChatRequest, deadline: float, fallbacks: list[str], state: _Attempt
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         began = state.sent_at = time.monotonic()  # the first-token limit runs from here, not from the queue
         usage: dict[str, Any] | None = None
         truncated = False
@@ -207,8 +207,9 @@ class Chain:
                 if not chunk.text:
                     continue
                 if state.started is None:
-                    state.started = Started(provider.name, provider.model, list(fallbacks), time.monotonic() - began)
-                    self.metrics.first_token(provider.name, state.started.ttft)
+                    ttft = time.monotonic() - began
+                    state.started = Started(provider.name, provider.model, list(fallbacks), ttft)
+                    self.metrics.first_token(provider.name, ttft)
                     yield state.started
                 state.text += chunk.text
                 yield chunk.text

@@ -118,7 +118,7 @@ def options_type(factory: Callable[..., Any]) -> type[msgspec.Struct] | None:
     annotation = positional[1].annotation
     if isinstance(annotation, str):  # postponed annotations: resolve only the options one
         try:
-            target = factory.__init__ if isinstance(factory, type) else factory
+            target = getattr(factory, "__init__") if isinstance(factory, type) else factory  # noqa: B009
             annotation = typing.get_type_hints(target).get(positional[1].name)
         except Exception as error:  # NameError and friends, from the plugin's module
             raise TypeError(f"the options annotation of {_shown(factory)} cannot be resolved ({error})") from None

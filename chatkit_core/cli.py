@@ -134,9 +134,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         say(f"knowledge: {components.knowledge.type_name} (top_k {options.top_k}, sources: "
             f"{', '.join(options.sources) or 'none'})")
     if components.cache:
-        options = components.cache.cache.options
-        say(f"answer cache: {components.cache.type_name} (ttl {options.ttl_seconds:.0f}s, "
-            f"max_entries {options.max_entries})")
+        cache_options = components.cache.cache.options
+        say(f"answer cache: {components.cache.type_name} (ttl {cache_options.ttl_seconds:.0f}s, "
+            f"max_entries {cache_options.max_entries})")
     for warning in [*components.warnings, *_example_warnings(components)]:
         say(f"warning: {warning}")
     say("ok")
@@ -227,7 +227,10 @@ def _show(event: object) -> bool:
 
 
 def parser() -> argparse.ArgumentParser:
+    from chatkit_core import __version__
+
     top = argparse.ArgumentParser(prog="chatkit", description="Self-hostable AI chat for websites.")
+    top.add_argument("--version", action="version", version=f"chatkit {__version__}")
     commands = top.add_subparsers(dest="command", required=True)
     config_help = "config file (default: $CHATKIT_CONFIG, then ./chatkit.toml, then built-in defaults)"
 

@@ -283,9 +283,9 @@ def decode(raw: dict[str, Any]) -> Config:
         raise ConfigError(f"unknown section [{unknown[0]}]; allowed sections: {allowed}")
     if isinstance(raw.get("server"), dict) and "site_keys" in raw["server"]:
         raise ConfigError("server.site_keys has moved: write the same table as [middleware.site_keys.keys]")
-    sections = {name: convert(raw.get(name, {}), kind, name) for name, kind in _SECTIONS.items()}
+    sections: dict[str, Any] = {name: convert(raw.get(name, {}), kind, name) for name, kind in _SECTIONS.items()}
     sections["middleware"] = _middleware(raw.get("middleware", {}))
-    tables = {}
+    tables: dict[str, Any] = {}
     for name in _TABLES:
         table = raw.get(name, {})
         if not isinstance(table, dict):

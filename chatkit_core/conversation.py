@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import anyio
@@ -70,7 +70,7 @@ def redact(session_id: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def store_errors() -> AsyncIterator[None]:
+async def store_errors() -> AsyncGenerator[None, None]:
     """A store outage becomes the API's 503 ``store_unavailable``."""
     try:
         yield
@@ -218,7 +218,7 @@ async def answer(runtime: Runtime, session_id: str, request: ChatRequest) -> Mes
     return message
 
 
-async def answer_events(runtime: Runtime, session_id: str, request: ChatRequest) -> AsyncIterator[Event]:
+async def answer_events(runtime: Runtime, session_id: str, request: ChatRequest) -> AsyncGenerator[Event, None]:
     """The answer as it streams: queued…, opened, deltas…, then exactly one of done or failed."""
     key, cached = await _from_cache(runtime, request)
     if cached is not None:  # stored first: a visitor who leaves mid-stream still finds it in history

@@ -59,7 +59,7 @@ def apply(table: dict[str, Any], options: type, environ: Mapping[str, str]) -> N
             raise EnvError(f"environment variable {var}: {error}") from None
 
 
-def default_providers(types: Mapping[str, type], environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def default_providers(types: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """The ``[providers]`` tables of the default chain, from what provider types declare."""
     always, enabled = [], []
     for type_name, provider_class in sorted(types.items()):

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import errno
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from chatkit_core.routing import template_of
 
@@ -44,7 +45,7 @@ def store_unavailable() -> APIError:
 
 
 def invalid(field: str | None, message: str) -> APIError:
-    extra = {"field": field} if field else {}
+    extra: dict[str, Any] = {"field": field} if field else {}
     return APIError(400, "invalid_request", message, **extra)
 
 
@@ -70,11 +71,13 @@ def error_app(status: int, code: str | None = None, message: str | None = None) 
     """An ASGI app answering every request with one error, for layers outside Litestar's routing."""
     default_code, default_message = _STATUS_CODES.get(status, ("error", "The request could not be completed."))
     body = msgspec.json.encode(error_body(code or default_code, message or default_message))
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
+    whole: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
 
     async def answer(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send(start)
+        await send(whole)
 
     return answer
 
@@ -142,7 +145,7 @@ def handle_unexpected(request: Request, error: Exception) -> Response:
                     status_code=500)
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[int | type[Exception], Callable[[Request, Any], Response]] = {
     APIError: handle_api_error,
     HTTPException: handle_http_exception,
     UnicodeDecodeError: handle_undecodable,

@@ -274,7 +274,7 @@ def describe() -> list[dict[str, Any]]:
         dist = _distributions.get(plugin_name)
         rows.append({
             "name": plugin_name,
-            "distribution": dist.name if dist else "chatkit",
+            "distribution": dist.name if dist else "chatkit-core",
             "version": dist.version if dist else _core_version(),
             "builtin": plugin_name in DEFAULT_PLUGINS,
             "registers": registered.get(plugin_name, {}),

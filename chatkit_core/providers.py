@@ -7,7 +7,7 @@ breaking, and decides from :class:`ProviderError` what to do next.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -164,7 +164,7 @@ class Provider:
     async def close(self) -> None:
         """Close clients. Runs once at app shutdown."""
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+    def stream(self, request: ChatRequest) -> AsyncGenerator[Chunk, None]:
         """Stream the answer to ``request``.
 
         Raise :class:`ProviderError` for every upstream failure, including a stream that

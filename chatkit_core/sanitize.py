@@ -39,7 +39,7 @@ CONTROL_TOKEN = re.compile(
 def neutralise_control_tokens(text: str) -> str:
     """Break every chat-template control token with a space after its opening bracket: it reads the
     same to a person, and no tokenizer matches it as the special token any more."""
-    broken = "<" in text or "&" in text or "[" in text  # every token opens with one of them
+    broken = int("<" in text or "&" in text or "[" in text)  # every token opens with one of them
     while broken:  # breaking one may complete another, as in <<|x|>
         text, broken = CONTROL_TOKEN.subn(_break, text)
     return text

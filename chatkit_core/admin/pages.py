@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Request, Response
 
+from chatkit_core import __version__
 from chatkit_core.admin.auth import SESSION_COOKIE, Keys
 from chatkit_core.sanitize import plain_text
 
@@ -37,11 +38,12 @@ _environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoesca
                            trim_blocks=True, lstrip_blocks=True)
 _environment.filters["when"] = when
 _environment.filters["text"] = plain_text
+_environment.globals["version"] = __version__
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> Response[str]:
     keys: Keys = request.app.state.admin_keys
     session = request.cookies.get(SESSION_COOKIE)
-    csrf = keys.csrf_for(session) if keys.session_valid(session) else ""
+    csrf = keys.csrf_for(session) if session and keys.session_valid(session) else ""
     html = _environment.get_template(template).render(csrf=csrf, signed_in=bool(csrf), **context)
     return Response(html, status_code=status, media_type="text/html; charset=utf-8", headers=HEADERS)

@@ -15,7 +15,8 @@ from collections.abc import Callable, Collection, Iterable
 
 import structlog
 from litestar.datastructures import Headers
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from chatkit_core import hookimpl
 from chatkit_core.config import Config
@@ -33,7 +34,9 @@ def encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
 
 
-def set_headers(message: Message, headers: Iterable[tuple[bytes, bytes]], keep: Collection[bytes] = ()) -> None:
+def set_headers(
+    message: HTTPResponseStartEvent, headers: Iterable[tuple[bytes, bytes]], keep: Collection[bytes] = ()
+) -> None:
     """Set encoded ``headers`` (lower-case names) on a response start, replacing any of the same
     name, except those named in ``keep`` that the response already has."""
     current = list(message.get("headers") or ())
@@ -58,7 +61,7 @@ def access_log(config: Config) -> Middleware:
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
+            if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
                 return
             given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
@@ -116,11 +119,11 @@ def security_headers(config: Config) -> Middleware:
     def headers_for(scope: Scope) -> list[tuple[bytes, bytes]]:
         """Routed to the site's pages or the widget, their headers; anything else the API's strict ones."""
         handler = scope.get("route_handler")
-        return by_asset.get(handler.opt.get("asset"), api_headers) if handler is not None else api_headers
+        return by_asset.get(handler.opt.get("asset", ""), api_headers) if handler is not None else api_headers
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
+            if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
                 return
             async def send_with_headers(message: Message) -> None:
@@ -169,18 +172,20 @@ def cors(config: Config) -> Middleware | None:
     def preflight(origin: str) -> ASGIApp:
         body_headers = {**grant(origin), "Access-Control-Allow-Methods": ", ".join(ALLOW_METHODS),
                         "Access-Control-Allow-Headers": ", ".join(ALLOW_HEADERS), "Access-Control-Max-Age": "600"}
-        encoded = [(name.lower().encode(), value.encode()) for name, value in body_headers.items()]
+        start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 204, "headers": [
+            (name.lower().encode(), value.encode()) for name, value in body_headers.items()]}
+
+        empty: HTTPResponseBodyEvent = {"type": "http.response.body", "body": b"", "more_body": False}
 
         async def granted(scope: Scope, receive: Receive, send: Send) -> None:
-            await send({"type": "http.response.start", "status": 204, "headers": encoded})
-            await send({"type": "http.response.body", "body": b""})
+            await send(start)
+            await send(empty)
 
         return granted
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            raw_origin = first_header(scope, b"origin") if scope["type"] == "http" else None
-            if raw_origin is None:
+            if scope["type"] != ScopeType.HTTP or (raw_origin := first_header(scope, b"origin")) is None:
                 await app(scope, receive, send)
                 return
             origin = raw_origin.decode("latin-1")

@@ -77,7 +77,7 @@ def _unsafe(target: str) -> bool:
     while "&" in target and (decoded := html.unescape(target)) != target:
         target = decoded
     scheme = _SCHEME.match(_IGNORED_IN_URL.sub("", target).lower())
-    return bool(scheme) and scheme[1] not in _SAFE_SCHEMES
+    return scheme is not None and scheme[1] not in _SAFE_SCHEMES
 
 
 class HtmlSanitizer:

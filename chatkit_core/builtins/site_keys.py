@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import msgspec
 import structlog
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
 from chatkit_core import hookimpl
 from chatkit_core.config import Config, ConfigError
@@ -85,7 +86,7 @@ def parse_site_keys(table: dict[str, list[str]]) -> list[SiteKey]:
     return keys
 
 
-def _guarded(scope: Scope) -> bool:
+def _guarded(scope: HTTPScope) -> bool:
     """Whether the route the request reaches asks for a key (decided by the route, not the path)."""
     return scope["method"] != "OPTIONS" and bool(opt(scope, "site_key"))
 
@@ -117,7 +118,7 @@ def site_keys(config: Config, options: SiteKeysOptions) -> Callable[[ASGIApp], A
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http" or not _guarded(scope):
+            if scope["type"] != ScopeType.HTTP or not _guarded(scope):
                 await app(scope, receive, send)
                 return
             headers = dict(scope["headers"])

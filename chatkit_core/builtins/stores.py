@@ -433,7 +433,8 @@ class SQLiteStore(SessionStore):
 
     def _list(self, db: sqlite3.Connection, query: ConversationQuery, cursor: str | None,
               limit: int) -> ConversationPage:
-        where, args = ["s.last_seen > ?"], [time.time() - self.ttl]
+        where: list[str] = ["s.last_seen > ?"]
+        args: list[float | str] = [time.time() - self.ttl]
         for flag, column in _FLAG_COLUMNS.items():
             if getattr(query, flag):
                 where.append(f"c.{column} > 0")

@@ -1,7 +1,8 @@
 """``chatkit plugins new NAME``: a ready-to-install provider plugin, with a passing test.
 
 The templates beside this module are the plugin's files; ``{{name}}``, ``{{dist}}``,
-``{{package}}``, ``{{Class}}`` and ``{{ENV}}`` are filled in from NAME.
+``{{package}}``, ``{{Class}}`` and ``{{ENV}}`` are filled in from NAME, ``{{requires_core}}`` with
+the range of ``chatkit-core`` releases this one is compatible with.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from chatkit_core import __version__
 from chatkit_core.config import ConfigError
 
 # Template file -> path in the new plugin (``package`` becomes the import package).
@@ -31,7 +33,14 @@ def names(name: str) -> dict[str, str]:
         "{{package}}": "chatkit_" + name,
         "{{Class}}": "".join(part.capitalize() for part in name.split("_")),
         "{{ENV}}": name.upper(),
+        "{{requires_core}}": requires_core(__version__),
     }
+
+
+def requires_core(version: str) -> str:
+    """``chatkit-core`` from this release up to the next minor one, which may change the hooks."""
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return f"chatkit-core>={major}.{minor},<{major}.{minor + 1}"
 
 
 def render(text: str, values: dict[str, str]) -> str:

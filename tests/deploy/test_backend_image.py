@@ -18,7 +18,7 @@ from tests.deploy.rehearsal import build_stage, parse, rehearsable, run_image
 REASON = "rehearsing an image needs root" if os.geteuid() != 0 else rehearsable()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
-DISTRIBUTIONS = {"chatkit", "chatkit_ollama", "chatkit_openai", "chatkit_ratelimit", "chatkit_redis",
+DISTRIBUTIONS = {"chatkit_core", "chatkit_ollama", "chatkit_openai", "chatkit_ratelimit", "chatkit_redis",
                  "chatkit_knowledge"}
 
 PROBE = """

@@ -28,14 +28,14 @@ def wheels(tmp_path_factory) -> Path:
 
 
 def test_the_core_wheel_holds_every_package_the_widget_and_the_site(wheels):
-    names = set(zipfile.ZipFile(next(wheels.glob("chatkit-*.whl"))).namelist())
+    names = set(zipfile.ZipFile(next(wheels.glob("chatkit_core-*.whl"))).namelist())
     assert "chatkit_core/widget/chatkit.js" in names and "chatkit_core/web/index.html" in names
     assert "chatkit_core/skeleton/package/provider.py.tmpl" in names
     packages = {str(path.parent.relative_to(ROOT)) for path in (ROOT / "chatkit_core").rglob("__init__.py")}
     missing = {p for p in packages if f"{p}/__init__.py" not in names}
     assert not missing, f"add these to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "chatkit = chatkit_core.testing.plugin" in zipfile.ZipFile(next(wheels.glob("chatkit-*.whl"))).read(
+    assert "chatkit = chatkit_core.testing.plugin" in zipfile.ZipFile(next(wheels.glob("chatkit_core-*.whl"))).read(
         entry_points).decode()
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from chatkit_core import hookimpl
 from chatkit_core.health import Health
@@ -47,7 +47,7 @@ class CannedProvider(Provider):
         super().__init__(name, options)
         self._replies = itertools.cycle(options.replies) if options.replies else None
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[Chunk, None]:
         reply = next(self._replies) if self._replies else _quote(request)
         size = self.options.chunk_chars
         for start in range(0, len(reply), size):

@@ -135,7 +135,7 @@ async def _robots(crawl: Crawl) -> None:
     except Skip as skip:
         if skip.keep and skip.status is None:  # unreachable or timed out
             raise
-        crawl.robots.disallow_all = (skip.status or 0) >= 500
+        crawl.robots.disallow_all = (skip.status or 0) >= 500  # type: ignore[attr-defined]  # undocumented
         return
     except AlreadySeen:
         return
@@ -167,7 +167,8 @@ def _is_sitemap(response: httpx.Response, body: bytes) -> bool:
 
 async def _sitemap_urls(crawl: Crawl, url: str, body: bytes) -> list[str]:
     """Page URLs listed by a sitemap or sitemap index, up to ``max_pages``."""
-    pending, urls, fetched, listed = [(url, body)], [], 0, 0
+    pending, fetched, listed = [(url, body)], 0, 0
+    urls: list[str] = []
     cap = crawl.options.max_pages
     while pending:
         where, data = pending.pop(0)

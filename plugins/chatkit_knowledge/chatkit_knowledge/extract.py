@@ -76,7 +76,8 @@ def _sections(root: LexborNode) -> list[Section]:
         _table_lines(table)
     headings = [(heading, _anchor(heading)) for heading in root.css(_HEADINGS)]  # before any is replaced
     for heading, anchor in headings:
-        heading.replace_with(f"{_LINE}\x1e{heading.tag[1]}\x1f{anchor}\x1f{_clean(heading.text())}\x1e{_LINE}")
+        level = (heading.tag or "h2")[1]
+        heading.replace_with(f"{_LINE}\x1e{level}\x1f{anchor}\x1f{_clean(heading.text())}\x1e{_LINE}")
     for br in root.css("br"):
         br.replace_with(_LINE)
     root.unwrap_tags(_INLINE)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from chatkit_core.health import Health
 from chatkit_core.knowledge import Passage
@@ -52,7 +52,7 @@ class ExtractiveProvider(Provider):
     Options = ExtractiveOptions
     options: ExtractiveOptions
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[Chunk, None]:
         answer = compose(request, self.options)
         size = self.options.chunk_chars
         for start in range(0, len(answer), size):

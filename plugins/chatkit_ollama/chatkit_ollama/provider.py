@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
@@ -81,7 +81,7 @@ class OllamaProvider(Provider):
             await self._session.close()
             self._session = None
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[Chunk, None]:
         body = {
             "model": self.options.model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],

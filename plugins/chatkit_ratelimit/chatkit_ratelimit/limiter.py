@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("chatkit.ratelimit")
 T = TypeVar("T")
 
-STRATEGIES = {
+STRATEGIES: dict[str, type[MovingWindowRateLimiter | SlidingWindowCounterRateLimiter | FixedWindowRateLimiter]] = {
     "moving-window": MovingWindowRateLimiter,
     "sliding-window": SlidingWindowCounterRateLimiter,
     "fixed-window": FixedWindowRateLimiter,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import bisect
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from limits.aio.storage import MemoryStorage, Storage
-from limits.storage import storage_from_string
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 
 from chatkit_core.redisclient import connection_pool
 
@@ -28,10 +27,10 @@ def open_storage(
     if parts.scheme == "memory":
         return SweepingMemoryStorage(wrap_exceptions=True), None
     pool = connection_pool(url, timeout=timeout, max_connections=max_connections)
-    storage = storage_from_string(
-        "async+redis://", implementation="redispy", connection_pool=pool, key_prefix=key_prefix,
-        wrap_exceptions=True,
-    )
+    # limits passes connection_pool through to redis-py; its type hints only name scalar options.
+    options: dict[str, Any] = {"connection_pool": pool}
+    storage = RedisStorage("async+redis://", implementation="redispy", key_prefix=key_prefix, wrap_exceptions=True,
+                           **options)
     return storage, pool
 
 
@@ -53,7 +52,7 @@ class SweepingMemoryStorage(MemoryStorage):
         now = time.monotonic()
         if now >= self._next_sweep:
             self._next_sweep = now + 1.0
-            await super()._MemoryStorage__schedule_expiry()
+            await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]  # limits' private method
 
     async def _MemoryStorage__expire_events(self) -> None:
         now = time.time()

@@ -8,12 +8,15 @@ once there are more than ``max_entries``. A store is one Lua script; a lookup is
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from chatkit_core import redisclient
 from chatkit_core.answer_cache import AnswerCache, CacheOptions
 from chatkit_core.environment import EnvSetter, fallback
 from chatkit_core.health import Health
+
+if TYPE_CHECKING:
+    from redis.typing import EncodableT
 
 # KEYS: the answer, the index. ARGV: answer, TTL ms, now, max entries, TTL s.
 _SET = """
@@ -65,10 +68,10 @@ class RedisCache(AnswerCache):
         await self._redis.aclose()
 
     async def get(self, key: str) -> bytes | None:
-        return await self._redis.get(self.options.key_prefix + "answer:" + key)
+        return cast("bytes | None", await self._redis.get(self.options.key_prefix + "answer:" + key))
 
     async def set(self, key: str, value: bytes) -> None:
-        args = [value, int(self.ttl * 1000), repr(time.time()), self.options.max_entries, self.ttl]
+        args: list[EncodableT] = [value, int(self.ttl * 1000), repr(time.time()), self.options.max_entries, self.ttl]
         await self._set(keys=[self.options.key_prefix + "answer:" + key, self._index], args=args)
 
     async def clear(self) -> None:

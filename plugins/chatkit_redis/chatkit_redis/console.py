@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from chatkit_core.codec import decode_message, encode
 from chatkit_core.sessions import (
@@ -155,7 +155,8 @@ class ConsoleIndex:
             await pipe.execute()
 
     async def erase_inactive(self, before: float) -> int:
-        gone = [item.decode() for item in await self.redis.zrangebyscore(self.seen, "-inf", f"({before!r}")]
+        found = cast("list[bytes]", await self.redis.zrangebyscore(self.seen, "-inf", f"({before!r}"))
+        gone = [item.decode() for item in found]
         for start in range(0, len(gone), 500):
             await self.erase(gone[start:start + 500])
         return len(gone)
@@ -182,8 +183,9 @@ class ConsoleIndex:
         found: list[ConversationSummary] = []
         size = _CHUNK if others else limit + 1
         while len(found) <= limit:
-            batch = [(member.decode(), score) for member, score in await self.redis.zrevrangebyscore(
-                source, high, low, start=0, num=size, withscores=True)]
+            scored = cast("list[tuple[bytes, float]]", await self.redis.zrevrangebyscore(
+                source, high, low, start=0, num=size, withscores=True))
+            batch = [(member.decode(), score) for member, score in scored]
             fresh = [(member, score) for member, score in batch if not after or (score, member) < after]
             if not fresh:
                 break

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from chatkit_core import redisclient
 from chatkit_core.codec import decode_message, decode_metadata, encode
@@ -34,6 +34,9 @@ from chatkit_core.sessions import (
     decode_cursor,
 )
 from chatkit_redis.console import ConsoleIndex
+
+if TYPE_CHECKING:
+    from redis.typing import EncodableT
 
 # KEYS: session hash, message list, index. ARGV: message, max messages, TTL ms, now, id.
 # A message already last in the list (its id makes it unique) is not pushed again, so the
@@ -114,8 +117,8 @@ class RedisStore(SessionStore):
     async def create(self, metadata: dict[str, Any]) -> Session:
         session = self._new_session(metadata)
         session_key, _ = self._keys(session.id)
-        fields = {"created_at": repr(session.created_at), "last_seen": repr(session.last_seen),
-                  "metadata": encode(metadata)}
+        fields: dict[EncodableT, EncodableT] = {
+            "created_at": repr(session.created_at), "last_seen": repr(session.last_seen), "metadata": encode(metadata)}
         async with _unavailable(), self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(session_key, mapping=fields)
             pipe.pexpire(session_key, self._ttl_ms)
@@ -136,14 +139,15 @@ class RedisStore(SessionStore):
 
     async def append(self, session_id: str, message: Message) -> bool:
         keys = [*self._keys(session_id), self._index]
-        args = [encode(message), self.options.max_messages, self._ttl_ms, repr(time.time()), session_id]
+        args: list[EncodableT] = [encode(message), self.options.max_messages, self._ttl_ms, repr(time.time()),
+                                  session_id]
         async with _unavailable():
             return bool(await self._append(keys=keys, args=args)) and await self.console.add(session_id, message)
 
     async def ask(self, session_id: str, question: Message, limit: int) -> list[Message] | None:
         keys = [*self._keys(session_id), self._index]
-        args = [encode(question), self.options.max_messages, self._ttl_ms, repr(time.time()), session_id,
-                question.content, limit]
+        args: list[EncodableT] = [encode(question), self.options.max_messages, self._ttl_ms, repr(time.time()),
+                                  session_id, question.content, limit]
         async with _unavailable():
             found = await self._ask(keys=keys, args=args)
             if found is None:
