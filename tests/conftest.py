@@ -56,3 +56,21 @@ def browser():
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+# Markers from what a test uses, so `make check` (-m "not browser and not redis and not nginx and
+# not slow") leaves out every test that starts an outside program, however it gets one.
+_MARKED_BY_FIXTURE = {"browser": "browser", "page": "browser", "fresh_venv": "slow", "llama_url": "slow",
+                      "redis_server": "redis",
+                      "redis_url": "redis"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in _MARKED_BY_FIXTURE.items():
+            if fixture in used:
+                item.add_marker(marker)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "redis" in params.values():
+            item.add_marker("redis")

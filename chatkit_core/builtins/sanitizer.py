@@ -46,7 +46,17 @@ _DROP_WITH_CONTENT = {"script", "style", "iframe", "noscript", "template", "obje
 def clean_markup(text: str) -> str:
     text = _IMAGE.sub(r"\1", _INVISIBLE.sub("", text.replace("\r\n", "\n")))
     parts = _CODE.split(text)
-    return "".join(_escape_code(part) if index % 2 else _clean_prose(part) for index, part in enumerate(parts))
+    return "".join(_escape_code(part) if index % 2 else _prose_before(part, index + 1 < len(parts))
+                   for index, part in enumerate(parts))
+
+
+def _prose_before(prose: str, code_follows: bool) -> str:
+    """Cleaned prose; when it ended a line before code, it still does (markup such as ``</\n``
+    can swallow the newline), so a fenced block stays one when the text is cleaned again."""
+    cleaned = _clean_prose(prose)
+    if code_follows and prose.endswith("\n") and not cleaned.endswith("\n"):
+        cleaned += "\n"
+    return cleaned
 
 
 def _escape_code(code: str) -> str:

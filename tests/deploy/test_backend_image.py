@@ -16,7 +16,7 @@ import pytest
 from tests.deploy.rehearsal import build_stage, parse, rehearsable, run_image
 
 REASON = "rehearsing an image needs root" if os.geteuid() != 0 else rehearsable()
-pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
 
 DISTRIBUTIONS = {"chatkit_core", "chatkit_ollama", "chatkit_openai", "chatkit_ratelimit", "chatkit_redis",
                  "chatkit_knowledge"}

@@ -18,6 +18,8 @@ import pytest
 from tests.conftest import ROOT, Venv
 from tests.support.server import free_port
 
+pytestmark = pytest.mark.slow  # left out of `make check`: builds wheels and virtualenvs
+
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory) -> Path:

@@ -6,8 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.platform.conftest import Site
+
+pytestmark = pytest.mark.slow  # left out of `make check`: builds wheels and virtualenvs
 
 
 def test_the_skeleton_passes_its_tests_and_the_conformance_suite(site: Site, tmp_path):

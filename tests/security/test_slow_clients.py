@@ -18,6 +18,8 @@ from chatkit_core.serving import HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT
 from tests.security.conftest import canned
 from tests.support.server import running_server
 
+pytestmark = pytest.mark.slow  # left out of `make check`: a load test of many connections
+
 SERVER_FILES = 1024
 ATTACKERS = 1100
 
