@@ -9,14 +9,17 @@ FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml uv.lock README.md ./
 COPY chatkit_core/ chatkit_core/
 # The core's wheel carries the widget and the sample site as package data.
 COPY widget/ widget/
 COPY web/ web/
 COPY plugins/ plugins/
-# Wheels for ChatKit, its plugins and every dependency, then a venv without pip holding only those.
-RUN pip wheel --wheel-dir /wheels . \
+# Wheels for ChatKit, its plugins and every dependency at the versions uv.lock pins (exported as
+# constraints), then a venv without pip holding only those.
+RUN pip install "uv==0.13.9" \
+ && uv export --frozen --quiet --no-dev --all-packages --no-emit-workspace --no-hashes -o /tmp/constraints.txt \
+ && pip wheel --constraint /tmp/constraints.txt --wheel-dir /wheels . \
         plugins/chatkit_ollama plugins/chatkit_openai plugins/chatkit_ratelimit plugins/chatkit_redis \
         plugins/chatkit_knowledge \
  && python -m venv --without-pip /opt/chatkit \
