@@ -76,7 +76,8 @@ def test_backend_image_installs_the_core_and_the_bundled_plugins():
     bundled = ["chatkit_ollama", "chatkit_openai", "chatkit_ratelimit", "chatkit_redis", "chatkit_knowledge"]
     for plugin in bundled:
         assert f"plugins/{plugin}" in build
-    assert "pip wheel --wheel-dir /wheels . " in build
+    assert "pip wheel --constraint /tmp/constraints.txt --wheel-dir /wheels . " in build
+    assert "uv export --frozen" in build  # the versions uv.lock pins, not whatever is newest
 
 
 def test_backend_healthcheck_needs_only_python():
