@@ -23,16 +23,9 @@ from pathlib import Path
 import msgspec
 
 from chatkit_core.builtins.stores import SQLiteStore
-from chatkit_core.knowledge import Source
-from chatkit_core.sessions import (
-    ConversationQuery,
-    Feedback,
-    Message,
-    SessionStore,
-    SessionStoreOptions,
-    new_session_id,
-    to_rfc3339,
-)
+from chatkit_core.chat.listing import ConversationQuery
+from chatkit_core.chat.sessions import SessionStore, SessionStoreOptions
+from chatkit_core.models import Feedback, Message, Source, new_session_id, to_rfc3339
 
 RESULTS = Path(__file__).resolve().parent / "results" / "console.md"
 TARGET_MS = 50.0

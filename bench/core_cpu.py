@@ -68,16 +68,17 @@ async def measure(limiter: str, chats: int) -> float:
     """Microseconds of process time per chat, ten questions per conversation."""
     from litestar.testing import AsyncTestClient
 
-    from chatkit_core.app import create_app
-    from chatkit_core.config import load_config
-    from chatkit_core.logs import configure_logging
+    from chatkit_core.http.app import create_app
+    from chatkit_core.platform.assembly import build_runtime
+    from chatkit_core.platform.config import load_config
+    from chatkit_core.platform.logs import configure_logging
 
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as file:
         file.write(config_text(limiter))
     config = load_config(file.name)
     os.unlink(file.name)
     configure_logging(config.logging.level, config.logging.format)
-    app = create_app(config)
+    app = create_app(build_runtime(config))
     async with AsyncTestClient(app):  # runs the lifespan
         sessions = [json.loads((await call(app, "/api/create-session", b"{}"))[1]["body"])["sessionId"]
                     for _ in range(chats // 10 + 10)]

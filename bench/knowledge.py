@@ -115,10 +115,11 @@ async def chat_latency(config_text: str, asked: list[str]) -> list[float]:
 
     from litestar.testing import AsyncTestClient
 
-    from chatkit_core.app import create_app
-    from chatkit_core.config import decode
+    from chatkit_core.http.app import create_app
+    from chatkit_core.platform.assembly import build_runtime
+    from chatkit_core.platform.config import decode
 
-    app = create_app(decode(tomllib.loads(config_text)))
+    app = create_app(build_runtime(decode(tomllib.loads(config_text))))
     timings = []
     async with AsyncTestClient(app) as client:
         session = (await client.post("/api/create-session")).json()["sessionId"]
@@ -224,7 +225,7 @@ with no delay), with and without `[knowledge]` over the index above.
 
 
 def main(argv: list[str] | None = None) -> int:
-    from chatkit_core.logs import configure_logging
+    from chatkit_core.platform.logs import configure_logging
 
     configure_logging("warning", "console")
     parser = argparse.ArgumentParser(prog="python -m bench.knowledge", description=__doc__.split("\n")[0])

@@ -11,46 +11,38 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from chatkit_core.assembly import Components, assemble
-from chatkit_core.config import Config, ConfigError, find_config_path, load_config
-from chatkit_core.plugins import PluginError, collect, describe
-from chatkit_core.providers import Provider
-
-if TYPE_CHECKING:
-    from chatkit_core.runtime import Runtime
+from chatkit_core.chat.providers import Provider
+from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.config import ConfigError, find_config_path, load_config
+from chatkit_core.platform.plugins import PluginError, collect, describe
+from chatkit_core.platform.runtime import Runtime
 
 
-def _load(path: str | None) -> tuple[Config, Components]:
-    """The config and what it assembles, checked by building the app exactly as ``serve`` does."""
-    config = load_config(path)
-    components = assemble(config)
-    _build_app(config, components)
-    return config, components
-
-
-def _build_app(config: Config, components: Components) -> Runtime:
-    """Build the Litestar app exactly as ``serve`` does, without starting it (nothing connects);
-    its runtime is what ``chatkit chat`` answers with."""
-    from chatkit_core.app import create_app
+def _load(path: str | None) -> Runtime:
+    """The runtime the config builds, checked by building the HTTP app exactly as ``serve`` does
+    (nothing is started: nothing connects)."""
+    runtime = build_runtime(load_config(path))
+    from chatkit_core.http.app import create_app
 
     try:
-        return create_app(config, components).state.runtime
+        create_app(runtime)
     except (ConfigError, PluginError):
         raise
     except Exception as error:
         raise ConfigError(f"the server could not be built from this config: {type(error).__name__}: {error}") from None
+    return runtime
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from chatkit_core import serving
+    from chatkit_core.http import serving
 
-    config, components = _load(args.config)
+    runtime = _load(args.config)
+    config = runtime.config
     workers = args.workers or config.server.workers
-    if workers > 1 and components.store_type == "memory":
+    if workers > 1 and runtime.store_type == "memory":
         raise ConfigError(f"sessions.store = \"memory\" keeps conversations inside one process, so {workers} workers "
                           "would each see a different part of them; use store = \"sqlite\" or \"redis\"")
     found = find_config_path(args.config)
@@ -60,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or config.server.port
     print(f"ChatKit on http://{host}:{port}  (config: {config.source})", file=sys.stderr)
     uvicorn.run(
-        "chatkit_core.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+        "chatkit_core.http.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
         log_level=config.logging.level, access_log=False, server_header=False,
         # X-Forwarded-For is read by ChatKit itself, from server.trusted_proxies only.
         proxy_headers=False, timeout_graceful_shutdown=10,
@@ -82,7 +74,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         if "error" in row:
             registers = f"FAILED TO LOAD: {row['error']}"
         print(f"{row['name']:<34} {kind:<24} {registers}")
-    from chatkit_core.plugins import problems
+    from chatkit_core.platform.plugins import problems
 
     for problem in problems():
         print(f"problem: {problem}")
@@ -106,7 +98,8 @@ def redact_credentials(text: str) -> str:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    config, components = _load(args.config)
+    components = _load(args.config)
+    config = components.config
 
     def say(line: str) -> None:  # every line, URLs inside warnings included
         print(redact_credentials(line))
@@ -151,14 +144,14 @@ def _limits(provider: Provider, chat_max_tokens: int) -> str:
     return f"max_tokens {cap or 'none'}; {queue}"
 
 
-def _example_warnings(components: Components) -> list[str]:
+def _example_warnings(components: Runtime) -> list[str]:
     return [f"providers.{p.name}: example provider (type {components.provider_types[p.name]}): "
             "not for a deployed site" for p in components.providers if p.example]
 
 
-async def _probe(components: Components) -> None:
+async def _probe(components: Runtime) -> None:
     """Ask each provider's server whether it answers (only with --probe: it goes on the network)."""
-    from chatkit_core.health import probe
+    from chatkit_core.chat.health import probe
 
     print("probes:")
     await asyncio.gather(*(provider.start() for provider in components.providers))
@@ -176,51 +169,46 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 async def _chat(args: argparse.Namespace) -> int:
     """One message through the same conversation path as the API, in a conversation of its own
-    that is erased afterwards."""
-    from chatkit_core import conversation
-    from chatkit_core.errors import APIError
+    that is erased afterwards. No HTTP app is built."""
+    from chatkit_core.chat.errors import ChatError
 
-    config = load_config(args.config)
-    components = assemble(config)
-    runtime = _build_app(config, components)
-    await components.start()
-    try:
-        async with conversation.store_errors():
-            session = await runtime.store.create({})
+    runtime = build_runtime(load_config(args.config))
+    conversation = runtime.conversation
+    async with runtime.running():
         try:
-            request = await conversation.ask(runtime, session.id, args.message)
-            async with contextlib.aclosing(conversation.answer_events(runtime, session.id, request)) as events:
-                async for event in events:
-                    if _show(event):
-                        return 1
-        finally:
-            with contextlib.suppress(Exception):
-                await runtime.store.delete(session.id)
-    except APIError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return 1
-    finally:
-        await components.close()
+            session = await conversation.start({})
+            try:
+                request = await conversation.ask(session.id, args.message)
+                async with contextlib.aclosing(conversation.answer_events(session.id, request)) as events:
+                    async for event in events:
+                        if _show(event):
+                            return 1
+            finally:
+                with contextlib.suppress(Exception):
+                    await runtime.store.delete(session.id)
+        except ChatError as error:
+            print(f"error: {error.message}", file=sys.stderr)
+            return 1
     return 0
 
 
 def _show(event: object) -> bool:
     """Print one event of a streamed answer; True when the answer failed."""
-    from chatkit_core import conversation
+    from chatkit_core.chat import turn
 
-    if isinstance(event, conversation.Opened):
+    if isinstance(event, turn.Opened):
         tried = f" after {', '.join(event.fallbacks)}" if event.fallbacks else ""
         print(f"[{event.provider} / {event.model}{tried}]", file=sys.stderr)
-    elif isinstance(event, conversation.Delta):
+    elif isinstance(event, turn.Delta):
         print(html.unescape(event.text), end="", flush=True)
-    elif isinstance(event, conversation.Done):
+    elif isinstance(event, turn.Done):
         print()
         for source in event.message.sources:
             print(f"source: {html.unescape(source.title)} {source.url}".rstrip(), file=sys.stderr)
-    elif isinstance(event, conversation.Failed) and event.fallbacks:
+    elif isinstance(event, turn.Failed) and event.fallbacks:
         print(f"error: no provider answered ({', '.join(event.fallbacks)})", file=sys.stderr)
         return True
-    elif isinstance(event, conversation.Failed):
+    elif isinstance(event, turn.Failed):
         print(f"\nerror: {event.error.message} ({event.error.code})", file=sys.stderr)
         return True
     return False
@@ -290,7 +278,7 @@ def _add_plugin_commands(commands: argparse._SubParsersAction, config_help: str)
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from chatkit_core.logs import configure_logging
+    from chatkit_core.platform.logs import configure_logging
 
     configure_logging(os.environ.get("LOG_LEVEL", "warning").lower() if args.command != "serve" else "info",
                       "console" if args.command == "chat" else "json")

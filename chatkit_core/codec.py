@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from chatkit_core.sessions import Message
+from chatkit_core.models import Message
 
 encode = msgspec.json.Encoder().encode
 """A message, session metadata or any msgspec-encodable value as JSON bytes."""

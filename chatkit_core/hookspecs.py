@@ -4,7 +4,7 @@ Every hook is a collector. It receives a ``register`` callable and calls it once
 thing the plugin contributes. The core decides order and selection from ``chatkit.toml``;
 the order in which pluggy calls implementations never matters.
 
-Each registration is checked when it is made (``chatkit_core.checks``): a thing that is not
+Each registration is checked when it is made (``chatkit_core.platform.checks``): a thing that is not
 what its hook asks for, or a name another plugin registers too, is refused wherever the
 config uses it, with a message naming the plugin. docs/plugins.md has an example of each.
 """
@@ -22,9 +22,9 @@ def register_providers(register):
     """Register provider types.
 
     Call ``register(type_name, provider_class)``; ``provider_class`` subclasses
-    :class:`chatkit_core.providers.Provider` and implements ``stream``; its ``Options``
-    subclasses :class:`chatkit_core.providers.ProviderOptions` and may declare ``env`` and
-    ``default_chain`` (:mod:`chatkit_core.environment`). Every ``[providers.NAME]`` table whose
+    :class:`chatkit_core.chat.providers.Provider` and implements ``stream``; its ``Options``
+    subclasses :class:`chatkit_core.chat.providers.ProviderOptions` and may declare ``env`` and
+    ``default_chain`` (:mod:`chatkit_core.platform.environment`). Every ``[providers.NAME]`` table whose
     ``type`` is ``type_name`` is decoded into ``provider_class.Options`` and becomes
     ``provider_class(NAME, options)``.
     """
@@ -47,7 +47,7 @@ def register_rate_limiters(register):
     """Register rate limiter types.
 
     Call ``register(type_name, limiter_class)``; ``limiter_class`` subclasses
-    :class:`chatkit_core.ratelimit.RateLimiter`. ``[rate_limit]`` with ``type = type_name``
+    :class:`chatkit_core.chat.ratelimit.RateLimiter`. ``[rate_limit]`` with ``type = type_name``
     is decoded into ``limiter_class.Options`` and becomes ``limiter_class(options)``.
     """
 
@@ -57,7 +57,7 @@ def register_session_stores(register):
     """Register session store types.
 
     Call ``register(type_name, store_class)``; ``store_class`` subclasses
-    :class:`chatkit_core.sessions.SessionStore`. ``[sessions]`` with ``store = type_name``
+    :class:`chatkit_core.chat.sessions.SessionStore`. ``[sessions]`` with ``store = type_name``
     is decoded into ``store_class.Options`` and becomes ``store_class(options)``.
     """
 
@@ -67,7 +67,7 @@ def register_answer_caches(register):
     """Register answer cache types.
 
     Call ``register(type_name, cache_class)``; ``cache_class`` subclasses
-    :class:`chatkit_core.answer_cache.AnswerCache` and implements ``get``, ``set`` and
+    :class:`chatkit_core.chat.answer_cache.AnswerCache` and implements ``get``, ``set`` and
     ``clear``. ``[cache]`` with ``enabled = true`` and ``type = type_name`` is decoded into
     ``cache_class.Options`` and becomes ``cache_class(options)``.
     """
@@ -78,7 +78,7 @@ def register_middleware(register):
     """Register named ASGI middleware.
 
     Call ``register(name, factory)``; ``factory(config)`` or ``factory(config, options)``
-    receives the resolved :class:`chatkit_core.config.Config` and, when its second parameter
+    receives the resolved :class:`chatkit_core.platform.config.Config` and, when its second parameter
     is annotated with a msgspec Struct, the ``[middleware.NAME]`` table decoded into it. It
     returns Litestar middleware (a ``DefineMiddleware`` or an ASGI middleware factory
     ``app -> app``), or ``None`` to stay out of the stack. ``chatkit config check`` calls it.
@@ -92,7 +92,7 @@ def register_retrievers(register):
     """Register knowledge retriever types.
 
     Call ``register(type_name, retriever_class)``; ``retriever_class`` subclasses
-    :class:`chatkit_core.knowledge.Retriever`. ``[knowledge]`` with ``type = type_name``
+    :class:`chatkit_core.chat.knowledge.Retriever`. ``[knowledge]`` with ``type = type_name``
     is decoded into ``retriever_class.Options`` and becomes ``retriever_class(options)``.
     Without a ``[knowledge]`` table no retriever is built.
     """
@@ -102,7 +102,7 @@ def register_retrievers(register):
 def register_commands(register):
     """Register ``chatkit`` subcommands.
 
-    Call ``register(command)`` with an instance of a :class:`chatkit_core.commands.Command`
+    Call ``register(command)`` with an instance of a :class:`chatkit_core.platform.commands.Command`
     subclass: its ``name`` and ``help`` appear in ``chatkit --help``, ``add_arguments(parser)``
     declares its options on an argparse parser (``--config`` is already there), and
     ``run(args)`` returns the exit status. A command whose ``add_arguments`` fails is left

@@ -6,7 +6,7 @@ import time
 from collections import OrderedDict
 
 from chatkit_core import hookimpl
-from chatkit_core.answer_cache import AnswerCache, CacheOptions
+from chatkit_core.chat.answer_cache import AnswerCache, CacheOptions
 
 
 class MemoryCache(AnswerCache):

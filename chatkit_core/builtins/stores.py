@@ -15,25 +15,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from chatkit_core import hookimpl
-from chatkit_core.codec import decode_message, decode_metadata, encode
-from chatkit_core.health import Health
-from chatkit_core.sessions import (
+from chatkit_core.chat.health import Health
+from chatkit_core.chat.listing import (
     ConversationPage,
     ConversationQuery,
     ConversationSummary,
-    Feedback,
     Flags,
-    Message,
-    Session,
-    SessionStore,
-    SessionStoreOptions,
-    StoreUnavailable,
+    Listing,
     decode_cursor,
     encode_cursor,
     summary,
-    unanswered,
     words,
 )
+from chatkit_core.chat.sessions import SessionStore, SessionStoreOptions, StoreUnavailable, unanswered
+from chatkit_core.codec import decode_message, decode_metadata, encode
+from chatkit_core.models import Feedback, Message, Session
 
 T = TypeVar("T")
 
@@ -52,7 +48,7 @@ class _Conversation:
         self.messages: deque[Message] = deque(maxlen=max_messages)
 
 
-class MemoryStore(SessionStore):
+class MemoryStore(SessionStore, Listing):
     """Sessions in a dict ordered by last activity, so expiry and eviction pop from the front.
 
     When full, a new session first displaces sessions nobody has written in yet, oldest
@@ -197,7 +193,7 @@ _SWEEP_EVERY = 60.0
 """Seconds between deletions of expired sessions."""
 
 
-class SQLiteStore(SessionStore):
+class SQLiteStore(SessionStore, Listing):
     """Sessions in a SQLite file in WAL mode.
 
     Several worker processes may share the file: each opens its own connections at start-up,

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from chatkit_core import __version__
-from chatkit_core.config import ConfigError
+from chatkit_core.platform.config import ConfigError
 
 # Template file -> path in the new plugin (``package`` becomes the import package).
 FILES = {

@@ -1,17 +1,16 @@
-"""In-process ChatKit apps for tests: a config from TOML text, throwaway plugins, a client."""
+"""For tests: a config from TOML text, and throwaway plugins registered for a block (the started
+app and its client are :func:`chatkit_core.http.testing.app_client`)."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
 import tomllib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from litestar.testing import AsyncTestClient
-
-from chatkit_core.config import Config, apply_environment, decode, interpolate
-from chatkit_core.plugins import pm
+from chatkit_core.platform.config import Config, apply_environment, decode, interpolate
+from chatkit_core.platform.plugins import pm
 
 _names = itertools.count()
 
@@ -36,18 +35,3 @@ def registered(plugins: Iterable[Any]) -> Any:
             if name is not None:
                 pm.unregister(name=name)
 
-
-@contextlib.asynccontextmanager
-async def app_client(text: str = "", plugins: Iterable[Any] = (),
-                     environ: dict[str, str] | None = None) -> AsyncIterator[AsyncTestClient]:
-    """A started app for the config ``text`` with ``plugins`` registered, and a client for it.
-
-    The app is the one ``chatkit serve`` builds (``chatkit_core.app.create_app``); its
-    lifespan runs, so providers and stores are started and closed as in production.
-    """
-    from chatkit_core.app import create_app
-
-    with registered(plugins):
-        app = create_app(config_from(text, environ))
-        async with AsyncTestClient(app, raise_server_exceptions=False) as client:
-            yield client

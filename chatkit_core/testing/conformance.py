@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from chatkit_core.providers import ChatMessage, ChatRequest, Chunk, Provider, ProviderError
+from chatkit_core.chat.providers import ChatMessage, ChatRequest, Chunk, Provider, ProviderError
 from chatkit_core.testing.upstream import closed_port_url
 
 REQUEST = ChatRequest(messages=[ChatMessage("system", "Be brief."),

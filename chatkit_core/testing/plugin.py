@@ -1,7 +1,7 @@
 """The pytest plugin (entry point ``pytest11``): ChatKit fixtures for any project's tests.
 
 - ``chatkit_app``: ``async with chatkit_app(toml, plugins=[MyPlugin()]) as client`` — a started
-  in-process app and an ``AsyncTestClient`` (see ``chatkit_core.testing.app.app_client``);
+  in-process app and an ``AsyncTestClient`` (see :func:`chatkit_core.http.testing.app_client`);
 - ``chatkit_plugins``: ``chatkit_plugins(MyPlugin())`` registers plugins until the test ends;
 - ``fake_upstream``: a started :class:`chatkit_core.testing.FakeUpstream`.
 """
@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from chatkit_core.testing.app import app_client, registered
+from chatkit_core.http.testing import app_client
+from chatkit_core.testing.app import registered
 from chatkit_core.testing.upstream import FakeUpstream
 
 

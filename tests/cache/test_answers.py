@@ -6,7 +6,7 @@ import json
 
 from litestar.testing import AsyncTestClient
 
-from chatkit_core.testing.app import app_client
+from chatkit_core.http.testing import app_client
 from tests.cache.conftest import cache_config
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.server import Script

@@ -11,7 +11,7 @@ from chatkit_redis.cache import RedisCache, RedisCacheOptions
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
-from chatkit_core.testing.app import app_client
+from chatkit_core.http.testing import app_client
 from tests.cache.conftest import cache_config
 from tests.cache.test_answers import chat, stream
 from tests.fakes.server import Script

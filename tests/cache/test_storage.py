@@ -9,9 +9,9 @@ import msgspec
 from chatkit_knowledge.build import build
 from chatkit_knowledge.options import SqliteOptions
 
-from chatkit_core.answer_cache import CacheOptions, normalise
 from chatkit_core.builtins.answer_cache import MemoryCache
-from chatkit_core.testing.app import app_client
+from chatkit_core.chat.answer_cache import CacheOptions, normalise
+from chatkit_core.http.testing import app_client
 from tests.cache.conftest import cache_config
 from tests.cache.test_answers import chat
 from tests.fakes.server import Script

@@ -7,7 +7,7 @@ import pytest
 from chatkit_redis import RedisOptions, RedisStore
 
 from chatkit_core.builtins.stores import MemoryOptions, MemoryStore, SQLiteStore
-from chatkit_core.sessions import SessionStoreOptions
+from chatkit_core.chat.sessions import SessionStoreOptions
 from tests.redis_store.redis_server import redis_server
 
 __all__ = ["redis_server"]

@@ -7,8 +7,9 @@ import time
 import pytest
 from litestar.testing import AsyncTestClient
 
-from chatkit_core.app import create_app
-from chatkit_core.config import ConfigError
+from chatkit_core.http.app import create_app
+from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.config import ConfigError
 from tests.console.helpers import TOKEN, console_config, csrf_of, login_nonce, sign_in
 from tests.core.conftest import CANNED, config_from, new_session
 
@@ -22,7 +23,8 @@ BASE = "http://testserver.local"  # a whole URL, so a path like //admin reaches 
 
 
 def client_for(text: str, base_url: str = BASE) -> AsyncTestClient:
-    return AsyncTestClient(create_app(config_from(text)), base_url=base_url, raise_server_exceptions=False)
+    app = create_app(build_runtime(config_from(text)))
+    return AsyncTestClient(app, base_url=base_url, raise_server_exceptions=False)
 
 
 async def chat(client, text: str = "Hello") -> str:

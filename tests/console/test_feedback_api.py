@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from litestar.testing import AsyncTestClient
 
-from chatkit_core.app import create_app
+from chatkit_core.http.app import create_app
+from chatkit_core.platform.assembly import build_runtime
 from tests.core.conftest import CANNED, config_from, new_session
 
 LIMITED = CANNED.replace('type = "none"', 'type = "limits"\nper_ip = ["4/minute"]\nper_session = ["100/minute"]')
@@ -14,7 +15,8 @@ LIMITED = CANNED.replace('type = "none"', 'type = "limits"\nper_ip = ["4/minute"
 @pytest.fixture(params=["memory", "sqlite"])
 async def client(request, tmp_path):
     table = f'\n[sessions]\nstore = "sqlite"\nurl = "sqlite:///{tmp_path}/s.db"\n' if request.param == "sqlite" else ""
-    async with AsyncTestClient(create_app(config_from(CANNED + table)), raise_server_exceptions=False) as client:
+    app = create_app(build_runtime(config_from(CANNED + table)))
+    async with AsyncTestClient(app, raise_server_exceptions=False) as client:
         yield client
 
 
@@ -79,7 +81,8 @@ async def test_invalid_bodies(client, body, field):
 
 
 async def test_ratings_are_rate_limited_like_chat():
-    async with AsyncTestClient(create_app(config_from(LIMITED)), raise_server_exceptions=False) as client:
+    app = create_app(build_runtime(config_from(LIMITED)))
+    async with AsyncTestClient(app, raise_server_exceptions=False) as client:
         session, _, reply = await chatted(client)  # create-session and chat spend 2 of 4
         url = f"/api/session/{session}/messages/{reply['id']}/feedback"
         assert (await client.post(url, json={"rating": "up"})).status_code == 200

@@ -7,8 +7,9 @@ import asyncio
 import pytest
 from litestar.testing import AsyncTestClient
 
-from chatkit_core.app import create_app
-from chatkit_core.config import ConfigError
+from chatkit_core.http.app import create_app
+from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.config import ConfigError
 from tests.core.conftest import CANNED, config_from, new_session
 
 
@@ -16,7 +17,7 @@ from tests.core.conftest import CANNED, config_from, new_session
 async def test_idle_conversations_are_erased_after_the_retention_period(store, tmp_path):
     url = f"sqlite:///{tmp_path}/s.db" if store == "sqlite" else ""
     config = config_from(CANNED + f'[sessions]\nstore = "{store}"\nurl = "{url}"\n[admin]\nretention = "2s"\n')
-    async with AsyncTestClient(create_app(config), raise_server_exceptions=False) as client:
+    async with AsyncTestClient(create_app(build_runtime(config)), raise_server_exceptions=False) as client:
         old = await new_session(client)
         await client.post("/api/chat", json={"sessionId": old, "message": "Erase me later"})
         await asyncio.sleep(1.2)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from chatkit_core.knowledge import Source
-from chatkit_core.sessions import BadCursor, ConversationQuery, Feedback, Message, new_message_id, now_rfc3339
+from chatkit_core.chat.listing import BadCursor, ConversationQuery
+from chatkit_core.models import Feedback, Message, Source, new_message_id, now_rfc3339
 
 
 def question(text: str) -> Message:

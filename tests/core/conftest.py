@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from litestar.testing import AsyncTestClient
 
-from chatkit_core.app import create_app
-from chatkit_core.config import apply_environment, decode, interpolate
+from chatkit_core.http.app import create_app
+from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.config import apply_environment, decode, interpolate
 
 CANNED = """
 [chain]
@@ -34,7 +35,7 @@ def make_client() -> Callable[[str], AsyncTestClient]:
     """``async with make_client(toml) as client``: a started app for that config."""
 
     def make(text: str = CANNED) -> AsyncTestClient:
-        return AsyncTestClient(create_app(config_from(text)), raise_server_exceptions=False)
+        return AsyncTestClient(create_app(build_runtime(config_from(text))), raise_server_exceptions=False)
 
     return make
 

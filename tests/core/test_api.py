@@ -5,9 +5,9 @@ import asyncio
 import pytest
 
 from chatkit_core import hookimpl
-from chatkit_core.plugins import pm
-from chatkit_core.ratelimit import Decision, RateLimiter
-from chatkit_core.sessions import SessionStore, StoreUnavailable
+from chatkit_core.chat.ratelimit import Decision, RateLimiter
+from chatkit_core.chat.sessions import SessionStore, StoreUnavailable
+from chatkit_core.platform.plugins import pm
 from tests.core.conftest import CANNED, new_session
 
 
@@ -134,7 +134,7 @@ class BrokenStore(SessionStore):
     append = messages = delete = count = get
 
     async def health(self):
-        from chatkit_core.health import Health
+        from chatkit_core.chat.health import Health
 
         return Health("down", "unreachable")
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from chatkit_core.breaker import Breaker
+from chatkit_core.chat.breaker import Breaker
 from tests.core.conftest import new_session
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.server import Script

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from chatkit_core.chain import Chain, ChainFailed, Finished, StreamBroken
-from chatkit_core.config import ChainConfig
-from chatkit_core.metrics import Metrics
-from chatkit_core.providers import ChatMessage, ChatRequest, Chunk, Provider, ProviderOptions
+from chatkit_core.chat.chain import Chain, ChainFailed, Finished, StreamBroken
+from chatkit_core.chat.metrics import Metrics
+from chatkit_core.chat.providers import ChatMessage, ChatRequest, Chunk, Provider, ProviderOptions
+from chatkit_core.platform.config import ChainConfig
 
 REQUEST = ChatRequest(messages=[ChatMessage("user", "hello")])
 

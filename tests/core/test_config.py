@@ -3,17 +3,17 @@ from typing import Any, ClassVar
 import pytest
 
 from chatkit_core import hookimpl
-from chatkit_core.assembly import assemble
-from chatkit_core.config import ConfigError, load_config
-from chatkit_core.plugins import pm
-from chatkit_core.providers import Chunk, Provider, ProviderOptions
+from chatkit_core.chat.providers import Chunk, Provider, ProviderOptions
+from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.config import ConfigError, load_config
+from chatkit_core.platform.plugins import pm
 from tests.conftest import ROOT
 from tests.core.conftest import config_from
 
 
 def refused(text: str, environ: dict[str, str] | None = None) -> str:
     with pytest.raises(ConfigError) as caught:
-        assemble(config_from(text, environ))
+        build_runtime(config_from(text, environ))
     return str(caught.value)
 
 
@@ -110,7 +110,7 @@ def test_config_file_lookup(tmp_path, monkeypatch):
 
 
 def test_chain_defaults_to_file_order():
-    components = assemble(config_from('[providers.b]\ntype = "canned"\n[providers.a]\ntype = "canned"'))
+    components = build_runtime(config_from('[providers.b]\ntype = "canned"\n[providers.a]\ntype = "canned"'))
     assert [p.name for p in components.providers] == ["b", "a"]
 
 
@@ -156,6 +156,7 @@ def test_a_plugin_joins_the_default_chain_when_its_variable_is_set(declaring, tm
 
 
 def test_core_names_no_plugin():
-    source = (ROOT / "chatkit_core" / "config.py").read_text() + (ROOT / "chatkit_core" / "assembly.py").read_text()
-    for name in ("ollama", "openai", "OPENAI_API_KEY", "REDIS_URL", "RATE_LIMIT_"):
-        assert name not in source.replace("chatkit-ollama", "")
+    for module in ("config.py", "assembly.py", "plugins.py", "runtime.py"):
+        source = (ROOT / "chatkit_core" / "platform" / module).read_text()
+        for name in ("ollama", "openai", "OPENAI_API_KEY", "REDIS_URL", "RATE_LIMIT_"):
+            assert name not in source.replace("chatkit-ollama", ""), (module, name)

@@ -5,17 +5,11 @@ from __future__ import annotations
 import pytest
 
 from chatkit_core import hookimpl
-from chatkit_core.config import ConfigError
-from chatkit_core.knowledge import (
-    Passage,
-    Retriever,
-    RetrieverOptions,
-    cited_sources,
-    context_message,
-    search_query,
-)
-from chatkit_core.plugins import pm
-from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderOptions
+from chatkit_core.chat.knowledge import Retriever, RetrieverOptions, cited_sources, context_message, search_query
+from chatkit_core.chat.providers import ChatRequest, Chunk, Provider, ProviderOptions
+from chatkit_core.models import Passage
+from chatkit_core.platform.config import ConfigError
+from chatkit_core.platform.plugins import pm
 from tests.core.conftest import config_from, new_session
 
 PAGES = [
@@ -139,7 +133,7 @@ async def test_without_a_knowledge_table_nothing_changes(make_client):
 
 
 def test_unknown_retriever_type_names_the_key():
-    from chatkit_core.assembly import build_knowledge
+    from chatkit_core.platform.assembly import build_knowledge
 
     with pytest.raises(ConfigError, match=r"knowledge.type: unknown retriever type 'vector'.*list"):
         build_knowledge(config_from(BASE + '[knowledge]\ntype = "vector"\n'))

@@ -6,7 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from chatkit_core.app import create_app
+from chatkit_core.http.app import create_app
+from chatkit_core.platform.assembly import build_runtime
 from tests.core.conftest import CANNED, config_from
 
 json_values = st.recursive(
@@ -20,7 +21,7 @@ chat_like = st.fixed_dictionaries({}, optional={
 bodies = (st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode())
           | chat_like.map(lambda v: json.dumps(v).encode()))
 
-app = create_app(config_from(CANNED + "[sessions]\nnew_per_minute = 0\n"))  # bodies here, not quotas
+app = create_app(build_runtime(config_from(CANNED + "[sessions]\nnew_per_minute = 0\n")))  # bodies here, not quotas
 ALLOWED = {"/api/chat": {400, 404, 413, 415}, "/api/create-session": {201, 400, 413, 415}}
 
 

@@ -7,10 +7,10 @@ import sys
 import pytest
 
 from chatkit_core import hookimpl
-from chatkit_core.assembly import assemble
-from chatkit_core.config import ConfigError
-from chatkit_core.plugins import PluginError, collect, pm, registry
-from chatkit_core.providers import Chunk, Provider
+from chatkit_core.chat.providers import Chunk, Provider
+from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.config import ConfigError
+from chatkit_core.platform.plugins import PluginError, collect, pm, registry
 from tests.core.conftest import config_from, new_session
 
 
@@ -56,7 +56,7 @@ async def test_registered_plugin_answers_and_unregistered_is_gone(echo_plugin, m
         assert response.headers["x-tag"] == "1"
     pm.unregister(name="echo-plugin")
     with pytest.raises(ConfigError, match="unknown provider type 'echo'"):
-        assemble(config_from('[providers.e]\ntype = "echo"'))
+        build_runtime(config_from('[providers.e]\ntype = "echo"'))
     pm.register(EchoPlugin(), name="echo-plugin")
 
 
@@ -72,18 +72,19 @@ def test_duplicate_names_are_refused(echo_plugin):
         assert registry("register_providers").clashes == {"echo": ["again", "echo-plugin"]}
         with pytest.raises(PluginError, match="provider type 'echo' is registered by both plugin 'again' and "
                                               "plugin 'echo-plugin'"):
-            assemble(config_from('[providers.e]\ntype = "echo"'))
+            build_runtime(config_from('[providers.e]\ntype = "echo"'))
     finally:
         pm.unregister(name="again")
 
 
 def test_middleware_order_comes_from_config(echo_plugin):
-    default = assemble(config_from('[providers.e]\ntype = "echo"'))
+    default = build_runtime(config_from('[providers.e]\ntype = "echo"'))
     assert [name for name, _ in default.middleware] == ["access_log", "security_headers", "cors", "tag"]
-    chosen = assemble(config_from('[providers.e]\ntype = "echo"\n[middleware]\norder = ["tag"]\ndisabled = ["cors"]'))
+    chosen = build_runtime(config_from('[providers.e]\ntype = "echo"\n[middleware]\norder = ["tag"]\n'
+                                       'disabled = ["cors"]'))
     assert [name for name, _ in chosen.middleware] == ["tag", "access_log", "security_headers"]
     with pytest.raises(ConfigError, match=r"middleware\.order: unknown name 'nope'"):
-        assemble(config_from('[providers.e]\ntype = "echo"\n[middleware]\norder = ["nope"]'))
+        build_runtime(config_from('[providers.e]\ntype = "echo"\n[middleware]\norder = ["nope"]'))
 
 
 def test_cli_lists_entry_point_plugins():

@@ -11,7 +11,8 @@ import pytest
 
 from chatkit_core.builtins import stores
 from chatkit_core.builtins.stores import MemoryOptions, MemoryStore, SQLiteStore
-from chatkit_core.sessions import Message, SessionStore, SessionStoreOptions, new_message_id, now_rfc3339
+from chatkit_core.chat.sessions import SessionStore, SessionStoreOptions
+from chatkit_core.models import Message, new_message_id, now_rfc3339
 
 
 def message(text: str, role: str = "user") -> Message:
@@ -132,7 +133,8 @@ async def test_sqlite_survives_a_restart(tmp_path):
 WRITER = """
 import asyncio, sys
 from chatkit_core.builtins.stores import SQLiteStore
-from chatkit_core.sessions import Message, SessionStoreOptions, new_message_id, now_rfc3339
+from chatkit_core.models import Message, new_message_id, now_rfc3339
+from chatkit_core.chat.sessions import SessionStoreOptions
 async def main(url, session_id, tag):
     store = SQLiteStore(SessionStoreOptions(store="sqlite", url=url, max_messages=1000))
     await store.start()

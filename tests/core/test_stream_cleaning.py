@@ -3,7 +3,7 @@
 import pytest
 
 from chatkit_core.builtins.sanitizer import clean_markup
-from chatkit_core.sanitize import StreamCleaner
+from chatkit_core.chat.sanitize import StreamCleaner
 
 PARAGRAPH = "Here is **bold** text, a < b, `<div>` as code & more words to fill the line. "
 TEXTS = [

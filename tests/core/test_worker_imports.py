@@ -26,13 +26,14 @@ CONSOLE = '\n[admin]\ntoken = "console-test-token-0123456789"\n'
 
 # Only `chatkit index`, the console and Redis-backed plugins need these.
 OPTIONAL = ["redis", "jinja2", "tqdm", "markdown_it", "selectolax", "defusedxml", "httpx",
-            "chatkit_knowledge.build", "chatkit_knowledge.crawl", "chatkit_core.admin.views"]
+            "chatkit_knowledge.build", "chatkit_knowledge.crawl", "chatkit_core.http.admin.views"]
 
 PROBE = """
 import json, sys
-from chatkit_core.app import create_app
-from chatkit_core.config import load_config
-create_app(load_config(sys.argv[1]))
+from chatkit_core.http.app import create_app
+from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.config import load_config
+create_app(build_runtime(load_config(sys.argv[1])))
 print(json.dumps([name for name in sys.argv[2:] if name in sys.modules]))
 """
 
@@ -50,4 +51,4 @@ def test_a_worker_without_console_index_or_redis_loads_none_of_them(tmp_path):
 
 
 def test_the_console_loads_its_views_when_turned_on(tmp_path):
-    assert loaded(tmp_path, SERVED + CONSOLE) == ["jinja2", "chatkit_core.admin.views"]
+    assert loaded(tmp_path, SERVED + CONSOLE) == ["jinja2", "chatkit_core.http.admin.views"]

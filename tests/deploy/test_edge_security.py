@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from chatkit_core.builtins.site_keys import hash_site_key
+from chatkit_core.http.site_keys import hash_site_key
 from tests.deploy.edge import NGINX, running_nginx
 from tests.security.conftest import raw_request
 from tests.support.server import running_server

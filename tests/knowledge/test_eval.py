@@ -17,8 +17,9 @@ from chatkit_knowledge.language import NOT_FOUND
 from chatkit_knowledge.options import SqliteOptions
 from litestar.testing import AsyncTestClient
 
-from chatkit_core.app import create_app
-from chatkit_core.config import convert
+from chatkit_core.http.app import create_app
+from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.config import convert
 from tests.conftest import ROOT
 from tests.core.conftest import config_from, new_session
 
@@ -44,7 +45,7 @@ def demo_config(tmp_path_factory) -> str:
 
 
 async def answers(config: str, questions: list[dict]) -> list[dict]:
-    async with AsyncTestClient(create_app(config_from(config)), raise_server_exceptions=False) as client:
+    async with AsyncTestClient(create_app(build_runtime(config_from(config))), raise_server_exceptions=False) as client:
         found = []
         for question in questions:
             session = await new_session(client)
@@ -59,7 +60,7 @@ def declined(message: dict) -> bool:
 
 
 async def test_recall_at_3(demo_config):
-    from chatkit_core.assembly import build_knowledge
+    from chatkit_core.platform.assembly import build_knowledge
 
     knowledge = build_knowledge(config_from(demo_config))
     await knowledge.retriever.start()

@@ -10,9 +10,10 @@ from chatkit_knowledge.extractive import ExtractiveOptions, ExtractiveProvider, 
 from chatkit_knowledge.options import SqliteOptions
 from litestar.testing import AsyncTestClient
 
-from chatkit_core.app import create_app
-from chatkit_core.knowledge import Passage
-from chatkit_core.providers import ChatMessage, ChatRequest
+from chatkit_core.chat.providers import ChatMessage, ChatRequest
+from chatkit_core.http.app import create_app
+from chatkit_core.models import Passage
+from chatkit_core.platform.assembly import build_runtime
 from tests.core.conftest import config_from, new_session
 from tests.fakes.server import closed_port_url
 
@@ -88,7 +89,7 @@ def bakery(tmp_path: Path) -> str:
 
 
 async def test_without_a_model_the_chain_falls_back_to_the_sites_own_words(bakery):
-    async with AsyncTestClient(create_app(config_from(bakery)), raise_server_exceptions=False) as client:
+    async with AsyncTestClient(create_app(build_runtime(config_from(bakery))), raise_server_exceptions=False) as client:
         session = await new_session(client)
         reply = (await client.post("/api/chat", json={"sessionId": session, "message": "Are you open on Sunday?"}))
         message = reply.json()["message"]
@@ -102,7 +103,7 @@ async def test_without_a_model_the_chain_falls_back_to_the_sites_own_words(baker
 
 
 async def test_page_text_reaches_visitors_only_through_the_output_sanitizer(bakery):
-    async with AsyncTestClient(create_app(config_from(bakery)), raise_server_exceptions=False) as client:
+    async with AsyncTestClient(create_app(build_runtime(config_from(bakery))), raise_server_exceptions=False) as client:
         session = await new_session(client)
         reply = await client.post("/api/chat", json={"sessionId": session, "message": "cheesecake recipe"})
         message = reply.json()["message"]

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from chatkit_core.app import create_app
+from chatkit_core.http.app import create_app
+from chatkit_core.platform.assembly import build_runtime
 from tests.core.conftest import config_from, new_session
 
 
@@ -22,7 +23,7 @@ def make_client() -> Callable[[str], Any]:
 
     @contextlib.asynccontextmanager
     async def make(text: str) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(config_from(text))
+        app = create_app(build_runtime(config_from(text)))
         async with app.lifespan(), httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=60) as client:
             yield client

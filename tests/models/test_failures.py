@@ -9,8 +9,8 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from chatkit_core.config import load_config
-from chatkit_core.plugins import collect
+from chatkit_core.platform.config import load_config
+from chatkit_core.platform.plugins import collect
 from tests.fakes.llama import FakeLlama
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatkit_core.config import DEFAULT_MAX_TOKENS
+from chatkit_core.chat.chain import DEFAULT_MAX_TOKENS
 from tests.core.conftest import new_session
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI

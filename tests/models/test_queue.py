@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from chatkit_core.slots import QueueFull, Slots
+from chatkit_core.chat.slots import QueueFull, Slots
 from tests.fakes.llama import FakeLlama
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.server import Script

@@ -10,7 +10,7 @@ from tests.platform.conftest import Site
 
 GOOD_PROVIDER = """
 from chatkit_core import hookimpl
-from chatkit_core.providers import Chunk, Provider
+from chatkit_core.chat.providers import Chunk, Provider
 
 
 class Echo(Provider):
@@ -122,7 +122,7 @@ def test_a_misspelled_hook_is_reported_naming_the_plugin(site):
 def test_a_broken_command_plugin_leaves_help_and_other_commands_working(site):
     site.add("chatkit-cmds", {"cmds": "chatkit_cmds"}, {"chatkit_cmds": """
         from chatkit_core import hookimpl
-        from chatkit_core.commands import Command
+        from chatkit_core.platform.commands import Command
 
 
         class Broken(Command):
@@ -159,13 +159,13 @@ def test_a_broken_command_plugin_leaves_help_and_other_commands_working(site):
     assert site.chatkit("hello", "--who", "you").stdout == "hello you\n"
     listed = site.chatkit("plugins").stdout
     assert "registers command 'broken', but its add_arguments(parser) raised RuntimeError: oops" in listed
-    assert "is not a chatkit_core.commands.Command instance" in listed
+    assert "is not a chatkit_core.platform.commands.Command instance" in listed
 
 
 def test_plugins_load_on_first_use_not_at_import():
-    probe = ("import sys, chatkit_core.plugins, chatkit_core.app, chatkit_core.assembly\n"
+    probe = ("import sys, chatkit_core.platform.plugins, chatkit_core.http.app, chatkit_core.platform.assembly\n"
              "print(sorted(m for m in sys.modules if m.startswith(('chatkit_canned', 'chatkit_ollama'))))\n"
-             "chatkit_core.plugins.collect('register_providers')\n"
+             "chatkit_core.platform.plugins.collect('register_providers')\n"
              "print('chatkit_canned' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.split("\n")[:2] == ["[]", "True"]

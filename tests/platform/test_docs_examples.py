@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from chatkit_core.assembly import assemble
 from chatkit_core.cli import parser
-from chatkit_core.plugins import problems
+from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.plugins import problems
 from chatkit_core.testing.app import config_from, registered
 from tests.conftest import ROOT
 
@@ -91,7 +91,7 @@ async def test_cache_answers_a_repeated_first_question(examples, chatkit_app):
 
 def test_environment_variable_declared_by_the_provider(examples):
     config = config_from(BASE, {"PARROT_MODEL": "parrot-2"})
-    assert assemble(config).providers[0].model == "parrot-2"
+    assert build_runtime(config).providers[0].model == "parrot-2"
 
 
 def test_command_runs(examples, tmp_path, capsys):

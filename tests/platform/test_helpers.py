@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
 
-from chatkit_core import codec, redisclient
-from chatkit_core.sessions import Message
+from chatkit_core import codec
+from chatkit_core.models import Message
+from chatkit_core.platform import redisclient
 from chatkit_core.urls import public_host, public_url
 from tests.conftest import ROOT
 
@@ -41,5 +42,5 @@ def test_the_redis_plugins_use_the_shared_helpers_instead_of_copies():
     everything = "\n".join(sources.values())
     for copy in ("BlockingConnectionPool.from_url", "Retry(NoBackoff()", "msgspec.json.Decoder(Message)",
                  '"valkey": "redis"'):
-        assert copy not in everything, f"{copy} is copied into a plugin: use chatkit_core.redisclient / codec"
+        assert copy not in everything, f"{copy} is copied into a plugin: use chatkit_core.platform.redisclient / codec"
     assert "redisclient" in sources["store.py"] and "redisclient" in sources["storage.py"]

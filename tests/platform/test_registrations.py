@@ -11,11 +11,11 @@ import msgspec
 import pytest
 
 from chatkit_core import hookimpl
-from chatkit_core.assembly import assemble
-from chatkit_core.config import ConfigError
-from chatkit_core.plugins import pm, problems, registry
-from chatkit_core.providers import Chunk, Provider
-from chatkit_core.sessions import SessionStore
+from chatkit_core.chat.providers import Chunk, Provider
+from chatkit_core.chat.sessions import SessionStore
+from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.config import ConfigError
+from chatkit_core.platform.plugins import pm, problems, registry
 from tests.core.conftest import config_from
 
 CANNED = '[providers.demo]\ntype = "canned"\ndelay = 0\n[rate_limit]\ntype = "none"\n'
@@ -90,7 +90,7 @@ def sloppy() -> Iterator[None]:
 
 def refused(text: str) -> str:
     with pytest.raises(ConfigError) as caught:
-        assemble(config_from(text))
+        build_runtime(config_from(text))
     return str(caught.value)
 
 
@@ -103,8 +103,8 @@ def test_provider_classes_are_checked(sloppy):
     assert message == ("providers.p.type: plugin 'sloppy' registers provider type 'nostream', "
                        "but NoStream does not implement stream(request)")
     message = refused(OFF + '[providers.p]\ntype = "notclass"')
-    assert "is not a subclass of chatkit_core.providers.Provider" in message and "'sloppy'" in message
-    assert assemble(config_from(OFF + '[providers.p]\ntype = "echo"')).providers[0].name == "p"
+    assert "is not a subclass of chatkit_core.chat.providers.Provider" in message and "'sloppy'" in message
+    assert build_runtime(config_from(OFF + '[providers.p]\ntype = "echo"')).providers[0].name == "p"
 
 
 def test_a_plain_function_sanitizer_is_refused_unless_disabled(sloppy):
@@ -116,7 +116,8 @@ def test_a_plain_function_sanitizer_is_refused_unless_disabled(sloppy):
 
 def test_store_classes_are_checked(sloppy):
     message = refused(OFF + CANNED + '[sessions]\nstore = "fake"')
-    assert "registers session store type 'fake', but NotAStore is not a subclass of chatkit_core.sessions" in message
+    assert ("registers session store type 'fake', but NotAStore is not a subclass of "
+            "chatkit_core.chat.sessions") in message
 
 
 def test_middleware_factories_are_checked_by_name_and_plugin(sloppy):
@@ -139,7 +140,7 @@ async def test_middleware_gets_its_own_table_as_options(sloppy, make_client):
         assert (await client.get("/health")).headers["x-tag"] == "seven"
     assert "middleware.tag: unknown key `colour`; allowed keys: value" in refused(
         OFF + "[middleware.tag]\ncolour = 1\n" + CANNED)
-    assert "middleware.cors: middleware 'cors' (chatkit (built-in chatkit_core.builtins.middleware)) takes no options" \
+    assert "middleware.cors: middleware 'cors' (chatkit (built-in chatkit_core.http.middleware)) takes no options" \
         in refused(OFF + "[middleware.cors]\nmax_age = 1\n" + CANNED)
     assert "middleware.nope: no middleware 'nope' is registered" in refused(OFF + "[middleware.nope]\nx = 1\n" + CANNED)
 
@@ -159,9 +160,9 @@ def test_a_hook_that_raises_is_reported_and_the_rest_still_register():
 
 
 @pytest.mark.parametrize(("hook_name", "thing", "problem"), [
-    ("register_rate_limiters", object, "object is not a subclass of chatkit_core.ratelimit.RateLimiter"),
-    ("register_retrievers", NoStream, "NoStream is not a subclass of chatkit_core.knowledge.Retriever"),
-    ("register_session_stores", NotAStore, "NotAStore is not a subclass of chatkit_core.sessions.SessionStore"),
+    ("register_rate_limiters", object, "object is not a subclass of chatkit_core.chat.ratelimit.RateLimiter"),
+    ("register_retrievers", NoStream, "NoStream is not a subclass of chatkit_core.chat.knowledge.Retriever"),
+    ("register_session_stores", NotAStore, "NotAStore is not a subclass of chatkit_core.chat.sessions.SessionStore"),
     ("register_sanitizers", Echo, "Echo is a class: register an instance"),
     ("register_middleware", "not callable", "str object is not a factory: register a callable taking the config"),
 ])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from chatkit_core.providers import ChatMessage, ChatRequest, Provider
+from chatkit_core.chat.providers import ChatMessage, ChatRequest, Provider
 from chatkit_core.testing.conformance import started as started  # shared with the conformance suite
 
 REQUEST = ChatRequest(

@@ -8,7 +8,7 @@ import msgspec
 from chatkit_ollama import OllamaOptions, OllamaProvider
 from chatkit_openai import OpenAIOptions, OpenAIProvider
 
-from chatkit_core.providers import Provider
+from chatkit_core.chat.providers import Provider
 from chatkit_core.testing import ProviderConformance, Upstream
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI

@@ -18,8 +18,9 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from chatkit_core.app import create_app
-from chatkit_core.config import decode
+from chatkit_core.http.app import create_app
+from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.config import decode
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Script, closed_port_url
@@ -99,7 +100,7 @@ def app_for(primary: FakeOllama | FakeOpenAI, backups):
         kind = kind_of(primary)
         backup = backups[OTHER[kind]]
         raw = config((kind, url), (OTHER[kind], backup.url))
-        return AsyncTestClient(create_app(decode(raw)), raise_server_exceptions=False)
+        return AsyncTestClient(create_app(build_runtime(decode(raw))), raise_server_exceptions=False)
 
     return make
 
@@ -183,7 +184,7 @@ async def test_a_buffered_answer_fails_over_even_mid_stream(
 async def test_when_both_fail_the_message_stays_and_the_answer_is_503(backups) -> None:
     raw = config(("ollama", closed_port_url()), ("openai", backups["openai"].url))
     raw["providers"]["cloud"]["model"] = "no-such-model"
-    async with AsyncTestClient(create_app(decode(raw)), raise_server_exceptions=False) as client:
+    async with AsyncTestClient(create_app(build_runtime(decode(raw))), raise_server_exceptions=False) as client:
         session, response, elapsed = await ask(client, stream=False)
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "providers_unavailable"

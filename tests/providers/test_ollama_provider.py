@@ -14,7 +14,7 @@ import pytest
 from chatkit_ollama import OllamaOptions, OllamaProvider
 from structlog.testing import capture_logs
 
-from chatkit_core.providers import ProviderError
+from chatkit_core.chat.providers import ProviderError
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Script, closed_port_url

@@ -17,7 +17,7 @@ from chatkit_openai import OpenAIOptions, OpenAIProvider
 from chatkit_openai.options import PLACEHOLDER_KEY
 from structlog.testing import capture_logs
 
-from chatkit_core.providers import ProviderError
+from chatkit_core.chat.providers import ProviderError
 from tests.fakes import openai as fake_openai_module
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Script, closed_port_url

@@ -19,8 +19,8 @@ def limiter_types(venv) -> set[str]:
 # Built the way the server builds it, then asked about three requests.
 SCRIPT = """
 import asyncio
-from chatkit_core.assembly import build_limiter
-from chatkit_core.config import decode
+from chatkit_core.platform.assembly import build_limiter
+from chatkit_core.platform.config import decode
 
 limiter, _ = build_limiter(decode({"rate_limit": {"type": "limits", "per_ip": ["2/minute"]}}))
 print([asyncio.run(limiter.hit("chat", "192.0.2.1")).allowed for _ in range(3)])

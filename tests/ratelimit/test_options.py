@@ -6,8 +6,8 @@ import msgspec
 import pytest
 from chatkit_ratelimit import LimitsLimiter, LimitsOptions
 
-from chatkit_core.assembly import build_limiter
-from chatkit_core.config import ConfigError, decode
+from chatkit_core.platform.assembly import build_limiter
+from chatkit_core.platform.config import ConfigError, decode
 
 
 def options(**table) -> LimitsOptions:

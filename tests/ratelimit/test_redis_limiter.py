@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio
 from structlog.testing import capture_logs
 
-from chatkit_core.ratelimit import LimiterUnavailable
+from chatkit_core.chat.ratelimit import LimiterUnavailable
 from tests.ratelimit.limiters import limiter, parse_header
 
 pytestmark = pytest.mark.redis

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.redis
 # Built the way the server builds it, then used for one conversation.
 SCRIPT = """
 import asyncio, sys
-from chatkit_core.assembly import build_store
-from chatkit_core.config import decode
-from chatkit_core.sessions import Message
+from chatkit_core.platform.assembly import build_store
+from chatkit_core.platform.config import decode
+from chatkit_core.models import Message
 
 async def main():
     store, _ = build_store(decode({"sessions": {"store": "redis", "url": sys.argv[1]}}))

@@ -11,9 +11,11 @@ import pytest
 import redis.asyncio
 from chatkit_redis import RedisOptions, RedisStore
 
-from chatkit_core.assembly import build_store
-from chatkit_core.config import ConfigError, decode
-from chatkit_core.sessions import ConversationQuery, Message, StoreUnavailable, new_message_id, now_rfc3339
+from chatkit_core.chat.listing import ConversationQuery
+from chatkit_core.chat.sessions import StoreUnavailable
+from chatkit_core.models import Message, new_message_id, now_rfc3339
+from chatkit_core.platform.assembly import build_store
+from chatkit_core.platform.config import ConfigError, decode
 
 pytestmark = pytest.mark.redis
 

@@ -10,8 +10,8 @@ import msgspec
 import pytest
 from chatkit_redis import RedisOptions, RedisStore
 
-from chatkit_core.redisclient import redis_py_url
-from chatkit_core.sessions import Message, new_message_id, now_rfc3339
+from chatkit_core.models import Message, new_message_id, now_rfc3339
+from chatkit_core.platform.redisclient import redis_py_url
 from tests.redis_store.redis_server import REDIS_SERVER, RedisServer
 
 pytestmark = pytest.mark.redis
@@ -64,7 +64,7 @@ async def test_sessions_work_over_every_url_form(server: RedisServer, form: str)
 
 
 async def test_a_wrong_password_is_refused_without_echoing_it(server: RedisServer):
-    from chatkit_core.sessions import StoreUnavailable
+    from chatkit_core.chat.sessions import StoreUnavailable
 
     with pytest.raises(StoreUnavailable) as refused:
         await round_trip(f"unix://:wrong-secret@{server.socket}")

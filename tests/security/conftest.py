@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 from litestar.testing import AsyncTestClient
 
-from chatkit_core.app import create_app
+from chatkit_core.http.app import create_app
+from chatkit_core.platform.assembly import build_runtime
 from tests.core.conftest import config_from
 
 # One payload per line; a literal ``\n`` stands for a line break inside a payload.
@@ -45,7 +46,7 @@ def make_client() -> Callable[..., AsyncTestClient]:
     """``async with make_client(toml) as client``: a started app for that config."""
 
     def make(text: str | None = None) -> AsyncTestClient:
-        return AsyncTestClient(create_app(config_from(text or canned())), raise_server_exceptions=False)
+        return AsyncTestClient(create_app(build_runtime(config_from(text or canned()))), raise_server_exceptions=False)
 
     return make
 

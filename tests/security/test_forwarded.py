@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chatkit_core.ratelimit import client_ip
+from chatkit_core.http.client import client_ip
 from tests.security.conftest import canned, raw_request
 from tests.support.server import running_server
 

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from chatkit_core.app import create_app
+from chatkit_core.http.app import create_app
+from chatkit_core.platform.assembly import build_runtime
 from tests.core.conftest import config_from
 from tests.security.conftest import canned, sse_events
 
@@ -29,8 +30,8 @@ ERROR_CODES = {"invalid_request", "session_not_found", "message_too_long", "body
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    app = create_app(config_from(canned(extra="[server]\nmax_body_bytes = 4096\nmax_message_chars = 300\n"
-                                    "[sessions]\nnew_per_minute = 0\n")))  # bodies here, not quotas
+    app = create_app(build_runtime(config_from(canned(extra="[server]\nmax_body_bytes = 4096\nmax_message_chars = 300\n"
+                                    "[sessions]\nnew_per_minute = 0\n"))))  # bodies here, not quotas
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 

@@ -160,10 +160,11 @@ def test_allowed_origins_come_from_the_environment_too() -> None:
 async def test_environment_origins_are_the_ones_granted() -> None:
     from litestar.testing import AsyncTestClient
 
-    from chatkit_core.app import create_app
+    from chatkit_core.http.app import create_app
+    from chatkit_core.platform.assembly import build_runtime
 
     config = config_from(canned(extra=SERVER), {"ALLOWED_ORIGINS": "https://b.example"})
-    async with AsyncTestClient(create_app(config)) as client:
+    async with AsyncTestClient(create_app(build_runtime(config))) as client:
         granted = await client.get("/health", headers={"Origin": "https://b.example"})
         refused = await client.get("/health", headers={"Origin": SHOP})
     assert granted.headers["access-control-allow-origin"] == "https://b.example"

@@ -8,7 +8,7 @@ import html
 import httpx
 import pytest
 
-from chatkit_core.sanitize import CONTROL_TOKEN, INVISIBLE, neutralise_control_tokens
+from chatkit_core.chat.sanitize import CONTROL_TOKEN, INVISIBLE, neutralise_control_tokens
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.server import Script
 from tests.support.server import running_server

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatkit_core.builtins.site_keys import hash_site_key
+from chatkit_core.http.site_keys import hash_site_key
 from tests.security.conftest import canned, raw_request
 from tests.support.server import running_server
 

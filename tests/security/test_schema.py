@@ -5,11 +5,12 @@ from __future__ import annotations
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from chatkit_core.app import create_app
+from chatkit_core.http.app import create_app
+from chatkit_core.platform.assembly import build_runtime
 from tests.core.conftest import config_from
 from tests.security.conftest import canned
 
-app = create_app(config_from(canned(extra="[server]\nmax_body_bytes = 8192\nmax_message_chars = 200\n")))
+app = create_app(build_runtime(config_from(canned(extra="[server]\nmax_body_bytes = 8192\nmax_message_chars = 200\n"))))
 # A schema-valid message can still be refused: one that is blank, invisible or all markup has
 # no text left once sanitized (400 invalid_request, documented), which no JSON Schema pattern
 # can express exactly. Only for /api/chat does positive-data acceptance also allow that 400.

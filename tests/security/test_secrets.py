@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from chatkit_core import hookimpl
-from chatkit_core.health import Health
-from chatkit_core.plugins import pm
-from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderError, ProviderOptions
+from chatkit_core.chat.health import Health
+from chatkit_core.chat.providers import ChatRequest, Chunk, Provider, ProviderError, ProviderOptions
+from chatkit_core.platform.plugins import pm
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Script

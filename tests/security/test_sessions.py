@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatkit_core.sessions import new_session_id
+from chatkit_core.models import new_session_id
 from tests.security.conftest import canned, new_session, sse_events
 from tests.support.server import free_port
 

@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from chatkit_core.app import create_app
-from chatkit_core.builtins.site_keys import hash_site_key
-from chatkit_core.config import ConfigError
+from chatkit_core.http.app import create_app
+from chatkit_core.http.site_keys import hash_site_key
+from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.config import ConfigError
 from tests.core.conftest import config_from
 from tests.security.conftest import canned, new_session, sse_events
 
@@ -112,7 +113,7 @@ def test_the_hash_format_is_a_salted_hmac_sha256() -> None:
 ])
 def test_malformed_site_keys_are_refused_at_start_up(entry: str, origins: list[str], names: str) -> None:
     with pytest.raises(ConfigError, match=names) as refused:
-        create_app(config_from(keyed({entry: origins})))
+        create_app(build_runtime(config_from(keyed({entry: origins}))))
     assert "middleware.site_keys.keys" in str(refused.value)
 
 

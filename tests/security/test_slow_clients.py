@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from chatkit_core.serving import HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT
+from chatkit_core.http.serving import HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT
 from tests.security.conftest import canned
 from tests.support.server import running_server
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from chatkit_core.builtins.sanitizer import clean_markup
-from chatkit_core.sanitize import StreamCleaner
+from chatkit_core.chat.sanitize import StreamCleaner
 from tests.security.conftest import PAYLOADS, active_parts, canned, sse_events
 from tests.support.server import running_server
 

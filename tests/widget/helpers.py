@@ -13,8 +13,9 @@ from pathlib import Path
 import uvicorn
 from playwright.sync_api import Locator, Page, Route, expect
 
-from chatkit_core.app import create_app
-from chatkit_core.config import load_config
+from chatkit_core.http.app import create_app
+from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.config import load_config
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (imported from here too)
 from tests.support.server import free_port
 
@@ -113,7 +114,7 @@ def in_process_server(config_toml: str) -> Iterator[str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "chatkit.toml"
         path.write_text(config_toml)
-        app = create_app(load_config(path, environ={}))
+        app = create_app(build_runtime(load_config(path, environ={})))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
                                            access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)

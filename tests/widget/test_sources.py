@@ -9,8 +9,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from chatkit_core import hookimpl
-from chatkit_core.knowledge import Passage, Retriever
-from chatkit_core.plugins import pm
+from chatkit_core.chat.knowledge import Retriever
+from chatkit_core.models import Passage
+from chatkit_core.platform.plugins import pm
 from tests.widget.helpers import Chat, answer, blank_page, in_process_server, init, scripted, server_config
 
 pytestmark = pytest.mark.browser

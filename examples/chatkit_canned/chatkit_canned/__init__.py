@@ -19,8 +19,8 @@ import itertools
 from collections.abc import AsyncGenerator
 
 from chatkit_core import hookimpl
-from chatkit_core.health import Health
-from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderOptions
+from chatkit_core.chat.health import Health
+from chatkit_core.chat.providers import ChatRequest, Chunk, Provider, ProviderOptions
 
 
 class CannedOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=True):

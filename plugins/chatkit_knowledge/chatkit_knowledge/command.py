@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from chatkit_core.commands import Command
-from chatkit_core.config import ConfigError, convert, load_config
+from chatkit_core.platform.commands import Command
+from chatkit_core.platform.config import ConfigError, convert, load_config
 from chatkit_knowledge.index import IndexReader, IndexUnavailable
 from chatkit_knowledge.options import SqliteOptions
 

@@ -19,9 +19,9 @@ import math
 import re
 from collections.abc import AsyncGenerator
 
-from chatkit_core.health import Health
-from chatkit_core.knowledge import Passage
-from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderOptions
+from chatkit_core.chat.health import Health
+from chatkit_core.chat.providers import ChatRequest, Chunk, Provider, ProviderOptions
+from chatkit_core.models import Passage
 from chatkit_knowledge.language import NOT_FOUND, SOURCE, language
 from chatkit_knowledge.text import query_terms, terms
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatkit_core.knowledge import Passage
+from chatkit_core.models import Passage
 from chatkit_knowledge.text import indexable, is_cjk, query_terms
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from chatkit_core.knowledge import RetrieverOptions
+from chatkit_core.chat.knowledge import RetrieverOptions
 
 
 class SqliteOptions(RetrieverOptions, kw_only=True, forbid_unknown_fields=True):

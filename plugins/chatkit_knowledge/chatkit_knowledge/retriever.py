@@ -13,8 +13,9 @@ import os
 import threading
 from pathlib import Path
 
-from chatkit_core.health import Health
-from chatkit_core.knowledge import Passage, Retriever
+from chatkit_core.chat.health import Health
+from chatkit_core.chat.knowledge import Retriever
+from chatkit_core.models import Passage
 from chatkit_knowledge.index import IndexReader, IndexUnavailable
 from chatkit_knowledge.options import SqliteOptions
 

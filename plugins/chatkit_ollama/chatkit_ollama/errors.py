@@ -7,7 +7,7 @@ import re
 import aiohttp
 import msgspec
 
-from chatkit_core.providers import ProviderError
+from chatkit_core.chat.providers import ProviderError
 
 _MODEL_NOT_FOUND = re.compile(r"model .*not found")
 

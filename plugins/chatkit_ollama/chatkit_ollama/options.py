@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from chatkit_core.providers import ProviderOptions
+from chatkit_core.chat.providers import ProviderOptions
 
 
 class OllamaOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=True):

@@ -10,8 +10,8 @@ import msgspec
 import structlog
 from yarl import URL
 
-from chatkit_core.health import Health
-from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderError
+from chatkit_core.chat.health import Health
+from chatkit_core.chat.providers import ChatRequest, Chunk, Provider, ProviderError
 from chatkit_core.urls import public_url
 from chatkit_ollama.errors import status_error, transport_error
 from chatkit_ollama.ndjson import lines

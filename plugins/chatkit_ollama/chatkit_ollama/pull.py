@@ -9,7 +9,7 @@ import msgspec
 import structlog
 from yarl import URL
 
-from chatkit_core.providers import ProviderError
+from chatkit_core.chat.providers import ProviderError
 from chatkit_ollama.errors import status_error, transport_error
 from chatkit_ollama.ndjson import lines
 

@@ -7,7 +7,7 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
-from chatkit_core.providers import ProviderError
+from chatkit_core.chat.providers import ProviderError
 
 if TYPE_CHECKING:
     import openai

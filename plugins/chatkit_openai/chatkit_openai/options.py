@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from chatkit_core.providers import ProviderOptions
+from chatkit_core.chat.providers import ProviderOptions
 
 OPENAI_HOST = "api.openai.com"
 PLACEHOLDER_KEY = "no-key-required"

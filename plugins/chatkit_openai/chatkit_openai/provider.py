@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import structlog
 
-from chatkit_core.health import Health
-from chatkit_core.providers import ChatRequest, Chunk, Provider, ProviderError
+from chatkit_core.chat.health import Health
+from chatkit_core.chat.providers import ChatRequest, Chunk, Provider, ProviderError
 from chatkit_core.urls import public_host, public_url
 from chatkit_openai.errors import classify, redact
 from chatkit_openai.options import OpenAIOptions

@@ -19,8 +19,8 @@ from limits.aio.strategies import (
 from limits.errors import StorageError
 from limits.util import WindowStats
 
-from chatkit_core.health import Health
-from chatkit_core.ratelimit import Decision, LimiterUnavailable, RateLimiter
+from chatkit_core.chat.health import Health
+from chatkit_core.chat.ratelimit import Decision, LimiterUnavailable, RateLimiter
 from chatkit_ratelimit.headers import Policy, policy_header, policy_name, seconds_until, state_header
 from chatkit_ratelimit.locks import KeyLocks
 from chatkit_ratelimit.options import LimitsOptions, parse_limits

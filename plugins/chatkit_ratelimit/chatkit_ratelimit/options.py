@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import msgspec
 from limits import RateLimitItem, parse_many
 
-from chatkit_core.environment import EnvSetter
-from chatkit_core.ratelimit import RateLimitOptions
+from chatkit_core.chat.ratelimit import RateLimitOptions
+from chatkit_core.platform.environment import EnvSetter
 
 ROUTES = ("chat", "create-session")
 STORAGE_SCHEMES = ("memory", "redis", "rediss", "valkey", "valkeys")

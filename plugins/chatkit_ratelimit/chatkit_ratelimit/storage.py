@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 
-from chatkit_core.redisclient import connection_pool
+from chatkit_core.platform.redisclient import connection_pool
 
 if TYPE_CHECKING:
     from redis.asyncio import BlockingConnectionPool
@@ -21,7 +21,7 @@ def open_storage(
     """The storage for ``url`` and, for Redis, the connection pool to close at shutdown.
 
     Storage errors are wrapped in ``limits.errors.StorageError`` so the limiter can tell
-    them from its own bugs. The Redis pool is the core's (``chatkit_core.redisclient``).
+    them from its own bugs. The Redis pool is the core's (``chatkit_core.platform.redisclient``).
     """
     parts = urlsplit(url)
     if parts.scheme == "memory":

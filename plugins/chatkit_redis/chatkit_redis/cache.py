@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from chatkit_core import redisclient
-from chatkit_core.answer_cache import AnswerCache, CacheOptions
-from chatkit_core.environment import EnvSetter, fallback
-from chatkit_core.health import Health
+from chatkit_core.chat.answer_cache import AnswerCache, CacheOptions
+from chatkit_core.chat.health import Health
+from chatkit_core.platform import redisclient
+from chatkit_core.platform.environment import EnvSetter, fallback
 
 if TYPE_CHECKING:
     from redis.typing import EncodableT

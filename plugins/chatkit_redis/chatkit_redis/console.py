@@ -23,19 +23,17 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
-from chatkit_core.codec import decode_message, encode
-from chatkit_core.sessions import (
+from chatkit_core.chat.listing import (
     ConversationPage,
     ConversationQuery,
     ConversationSummary,
-    Feedback,
     Flags,
-    Message,
-    Session,
     encode_cursor,
     summary,
     words,
 )
+from chatkit_core.codec import decode_message, encode
+from chatkit_core.models import Feedback, Message, Session
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -18,21 +18,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from chatkit_core import redisclient
+from chatkit_core.chat.health import Health
+from chatkit_core.chat.listing import ConversationPage, ConversationQuery, Listing, decode_cursor
+from chatkit_core.chat.sessions import SessionStore, SessionStoreOptions, StoreUnavailable
 from chatkit_core.codec import decode_message, decode_metadata, encode
-from chatkit_core.environment import EnvSetter, fallback
-from chatkit_core.health import Health
-from chatkit_core.sessions import (
-    ConversationPage,
-    ConversationQuery,
-    Feedback,
-    Message,
-    Session,
-    SessionStore,
-    SessionStoreOptions,
-    StoreUnavailable,
-    decode_cursor,
-)
+from chatkit_core.models import Feedback, Message, Session
+from chatkit_core.platform import redisclient
+from chatkit_core.platform.environment import EnvSetter, fallback
 from chatkit_redis.console import ConsoleIndex
 
 if TYPE_CHECKING:
@@ -89,7 +81,7 @@ class RedisOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True
         redisclient.check_options(self.url, self.timeout, self.max_connections, "redis://127.0.0.1:6379/1")
 
 
-class RedisStore(SessionStore):
+class RedisStore(SessionStore, Listing):
     """Conversations in Redis. A Redis outage raises :class:`StoreUnavailable` (the API answers
     503 and the visitor tries again); beyond one reconnect for a lost connection nothing is
     retried here, and the first call after Redis is back succeeds."""

@@ -1,0 +1,361 @@
+"""One turn of a conversation, the same for the HTTP API and ``chatkit chat``.
+
+The visitor's text is checked and cleaned, stored before any provider runs, grounded in the
+site's passages when a knowledge base is configured, answered through the chain, cleaned and
+saved; a first question answered recently gets its answer again from the answer cache
+(:mod:`chatkit_core.chat.answer_cache`) without a provider call. :meth:`Conversation.answer`
+gives the whole answer at once; :meth:`Conversation.answer_events` streams it as
+:class:`Opened`, :class:`Delta`…, then exactly one of :class:`Done` or :class:`Failed` (with the
+chain's :class:`~chatkit_core.chat.chain.Queued` before them while a busy provider is awaited).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, Literal
+
+import anyio
+import msgspec
+import structlog
+
+from chatkit_core.chat.answer_cache import CachedAnswers, Entry
+from chatkit_core.chat.chain import DEFAULT_MAX_TOKENS, Chain, ChainFailed, Finished, Queued, Started, StreamBroken
+from chatkit_core.chat.errors import (
+    ChatError,
+    ConversationsUnavailable,
+    MessageNotFound,
+    MessageTooLong,
+    NotSupported,
+    ProvidersUnavailable,
+    SessionNotFound,
+    StreamInterrupted,
+    invalid,
+)
+from chatkit_core.chat.knowledge import Knowledge, cited_sources, context_message, search_query
+from chatkit_core.chat.metrics import Metrics
+from chatkit_core.chat.providers import ChatMessage, ChatRequest
+from chatkit_core.chat.sanitize import Sanitizers, plain_text
+from chatkit_core.chat.sessions import SessionStore, StoreUnavailable
+from chatkit_core.models import Feedback, Message, Passage, Session, Source, new_message_id, now_rfc3339
+
+log = structlog.get_logger("chatkit.conversation")
+
+_LOCALE = re.compile(r"^(?:[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)?$")
+_WEB_URL = re.compile(r"^(?:https?://[^\s]+|/[^\s]*)$", re.I)
+MAX_COMMENT_CHARS = 500
+
+
+class ChatConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[chat]``: what every turn sends the model."""
+
+    system_prompt: str = ""
+    history: int = 20
+    """Most recent messages sent to the provider with each question."""
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    """Most tokens in one answer, for providers that set no ``max_tokens`` of their own; 0: no cap."""
+
+    def __post_init__(self) -> None:
+        if self.history < 1:
+            raise ValueError("history must be at least 1")
+        if self.max_tokens < 0:
+            raise ValueError("max_tokens must be 0 (no cap) or more")
+
+
+class Opened(msgspec.Struct, frozen=True):
+    """The answer began: its id, who gives it, and who failed first (``"name:kind"``)."""
+
+    message_id: str
+    provider: str
+    model: str
+    fallbacks: list[str]
+
+
+class Delta(msgspec.Struct, frozen=True):
+    text: str
+
+
+class Done(msgspec.Struct, frozen=True):
+    message: Message
+
+
+class Failed(msgspec.Struct, frozen=True):
+    """The turn ended without a whole answer; what arrived before is saved, marked incomplete."""
+
+    error: ChatError
+    fallbacks: list[str] = msgspec.field(default_factory=list)
+    """Why each provider did not answer (``"name:kind"``), for operators."""
+
+
+Event = Queued | Opened | Delta | Done | Failed
+
+
+def redact(session_id: str) -> str:
+    """Enough of a session id to correlate log lines, never enough to use it."""
+    return session_id[:6] + "…"
+
+
+@contextlib.asynccontextmanager
+async def _store() -> AsyncIterator[None]:
+    """A store outage becomes :class:`ConversationsUnavailable`: nothing acknowledged is lost."""
+    try:
+        yield
+    except StoreUnavailable as error:
+        log.error("store_unavailable", error=str(error))
+        raise ConversationsUnavailable() from None
+
+
+class Conversation:
+    """Turns of every visitor's conversation, given the pieces they use (built once by
+    :func:`chatkit_core.platform.assembly.build_runtime`)."""
+
+    def __init__(self, *, store: SessionStore, chain: Chain, sanitizers: Sanitizers, metrics: Metrics,
+                 settings: ChatConfig, max_message_chars: int, knowledge: Knowledge | None = None,
+                 cache: CachedAnswers | None = None) -> None:
+        self.store = store
+        self.chain = chain
+        self.sanitizers = sanitizers
+        self.metrics = metrics
+        self.settings = settings
+        self.max_message_chars = max_message_chars
+        self.knowledge = knowledge
+        self.cache = cache
+
+    # Sessions
+
+    async def start(self, metadata: dict[str, Any]) -> Session:
+        async with _store():
+            return await self.store.create(metadata)
+
+    async def history(self, session_id: str) -> list[Message]:
+        async with _store():
+            messages = await self.store.messages(session_id)
+        if messages is None:
+            raise SessionNotFound()
+        return messages
+
+    async def erase(self, session_id: str) -> None:
+        async with _store():
+            if not await self.store.delete(session_id):
+                raise SessionNotFound()
+
+    # A turn
+
+    async def ask(self, session_id: str, text: str, locale: str = "", request_id: str = "") -> ChatRequest:
+        """Check and store the visitor's question; the request the chain answers.
+
+        Raises :class:`ChatError` for a question that is refused (empty, too long, nothing left
+        once cleaned, a bad locale, an unknown session, the store down).
+        """
+        content = self._checked(text, locale)
+        async with _store():
+            history = await self.store.ask(session_id, self._question(content), self.settings.history)
+        if history is None:
+            raise SessionNotFound()
+        passages = await self._ground(history)
+        system = [self.settings.system_prompt] if self.settings.system_prompt else []
+        if passages and self.knowledge is not None:
+            system.append(context_message(passages, self.knowledge.options))
+        messages = [ChatMessage("system", line) for line in system]
+        messages += [ChatMessage(m.role, plain_text(m.content)) for m in history if m.content]
+        return ChatRequest(messages=messages, request_id=request_id, passages=passages, locale=locale)
+
+    def _checked(self, text: str, locale: str) -> str:
+        text = text.strip()
+        if not text:
+            raise invalid("message", "Please type a message first.")
+        limit = self.max_message_chars
+        if len(text) > limit:
+            raise MessageTooLong(f"Your message is too long. Please keep it under {limit} characters.", limit=limit)
+        content = self.sanitizers.clean_input(text)
+        if not content.strip():
+            raise invalid("message", "Your message had no text left once markup was removed.")
+        if len(locale) > 16 or not _LOCALE.match(locale):
+            raise invalid("locale", "The field `locale` must be a language tag such as \"en\" or \"pt-BR\".")
+        return content
+
+    @staticmethod
+    def _question(content: str) -> Message:
+        return Message(id=new_message_id(), role="user", content=content, created_at=now_rfc3339())
+
+    async def _ground(self, history: list[Message]) -> list[Passage]:
+        """Passages of the site for the visitor's question; none without a knowledge base."""
+        if self.knowledge is None:
+            return []
+        questions = [plain_text(m.content) for m in history if m.role == "user"]
+        return await self.knowledge.find(search_query(questions[-1], questions[-2] if len(questions) > 1 else None))
+
+    def _sources(self, content: str, passages: list[Passage]) -> list[Source]:
+        """The pages behind an answer, their titles cleaned like any text the API returns."""
+        clean = self.sanitizers.clean_output
+        return [Source(clean(s.title), s.url if _WEB_URL.match(s.url) else "")
+                for s in cited_sources(plain_text(content), passages)]
+
+    async def answer(self, session_id: str, request: ChatRequest) -> Message:
+        """The whole answer at once. Nothing has been shown, so any failure may still fail over."""
+        key, cached = await self._from_cache(request)
+        if cached is not None:
+            async with _store():
+                await self._save(session_id, cached)
+            return cached
+        started: Started | None = None
+        parts: list[str] = []
+        finished = Finished(None)
+        try:
+            async with contextlib.aclosing(self.chain.stream(request, buffered=True)) as events:
+                async for event in events:
+                    if isinstance(event, Started):
+                        started, parts = event, []
+                    elif isinstance(event, Finished):
+                        finished = event
+                    elif isinstance(event, str):
+                        parts.append(event)
+        except ChainFailed as error:
+            raise _unavailable(error) from None
+        content = self.sanitizers.clean_output("".join(parts))
+        message = _assistant(started, content, finished.usage, complete=True,
+                             sources=self._sources(content, request.passages), truncated=finished.truncated)
+        async with _store():
+            await self._save(session_id, message)
+        await self._keep(key, message)
+        return message
+
+    async def answer_events(self, session_id: str, request: ChatRequest) -> AsyncGenerator[Event, None]:
+        """The answer as it streams: queued…, opened, deltas…, then exactly one of done or failed."""
+        key, cached = await self._from_cache(request)
+        if cached is not None:  # stored first: a visitor who leaves mid-stream still finds it in history
+            terminal = await self._saved(session_id, cached, Done(cached))
+            yield Opened(cached.id, cached.provider or "", cached.model or "", [])
+            yield Delta(cached.content)
+            yield terminal
+            return
+        stream = _Streamed(self, request)
+        try:
+            async with contextlib.aclosing(self.chain.stream(request)) as events:
+                async for event in events:
+                    if (shown := stream.take(event)) is not None:
+                        yield shown
+        except ChainFailed as error:
+            yield Failed(_unavailable(error), error.fallbacks)
+            return
+        except StreamBroken as broken:
+            log.warning("answer_interrupted", provider=broken.started.provider, kind=broken.error.kind)
+            yield await self._saved(session_id, stream.partial(broken.started), Failed(StreamInterrupted()))
+            return
+        except (asyncio.CancelledError, GeneratorExit):
+            if stream.started is not None:  # the visitor left mid-answer: keep what they saw
+                with contextlib.suppress(StoreUnavailable):
+                    await self._save(session_id, stream.partial(stream.started))
+            raise
+        message = stream.message
+        assert message is not None  # the chain ends every answer with Finished
+        terminal = await self._saved(session_id, message, Done(message))
+        if isinstance(terminal, Done):
+            await self._keep(key, message)
+        yield terminal
+
+    async def _save(self, session_id: str, message: Message) -> None:
+        """Store an answer even while the request is being cancelled (the visitor left)."""
+        with anyio.CancelScope(shield=True):
+            await self.store.append(session_id, message)
+        self.metrics.answer(message.provider or "none", not message.incomplete)
+        log.info("answered", session=redact(session_id), provider=message.provider, fallbacks=message.fallbacks,
+                 incomplete=message.incomplete, chars=len(message.content))
+
+    async def _saved(self, session_id: str, message: Message, terminal: Done | Failed) -> Done | Failed:
+        try:
+            await self._save(session_id, message)
+        except StoreUnavailable:
+            return Failed(ConversationsUnavailable())
+        return terminal
+
+    async def _from_cache(self, request: ChatRequest) -> tuple[str | None, Message | None]:
+        """The request's cache key (None when it must not be cached) and the cached answer, if any."""
+        key = self.cache.key(request) if self.cache is not None else None
+        if self.cache is None or key is None:
+            return None, None
+        entry = await self.cache.get(key)
+        return key, _reused(entry) if entry is not None else None
+
+    async def _keep(self, key: str | None, message: Message) -> None:
+        if key is not None and self.cache is not None:
+            await self.cache.put(key, message)
+
+    # Feedback
+
+    async def rate(self, session_id: str, message_id: str, rating: Literal["up", "down"], comment: str) -> Message:
+        """Rate the answer ``message_id``; a new rating replaces the previous one."""
+        comment = comment.strip()
+        if len(comment) > MAX_COMMENT_CHARS:
+            raise invalid("comment", f"Please keep your comment under {MAX_COMMENT_CHARS} characters.")
+        feedback = Feedback(rating=rating, comment=self.sanitizers.clean_input(comment).strip())
+        async with _store():
+            if await self.store.get(session_id) is None:
+                raise SessionNotFound()
+            try:
+                message = await self.store.set_feedback(session_id, message_id, feedback)
+            except NotImplementedError:
+                raise NotSupported("Rating answers is not available on this service.") from None
+        if message is None:
+            raise MessageNotFound()
+        self.metrics.feedback.labels(message.provider or "none", feedback.rating).inc()
+        log.info("rated", session=redact(session_id), provider=message.provider, rating=feedback.rating)
+        return message
+
+
+class _Streamed:
+    """What a streamed answer has produced so far, and the events the visitor is shown for it."""
+
+    def __init__(self, conversation: Conversation, request: ChatRequest) -> None:
+        self.conversation = conversation
+        self.request = request
+        self.cleaner = conversation.sanitizers.stream()
+        self.id = new_message_id()
+        self.started: Started | None = None
+        self.message: Message | None = None
+
+    def take(self, event: Queued | Started | str | Finished) -> Event | None:
+        if isinstance(event, Queued):
+            return event
+        if isinstance(event, Started):
+            self.started = event
+            return Opened(self.id, event.provider, event.model, event.fallbacks)
+        if isinstance(event, Finished):
+            content = self.cleaner.finish()
+            self.message = _assistant(self.started, content, event.usage, complete=True, truncated=event.truncated,
+                                      sources=self.conversation._sources(content, self.request.passages))
+            self.message.id = self.id
+            tail = self.cleaner.rest(self.message.content)
+            return Delta(tail) if tail else None
+        text = self.cleaner.feed(event)
+        return Delta(text) if text else None
+
+    def partial(self, started: Started) -> Message:
+        content = self.cleaner.finish()  # an interrupted answer keeps the pages it was grounded in
+        message = _assistant(started, content, None, complete=False,
+                             sources=self.conversation._sources(content, self.request.passages))
+        message.id = self.id
+        return message
+
+
+def _assistant(started: Started | None, content: str, usage: dict[str, Any] | None, complete: bool,
+               sources: list[Source] | None = None, truncated: bool = False) -> Message:
+    return Message(
+        id=new_message_id(), role="assistant", content=content, created_at=now_rfc3339(),
+        provider=started.provider if started else None, model=started.model if started else None,
+        incomplete=not complete, fallbacks=started.fallbacks if started else [],
+        usage={**(usage or {}), "ttftMs": round(started.ttft * 1000)} if started and started.ttft else usage,
+        sources=sources or [], truncated=truncated,
+    )
+
+
+def _unavailable(error: ChainFailed) -> ProvidersUnavailable:
+    log.error("providers_unavailable", fallbacks=error.fallbacks)
+    return ProvidersUnavailable(error.fallbacks)
+
+
+def _reused(entry: Entry) -> Message:
+    return Message(id=new_message_id(), role="assistant", content=entry.content, created_at=now_rfc3339(),
+                   provider=entry.provider, model=entry.model, sources=entry.sources, cached=True)

@@ -1,0 +1,103 @@
+"""The models every room shares: a conversation's messages and session, the sources and passages
+an answer is grounded in, and how ids and times are written.
+
+Plain msgspec structs; text in them is stored as written (after the configured sanitizers) and
+escaped only where it is shown.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+
+class Passage(msgspec.Struct, frozen=True, kw_only=True):
+    """A piece of a page that matches a query. ``score`` is higher for better matches."""
+
+    text: str
+    title: str = ""
+    url: str = ""
+    score: float = 0.0
+
+
+class Source(msgspec.Struct, frozen=True):
+    """A page an answer was grounded in, as the API shows it."""
+
+    title: str
+    url: str
+
+
+SESSION_ID_BYTES = 32  # 256 bits from the OS CSPRNG; 43 URL-safe characters
+
+# ``metadata`` of a new session: nothing in ChatKit reads it, so it is kept small. At most 8
+# keys of up to 32 characters (letters, digits, ``_.-``), each a string of up to 200
+# characters, a number, a boolean or null: under 2 KB a session.
+METADATA_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 32, "pattern": "^[A-Za-z0-9_.-]+$"}
+MetadataKey = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=METADATA_KEY_SCHEMA["pattern"])]
+MetadataValue = Annotated[str, msgspec.Meta(max_length=200)] | int | float | bool | None
+Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=8)]
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
+def new_message_id() -> str:
+    return "msg_" + secrets.token_urlsafe(12)
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_rfc3339(timestamp: float) -> str:
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Feedback(msgspec.Struct, kw_only=True):
+    """A visitor's rating of one answer."""
+
+    rating: Literal["up", "down"]
+    comment: str = ""
+
+
+class Message(msgspec.Struct, kw_only=True, rename="camel"):
+    """One message of a conversation, as stored and as the API returns it.
+
+    ``content`` is sanitized text. ``incomplete`` marks an answer cut off after it began
+    (the provider failed mid-stream or the visitor left); ``fallbacks`` names the providers
+    that failed before ``provider`` answered, as ``"name:kind"``. ``truncated`` marks an
+    answer the provider stopped at its length cap. ``sources`` lists the site's pages the
+    answer was grounded in. ``cached`` marks an answer given again from the answer cache,
+    without a model call.
+    """
+
+    id: str
+    role: Literal["user", "assistant"]
+    content: str
+    created_at: str
+    provider: str | None = None
+    model: str | None = None
+    incomplete: bool = False
+    fallbacks: list[str] = msgspec.field(default_factory=list)
+    usage: dict[str, Any] | None = None
+    truncated: bool = False
+    sources: list[Source] = msgspec.field(default_factory=list)
+    feedback: Feedback | None = None
+    cached: bool = False
+
+
+class Session(msgspec.Struct, kw_only=True):
+    id: str
+    created_at: float
+    last_seen: float
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def expires_at(self, ttl: float) -> float:
+        return self.last_seen + ttl
+
+

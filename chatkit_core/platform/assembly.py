@@ -1,0 +1,280 @@
+"""Turning a Config and the installed plugins into the running pieces.
+
+Selection and order come from the config only, with documented defaults, never from the
+order in which plugins were discovered:
+
+- providers: ``chain.order``, else the ``[providers.*]`` tables in file order;
+- sanitizers: ``sanitizers.order``, else ``html`` then the others by name;
+- middleware: ``middleware.order`` first, then ``DEFAULT_MIDDLEWARE`` (outermost first),
+  then any other registered middleware by name; ``disabled`` names are left out;
+- rate limiter: ``rate_limit.type``, else the only one installed (none installed: no limits);
+- session store: ``sessions.store`` (default ``memory``);
+- knowledge retriever: ``knowledge.type``; no ``[knowledge]`` table, no retriever;
+- answer cache: ``cache.type`` (default ``memory``) when ``cache.enabled``; else none.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import structlog
+
+from chatkit_core.chat.answer_cache import AnswerCache, CachedAnswers
+from chatkit_core.chat.chain import Chain
+from chatkit_core.chat.knowledge import Knowledge, Retriever
+from chatkit_core.chat.metrics import Metrics
+from chatkit_core.chat.providers import Provider
+from chatkit_core.chat.ratelimit import RateLimiter
+from chatkit_core.chat.sanitize import Sanitizers
+from chatkit_core.chat.sessions import SessionStore
+from chatkit_core.chat.turn import Conversation
+from chatkit_core.platform.checks import options_type
+from chatkit_core.platform.config import Config, ConfigError, convert, join_key
+from chatkit_core.platform.plugins import PluginError, Registry, clash_message, owner, problems, registry
+from chatkit_core.platform.runtime import Runtime
+
+log = structlog.get_logger("chatkit.assembly")
+
+DEFAULT_MIDDLEWARE = ("access_log", "security_headers", "cors", "site_keys")
+DEFAULT_SANITIZERS = ("html",)
+
+
+def build_runtime(config: Config) -> Runtime:
+    """Everything ``config`` asks for, or ConfigError (PluginError for plugin clashes) naming the
+    key or the plugin, and the fix. The one place plugins are loaded and assembled; it opens no
+    connection (:meth:`Runtime.start` does)."""
+    refuse_clashes(config)
+    warnings: list[str] = list(problems())
+    providers, provider_types = build_providers(config, warnings)
+    store, store_type = build_store(config)
+    limiter, limiter_type = build_limiter(config)
+    sanitizer_names, found = build_sanitizers(config)
+    sanitizers = Sanitizers(found)
+    knowledge = build_knowledge(config)
+    metrics = Metrics()
+    chain = Chain(providers, config.chain, metrics, max_tokens=config.chat.max_tokens)
+    cache = build_cache(config, providers, knowledge, metrics)
+    conversation = Conversation(store=store, chain=chain, sanitizers=sanitizers, metrics=metrics,
+                                settings=config.chat, max_message_chars=config.server.max_message_chars,
+                                knowledge=knowledge, cache=cache)
+    runtime = Runtime(
+        config=config, providers=providers, provider_types=provider_types, store=store, store_type=store_type,
+        limiter=limiter, limiter_type=limiter_type, sanitizers=sanitizers, sanitizer_names=sanitizer_names,
+        middleware=build_middleware(config), knowledge=knowledge, cache=cache, chain=chain, metrics=metrics,
+        conversation=conversation, warnings=warnings,
+    )
+    chain.failure_listeners.append(runtime.probes.forget)  # a provider that just failed is probed afresh
+    return runtime
+
+
+def refuse_clashes(config: Config) -> None:
+    """Every name the config uses that several plugins register, reported at once."""
+    limiter = config.rate_limit.get("type", "")
+    used: dict[str, Any] = {
+        "register_providers": {table.get("type") for table in config.providers.values()},
+        "register_session_stores": {config.sessions.get("store", "memory")},
+        "register_rate_limiters": {limiter} if limiter else None,  # None: whichever is installed
+        "register_retrievers": {config.knowledge.get("type")} if config.knowledge else set(),
+        "register_answer_caches": {config.cache.get("type", "memory")} if config.cache.get("enabled") else set(),
+        "register_sanitizers": _NotIn(config.sanitizers.disabled),
+        "register_middleware": _NotIn(config.middleware.disabled),
+    }
+    clashes = [clash_message(hook_name, name, plugin_names)
+               for hook_name, names in used.items()
+               for name, plugin_names in registry(hook_name).clashes.items() if names is None or name in names]
+    if clashes:
+        raise PluginError("plugins clash:\n  " + "\n  ".join(clashes))
+
+
+class _NotIn:
+    """Every name but the disabled ones: installed sanitizers and middleware are on by default."""
+
+    def __init__(self, disabled: list[str]) -> None:
+        self.disabled = disabled
+
+    def __contains__(self, name: object) -> bool:
+        return name not in self.disabled
+
+
+def _pick(found: Registry, name: str, key: str, installed: str) -> Any:
+    """The class registered as ``name``, or a ConfigError saying why it cannot be used."""
+    problem = found.problem(name)
+    if problem:
+        raise ConfigError(f"{key}: {problem}")
+    if name not in found.entries:
+        note = found.unknown()
+        raise ConfigError(f"{key}: unknown {found.kind} {name!r}; installed {found.kind}s: {installed}"
+                          + (f". Note: {note}" if note else ""))
+    return found.entries[name][0]
+
+
+def _installed(found: Registry, hint: str) -> str:
+    return ", ".join(found.entries) or f"none ({hint})"
+
+
+def build_providers(config: Config, warnings: list[str]) -> tuple[list[Provider], dict[str, str]]:
+    found = registry("register_providers")
+    installed = _installed(found, "pip install a provider plugin such as chatkit-ollama")
+    order = config.chain.order or list(config.providers)
+    if not order:
+        raise ConfigError("no providers: add a [providers.NAME] table and list NAME in chain.order"
+                          + ("" if found.entries else "; no provider plugin is installed (pip install chatkit-ollama)"))
+    providers: list[Provider] = []
+    for name in order:
+        table = config.providers.get(name)
+        if table is None:
+            defined = ", ".join(config.providers) or "none"
+            raise ConfigError(f"chain.order names {name!r} but there is no [providers.{name}] table "
+                              f"(defined providers: {defined})")
+        type_name = table.get("type")
+        if not type_name:
+            raise ConfigError(f"providers.{name}.type is missing; installed provider types: {installed}")
+        cls: type[Provider] = _pick(found, type_name, f"providers.{name}.type", installed)
+        provider = cls(name, convert(table, cls.Options, f"providers.{name}"))
+        problems = provider.problems()
+        if problems:
+            warnings.extend(f"providers.{name}: {problem}; left out of the chain" for problem in problems)
+            continue
+        providers.append(provider)
+    if not providers:
+        raise ConfigError("no usable provider: " + "; ".join(w for w in warnings if w.startswith("providers.")))
+    unused = [name for name in config.providers if name not in order]
+    warnings.extend(f"providers.{name} is not in chain.order and is not used" for name in unused)
+    return providers, {p.name: config.providers[p.name]["type"] for p in providers}
+
+
+def build_store(config: Config) -> tuple[SessionStore, str]:
+    found = registry("register_session_stores")
+    type_name = config.sessions.get("store", "memory")
+    cls: type[SessionStore] = _pick(found, type_name, "sessions.store", _installed(found, "-"))
+    options = convert(config.sessions, cls.Options, "sessions")
+    try:
+        return cls(options), type_name
+    except ValueError as error:
+        raise ConfigError(join_key("sessions", str(error))) from None
+
+
+def build_limiter(config: Config) -> tuple[RateLimiter | None, str]:
+    found = registry("register_rate_limiters")
+    type_name = config.rate_limit.get("type", "")
+    if type_name == "none":
+        return None, "none"
+    if not type_name:
+        # A limiter that is installed but broken or clashing still counts: never run unlimited by mistake.
+        names = [*found.entries, *found.invalid, *found.clashes]
+        if not names:
+            return None, "none"
+        if len(names) > 1:
+            raise ConfigError(f"rate_limit.type: several rate limiters are installed ({', '.join(names)}); "
+                              "name one, or \"none\"")
+        type_name = names[0]
+    cls: type[RateLimiter] = _pick(found, type_name, "rate_limit.type", f"{_installed(found, '-')} (or \"none\")")
+    options = convert({**config.rate_limit, "type": type_name}, cls.Options, "rate_limit")
+    try:
+        return cls(options), type_name
+    except ValueError as error:
+        raise ConfigError(join_key("rate_limit", str(error))) from None
+
+
+def build_knowledge(config: Config) -> Knowledge | None:
+    if not config.knowledge:
+        return None
+    found = registry("register_retrievers")
+    installed = _installed(found, "pip install chatkit-knowledge")
+    type_name = config.knowledge.get("type")
+    if not type_name:
+        raise ConfigError(f"knowledge.type is missing; installed retriever types: {installed}")
+    cls: type[Retriever] = _pick(found, type_name, "knowledge.type", installed)
+    options = convert(config.knowledge, cls.Options, "knowledge")
+    try:
+        return Knowledge(cls(options), type_name)
+    except ValueError as error:
+        raise ConfigError(join_key("knowledge", str(error))) from None
+
+
+def build_cache(config: Config, providers: list[Provider], knowledge: Knowledge | None,
+                metrics: Metrics) -> CachedAnswers | None:
+    if config.cache.get("enabled") is not True:
+        if config.cache.get("enabled", False) is not False:
+            raise ConfigError("cache.enabled: must be true or false")
+        return None
+    found = registry("register_answer_caches")
+    type_name = config.cache.get("type", "memory")
+    cls: type[AnswerCache] = _pick(found, type_name, "cache.type", _installed(found, "-"))
+    options = convert(config.cache, cls.Options, "cache")
+    try:
+        cache = cls(options)
+    except ValueError as error:
+        raise ConfigError(join_key("cache", str(error))) from None
+    return CachedAnswers(cache, type_name, config.chat.system_prompt, providers, knowledge, config.chat.history,
+                         metrics)
+
+
+def _ordered(found: Registry, chosen: list[str], defaults: tuple[str, ...], disabled: list[str],
+             key: str) -> list[str]:
+    """Installed sanitizers and middleware are on unless disabled; a broken one in use is refused."""
+    known = [*found.entries, *found.invalid, *found.clashes]
+    for name in [*chosen, *disabled]:
+        if name not in known:
+            raise ConfigError(f"{key}: unknown name {name!r}; registered: {', '.join(known)}")
+    names = [*chosen, *(n for n in defaults if n in known), *sorted(known)]
+    names = [n for n in dict.fromkeys(names) if n not in disabled]
+    for name in names:
+        problem = found.problem(name)
+        if problem:
+            section = key.partition(".")[0]
+            raise ConfigError(f"{section}: {problem}; or turn it off with {section}.disabled = [{name!r}]")
+    return names
+
+
+def build_sanitizers(config: Config) -> tuple[list[str], list[Any]]:
+    found = registry("register_sanitizers")
+    names = _ordered(found, config.sanitizers.order, DEFAULT_SANITIZERS, config.sanitizers.disabled,
+                     "sanitizers.order")
+    return names, [found.entries[name][0] for name in names]
+
+
+def build_middleware(config: Config) -> list[tuple[str, Any]]:
+    """Each factory called with the config (and its ``[middleware.NAME]`` table), and what it
+    returns tried on a stand-in app, so a broken middleware is refused here, by name."""
+    found = registry("register_middleware")
+    names = _ordered(found, config.middleware.order, DEFAULT_MIDDLEWARE, config.middleware.disabled,
+                     "middleware.order")
+    for name in config.middleware.tables:
+        if name not in found.entries:
+            raise ConfigError(f"middleware.{name}: no middleware {name!r} is registered; "
+                              f"registered: {', '.join(found.entries)}")
+    stack = []
+    for name in names:
+        factory, plugin_name = found.entries[name]
+        middleware = _call_factory(config, name, factory, owner(plugin_name))
+        if middleware is not None:
+            stack.append((name, middleware))
+    return stack
+
+
+def _call_factory(config: Config, name: str, factory: Any, who: str) -> Any:
+    options_class = options_type(factory)
+    table = config.middleware.tables.get(name)
+    if options_class is None and table is not None:
+        raise ConfigError(f"middleware.{name}: middleware {name!r} ({who}) takes no options")
+    try:
+        if options_class is None:
+            middleware = factory(config)
+        else:
+            middleware = factory(config, convert(table or {}, options_class, f"middleware.{name}"))
+        if middleware is not None:
+            middleware(_stand_in_app)
+    except ConfigError:
+        raise
+    except ValueError as error:
+        raise ConfigError(join_key(f"middleware.{name}", str(error))) from None
+    except Exception as error:  # the plugin's bug, reported against the plugin
+        raise ConfigError(f"middleware {name!r} from {who} failed to build: "
+                          f"{traceback.format_exception_only(error)[-1].strip()}") from None
+    return middleware
+
+
+async def _stand_in_app(scope: Any, receive: Any, send: Any) -> None:
+    """What a middleware is built around when it is checked; never called."""

@@ -1,0 +1,82 @@
+"""The running pieces a config asks for, built once (:func:`~chatkit_core.platform.assembly.
+build_runtime`) and shared by ``chatkit serve``, every CLI command and the tests."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from chatkit_core.chat.answer_cache import CachedAnswers
+from chatkit_core.chat.chain import Chain
+from chatkit_core.chat.health import ProbeCache
+from chatkit_core.chat.knowledge import Knowledge
+from chatkit_core.chat.listing import Listing
+from chatkit_core.chat.metrics import Metrics
+from chatkit_core.chat.providers import Provider
+from chatkit_core.chat.ratelimit import RateLimiter
+from chatkit_core.chat.sanitize import Sanitizers
+from chatkit_core.chat.sessions import SessionStore
+from chatkit_core.chat.turn import Conversation
+from chatkit_core.platform.config import Config
+
+log = structlog.get_logger("chatkit.runtime")
+
+
+@dataclass(kw_only=True)
+class Runtime:
+    """Built without opening a connection; :meth:`start` opens them and :meth:`close` closes them."""
+
+    config: Config
+    providers: list[Provider]
+    provider_types: dict[str, str]
+    """Each provider's name and the type it was built from."""
+    store: SessionStore
+    store_type: str
+    limiter: RateLimiter | None
+    limiter_type: str
+    sanitizers: Sanitizers
+    sanitizer_names: list[str]
+    middleware: list[tuple[str, Any]]
+    """Named middleware, outermost first, as the HTTP app installs it."""
+    knowledge: Knowledge | None
+    cache: CachedAnswers | None
+    chain: Chain
+    metrics: Metrics
+    conversation: Conversation
+    warnings: list[str] = field(default_factory=list)
+    probes: ProbeCache = field(default_factory=ProbeCache)
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def listing(self) -> Listing | None:
+        """The store's listing and search for the console, when it has them."""
+        return self.store if isinstance(self.store, Listing) else None
+
+    def parts(self) -> list[Any]:
+        """What opens connections, in the order it starts (and the reverse of how it closes)."""
+        optional = [part for part in (self.limiter, self.knowledge and self.knowledge.retriever, self.cache) if part]
+        return [*self.providers, self.store, *optional]
+
+    async def start(self) -> None:
+        for part in self.parts():
+            await part.start()
+
+    async def close(self) -> None:
+        for part in reversed(self.parts()):
+            try:
+                await part.close()
+            except Exception:  # one failing close must not keep the others open
+                log.exception("close_failed", part=type(part).__name__)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Runtime]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.close()
