@@ -22,7 +22,7 @@ from pathlib import Path
 
 import msgspec
 
-from chatkit_core.builtins.stores import SQLiteStore
+from chatkit_core.builtins.sqlite_store import SQLiteStore
 from chatkit_core.chat.listing import ConversationQuery
 from chatkit_core.chat.sessions import SessionStore, SessionStoreOptions
 from chatkit_core.models import Feedback, Message, Source, new_session_id, to_rfc3339

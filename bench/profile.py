@@ -31,9 +31,9 @@ COMPONENTS = [
     ("logging", ("structlog/",)),
     ("metrics", ("prometheus_client/",)),
     ("sanitizer", ("sanitiz", "nh3")),
-    ("session store", ("builtins/stores.py", "chatkit_redis/")),
+    ("session store", ("builtins/memory_store.py", "builtins/sqlite_", "chatkit_redis/")),
     ("Litestar", ("litestar/",)),
-    ("ChatKit middleware", ("builtins/middleware.py",)),
+    ("ChatKit middleware", ("http/middleware.py", "http/site_keys.py")),
     ("uvicorn", ("uvicorn/",)),
     ("ChatKit chain and API", ("chatkit_core/",)),
 ]

@@ -6,7 +6,8 @@ import msgspec
 import pytest
 from chatkit_redis import RedisOptions, RedisStore
 
-from chatkit_core.builtins.stores import MemoryOptions, MemoryStore, SQLiteStore
+from chatkit_core.builtins.memory_store import MemoryOptions, MemoryStore
+from chatkit_core.builtins.sqlite_store import SQLiteStore
 from chatkit_core.chat.sessions import SessionStoreOptions
 from tests.redis_store.redis_server import redis_server
 

@@ -125,7 +125,8 @@ async def test_changes_need_the_csrf_token_of_the_session():
         transcript = await client.get(f"/admin/conversations/{session}")
         token = csrf_of(transcript.text)
         url = f"/admin/conversations/{session}/erase"
-        for data, headers in (({}, {}), ({"csrf": "0" * 64}, {}), ({"csrf": token[:-1] + "0"}, {}),
+        tampered = token[:-1] + ("1" if token.endswith("0") else "0")
+        for data, headers in (({}, {}), ({"csrf": "0" * 64}, {}), ({"csrf": tampered}, {}),
                               ({"csrf": token}, {"origin": "https://evil.example"})):
             refused = await client.post(url, data=data, headers=headers, follow_redirects=False)
             assert refused.status_code == 403, (data, headers)

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from chatkit_core.builtins import stores
-from chatkit_core.builtins.stores import MemoryOptions, MemoryStore, SQLiteStore
-from chatkit_core.chat.sessions import SessionStore, SessionStoreOptions
+from chatkit_core.builtins import sqlite_store
+from chatkit_core.builtins.memory_store import MemoryOptions, MemoryStore
+from chatkit_core.builtins.sqlite_store import SQLiteStore
+from chatkit_core.chat.sessions import SessionStore, SessionStoreOptions, StoreUnavailable
 from chatkit_core.models import Message, new_message_id, now_rfc3339
 
 
@@ -132,7 +133,8 @@ async def test_sqlite_survives_a_restart(tmp_path):
 
 WRITER = """
 import asyncio, sys
-from chatkit_core.builtins.stores import SQLiteStore
+from chatkit_core.builtins import sqlite_store
+from chatkit_core.builtins.sqlite_store import SQLiteStore
 from chatkit_core.models import Message, new_message_id, now_rfc3339
 from chatkit_core.chat.sessions import SessionStoreOptions
 async def main(url, session_id, tag):
@@ -220,13 +222,13 @@ async def test_sqlite_in_memory_needs_no_lock_file(tmp_path, monkeypatch):
 
 
 async def test_sqlite_locked_for_too_long_is_unavailable(tmp_path, monkeypatch):
-    monkeypatch.setattr(stores, "_PATIENCE", 0.2)
+    monkeypatch.setattr(sqlite_store, "_PATIENCE", 0.2)
     store = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/s.db"))
     await store.start()
     session = await store.create({})
     other = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
-    with pytest.raises(stores.StoreUnavailable, match="locked"):
+    with pytest.raises(StoreUnavailable, match="locked"):
         await store.append(session.id, message("never stored"))
     other.execute("ROLLBACK")
     other.close()
@@ -235,7 +237,7 @@ async def test_sqlite_locked_for_too_long_is_unavailable(tmp_path, monkeypatch):
 
 
 def test_sqlite_url_forms():
-    from chatkit_core.builtins.stores import _sqlite_path
+    from chatkit_core.builtins.sqlite_io import sqlite_path as _sqlite_path
 
     assert _sqlite_path("sqlite:///data/chat.db") == "data/chat.db"
     assert _sqlite_path("sqlite:////var/lib/chatkit.db") == "/var/lib/chatkit.db"
@@ -245,13 +247,13 @@ def test_sqlite_url_forms():
 
 async def test_sqlite_lock_file_held_for_too_long_is_unavailable(tmp_path, monkeypatch):
     """A frozen worker holding the lock file does not hang the others for ever."""
-    monkeypatch.setattr(stores, "_PATIENCE", 0.2)
+    monkeypatch.setattr(sqlite_store, "_PATIENCE", 0.2)
     store = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/s.db"))
     await store.start()
     session = await store.create({})
     with open(tmp_path / "s.db.lock", "w") as frozen:
         fcntl.flock(frozen, fcntl.LOCK_EX)
-        with pytest.raises(stores.StoreUnavailable, match="locked"):
+        with pytest.raises(StoreUnavailable, match="locked"):
             await asyncio.wait_for(store.append(session.id, message("never stored")), 5)
     assert await store.append(session.id, message("stored once the lock is free"))
     assert [m.content for m in await store.messages(session.id)] == ["stored once the lock is free"]
