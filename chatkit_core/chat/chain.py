@@ -118,58 +118,49 @@ class Chain:
         return Health("cooldown", "circuit open") if self.breakers[name].is_open else None
 
     async def stream(self, request: ChatRequest, buffered: bool = False) -> AsyncGenerator[Event, None]:
+        """Each provider in turn, each retried while its failures are retryable, until one answers.
+
+        A failure before the answer's first text moves on silently; after it, the answer is
+        interrupted (:class:`StreamBroken`) unless ``buffered``, when nothing has been shown.
+        """
         deadline = time.monotonic() + self.config.deadline
         fallbacks: list[str] = []
         for index, provider in enumerate(self.providers):
             breaker = self.breakers[provider.name]
-            last = index == len(self.providers) - 1
-            if not breaker.allow() and not last:
+            if not breaker.allow() and index < len(self.providers) - 1:
                 fallbacks.append(f"{provider.name}:circuit_open")
                 self._moved_on(provider, "circuit_open")
                 continue
-            async with contextlib.aclosing(self._try(provider, request, deadline, fallbacks, buffered)) as events:
-                async for event in events:
-                    yield event
-                    if isinstance(event, Finished):
-                        return
+            capped = msgspec.structs.replace(request, max_tokens=self._cap(provider))
+            for attempt in range(self.config.retries + 1):
+                began, state = time.monotonic(), _Attempt()
+                try:
+                    async with contextlib.aclosing(self._attempt(provider, capped, deadline, fallbacks, state,
+                                                                 buffered)) as events:
+                        async for event in events:
+                            if isinstance(event, Finished):
+                                breaker.succeeded()
+                                self.metrics.provider_outcome(provider.name, "success")
+                            yield event
+                    return
+                except ProviderError as error:
+                    self._failed(provider, error, state.sent_at)
+                    if state.started and not buffered:
+                        raise StreamBroken(state.started, state.text, error) from error
+                    fallbacks.append(f"{provider.name}:{error.kind}")
+                    log.warning("provider_failed", provider=provider.name, kind=error.kind, attempt=attempt + 1,
+                                error=str(error), elapsed=round(time.monotonic() - began, 3))
+                    delay = self._retry_delay(error, attempt, deadline, breaker)
+                    if delay is None:
+                        self._moved_on(provider, error.kind)
+                        break
+                    await asyncio.sleep(delay)
+                except (asyncio.CancelledError, GeneratorExit):
+                    breaker.released()  # no verdict: a half-open circuit may probe again
+                    raise
             if time.monotonic() >= deadline:
                 break
         raise ChainFailed(fallbacks)
-
-    async def _try(
-        self, provider: Provider, request: ChatRequest, deadline: float, fallbacks: list[str], buffered: bool
-    ) -> AsyncGenerator[Event, None]:
-        """Attempts on one provider; yields nothing when it failed before its first delta."""
-        breaker = self.breakers[provider.name]
-        request = msgspec.structs.replace(request, max_tokens=self._cap(provider))
-        for attempt in range(self.config.retries + 1):
-            started_at = time.monotonic()
-            state = _Attempt()
-            try:
-                async with contextlib.aclosing(
-                        self._attempt(provider, request, deadline, fallbacks, state, buffered)) as events:
-                    async for event in events:
-                        if isinstance(event, Finished):
-                            breaker.succeeded()
-                            self.metrics.provider_outcome(provider.name, "success")
-                        yield event
-            except ProviderError as error:
-                self._failed(provider, error, state.sent_at)
-                if state.started and not buffered:
-                    raise StreamBroken(state.started, state.text, error) from error
-                fallbacks.append(f"{provider.name}:{error.kind}")
-                log.warning("provider_failed", provider=provider.name, kind=error.kind, attempt=attempt + 1,
-                            error=str(error), elapsed=round(time.monotonic() - started_at, 3))
-                delay = self._retry_delay(error, attempt, deadline, breaker)
-                if delay is None:
-                    self._moved_on(provider, error.kind)
-                    return
-                await asyncio.sleep(delay)
-                continue
-            except (asyncio.CancelledError, GeneratorExit):
-                breaker.released()  # no verdict: a half-open circuit may probe again
-                raise
-            return
 
     def _cap(self, provider: Provider) -> int | None:
         cap = provider.options.max_tokens if provider.options.max_tokens is not None else self.max_tokens
@@ -190,59 +181,50 @@ class Chain:
         self, provider: Provider, request: ChatRequest, deadline: float, fallbacks: list[str], state: _Attempt,
         buffered: bool,
     ) -> AsyncGenerator[Event, None]:
+        """One attempt: a slot of the provider (waiting in its queue), then its answer, chunk by chunk."""
         try:
             ticket = self.slots[provider.name].enter()
         except QueueFull:
             raise ProviderError(f"{provider.name} is busy and its queue is full", kind="queue_full",
                                 retryable=False) from None
         try:
-            if not ticket.granted:
-                async with contextlib.aclosing(self._wait_for_slot(provider, ticket, deadline)) as positions:
-                    async for position in positions:
-                        if not buffered:
-                            yield Queued(position)
-            async with contextlib.aclosing(self._answer(provider, request, deadline, fallbacks, state)) as events:
-                async for event in events:
-                    yield event
+            until = min(time.monotonic() + provider.options.queue_timeout, deadline)
+            while not ticket.granted:
+                if not buffered:
+                    yield Queued(ticket.position)
+                await self._moved_up(provider, ticket, until)
+            began = state.sent_at = time.monotonic()  # the first-token limit runs from here, not from the queue
+            usage: dict[str, Any] | None = None
+            truncated = False
+            clock = _ChunkClock()
+            async with contextlib.aclosing(provider.stream(request)) as chunks, contextlib.aclosing(clock):
+                while (chunk := await self._next(provider, chunks, deadline, clock, not state.text)) is not None:
+                    usage = chunk.usage or usage
+                    truncated = truncated or chunk.truncated
+                    if not chunk.text:
+                        continue
+                    if state.started is None:
+                        ttft = time.monotonic() - began
+                        state.started = Started(provider.name, provider.model, list(fallbacks), ttft)
+                        self.metrics.first_token(provider.name, ttft)
+                        yield state.started
+                    state.text += chunk.text
+                    yield chunk.text
+            if state.started is None:  # an empty answer is still an answer
+                state.started = Started(provider.name, provider.model, list(fallbacks))
+                yield state.started
+            yield Finished(usage, truncated)
         finally:
             ticket.leave()
 
-    async def _wait_for_slot(self, provider: Provider, ticket: Ticket, deadline: float) -> AsyncGenerator[int, None]:
-        """The ticket's place in line each time it moves up, until it holds a slot."""
-        until = min(time.monotonic() + provider.options.queue_timeout, deadline)
-        while not ticket.granted:
-            yield ticket.position
-            try:
-                async with asyncio.timeout(until - time.monotonic()):
-                    await ticket.moved()
-            except TimeoutError:
-                raise ProviderError(f"no free slot on {provider.name} within {provider.options.queue_timeout:.1f}s",
-                                    kind="queue_timeout", retryable=False) from None
-
-    async def _answer(
-        self, provider: Provider, request: ChatRequest, deadline: float, fallbacks: list[str], state: _Attempt
-    ) -> AsyncGenerator[Event, None]:
-        began = state.sent_at = time.monotonic()  # the first-token limit runs from here, not from the queue
-        usage: dict[str, Any] | None = None
-        truncated = False
-        clock = _ChunkClock()
-        async with contextlib.aclosing(provider.stream(request)) as chunks, contextlib.aclosing(clock):
-            while (chunk := await self._next(provider, chunks, deadline, clock, not state.text)) is not None:
-                usage = chunk.usage or usage
-                truncated = truncated or chunk.truncated
-                if not chunk.text:
-                    continue
-                if state.started is None:
-                    ttft = time.monotonic() - began
-                    state.started = Started(provider.name, provider.model, list(fallbacks), ttft)
-                    self.metrics.first_token(provider.name, ttft)
-                    yield state.started
-                state.text += chunk.text
-                yield chunk.text
-        if state.started is None:  # an empty answer is still an answer
-            state.started = Started(provider.name, provider.model, list(fallbacks))
-            yield state.started
-        yield Finished(usage, truncated)
+    @staticmethod
+    async def _moved_up(provider: Provider, ticket: Ticket, until: float) -> None:
+        try:
+            async with asyncio.timeout(until - time.monotonic()):
+                await ticket.moved()
+        except TimeoutError:
+            raise ProviderError(f"no free slot on {provider.name} within {provider.options.queue_timeout:.1f}s",
+                                kind="queue_timeout", retryable=False) from None
 
     async def _next(
         self, provider: Provider, chunks: AsyncIterator[Chunk], deadline: float, clock: _ChunkClock,
