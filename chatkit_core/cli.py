@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import html
 import json
 import os
 import re
@@ -200,11 +199,11 @@ def _show(event: object) -> bool:
         tried = f" after {', '.join(event.fallbacks)}" if event.fallbacks else ""
         print(f"[{event.provider} / {event.model}{tried}]", file=sys.stderr)
     elif isinstance(event, turn.Delta):
-        print(html.unescape(event.text), end="", flush=True)
+        print(event.text, end="", flush=True)
     elif isinstance(event, turn.Done):
         print()
         for source in event.message.sources:
-            print(f"source: {html.unescape(source.title)} {source.url}".rstrip(), file=sys.stderr)
+            print(f"source: {source.title} {source.url}".rstrip(), file=sys.stderr)
     elif isinstance(event, turn.Failed) and event.fallbacks:
         print(f"error: no provider answered ({', '.join(event.fallbacks)})", file=sys.stderr)
         return True

@@ -1,17 +1,18 @@
 """The built-in ``html`` sanitizer, on nh3.
 
-Message content is HTML-safe text: markup is removed, and what is left is escaped so that
-``<``, ``>`` and ``&`` appear as entities. Whoever renders it (the widget, or a site that
-puts it into ``innerHTML``) gets no element, attribute or script from it, while the text
-still reads the same: ``a < b`` stays ``a &lt; b``, and ``<div>`` written inside backticks
-stays visible as code instead of being stripped as a tag.
+Message content is plain text, stored as written and escaped once, by whoever shows it (the
+widget builds DOM text nodes; the console's templates escape). This sanitizer takes out of it
+what a renderer that also reads HTML or markdown could turn into something active:
 
-Markdown is kept, minus what a markdown renderer could turn into something active: a link,
-reference definition or autolink whose target has a scheme other than http(s) or mailto
-loses its target (entities decoded first, as renderers do), and an image becomes a link,
-so no picture ever loads by itself. Code is recognised only where CommonMark also sees
-code (fences at the start of a line, single-backtick spans), so nothing left untouched
-as code can be rendered as a link.
+- HTML elements, comments and the like are removed (script, style and a few others with their
+  content); text that only looks like markup to a person (``a < b``, ``I <3 it``, an entity
+  such as ``&lt;`` typed as text) is left as written. Removal is repeated until nothing more
+  goes, so no element can be assembled from the pieces of another.
+- Markdown is kept, minus what a renderer could make active: a link, reference definition or
+  autolink whose target has a scheme other than http(s) or mailto loses its target (entities
+  decoded first, as renderers do), and an image becomes a link, so no picture loads by itself.
+- Code is recognised only where CommonMark also sees code (fences at the start of a line,
+  single-backtick spans) and is kept exactly, so ``<div>`` inside backticks stays visible.
 """
 
 from __future__ import annotations
@@ -28,12 +29,11 @@ _CODE = re.compile(r"((?:^|(?<=\n))[ ]{0,3}(?:```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z))
 # C0/C1 controls (but tab and newlines), lone surrogates, and bidirectional overrides
 # that can make text read differently from what it is.
 _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
-_BARE_AMPERSAND = re.compile(r"&(?!(?:[a-zA-Z][a-zA-Z0-9]*|#\d+|#[xX][0-9a-fA-F]+);)")
 _MARKDOWN_LINK = re.compile(r"\[([^\]\n]*)\]\(((?:[^()\n]|\([^()\n]*\))*)\)")
 # Any other link target: after "](" (nested or unclosed links) or in a reference definition.
 _TARGET = re.compile(r"(\]\()([^)\n]*)")
 _DEFINITION = re.compile(r"^([ \t]{0,3}\[[^\]\n]*\]:)[ \t]*\n?[ \t]*(\S*)", re.M)
-_AUTOLINK = re.compile(r"&lt;([^\s]*?)&gt;")
+_AUTOLINK = re.compile(r"<([^\s<>]*)>")
 # A web autolink, ``<https://…>``, is kept as the bare address rather than removed as a tag.
 _WEB_AUTOLINK = re.compile(r"<((?:https?://|mailto:)[^\s<>\"']+)>", re.I)
 _IMAGE = re.compile(r"!(\[[^\]\n]*\][(\[])")
@@ -46,12 +46,12 @@ _DROP_WITH_CONTENT = {"script", "style", "iframe", "noscript", "template", "obje
 def clean_markup(text: str) -> str:
     text = _IMAGE.sub(r"\1", _INVISIBLE.sub("", text.replace("\r\n", "\n")))
     parts = _CODE.split(text)
-    return "".join(_escape_code(part) if index % 2 else _prose_before(part, index + 1 < len(parts))
+    return "".join(part if index % 2 else _prose_before(part, index + 1 < len(parts))
                    for index, part in enumerate(parts))
 
 
 def _prose_before(prose: str, code_follows: bool) -> str:
-    """Cleaned prose; when it ended a line before code, it still does (markup such as ``</\n``
+    """Cleaned prose; when it ended a line before code, it still does (markup such as ``</\\n``
     can swallow the newline), so a fenced block stays one when the text is cleaned again."""
     cleaned = _clean_prose(prose)
     if code_follows and prose.endswith("\n") and not cleaned.endswith("\n"):
@@ -59,27 +59,40 @@ def _prose_before(prose: str, code_follows: bool) -> str:
     return cleaned
 
 
-def _escape_code(code: str) -> str:
-    return _BARE_AMPERSAND.sub("&amp;", code).replace("<", "&lt;").replace(">", "&gt;")
-
-
-# What nh3 or the link rules below act on: markup, entities, brackets, and the characters
-# html5ever rewrites (a carriage return, NUL, no-break space, a leading byte order mark).
-_PROSE_SPECIAL = re.compile("[<>&\\[\\]\r\x00\u00a0\ufeff]")
+# What nh3 or the link rules below act on: markup, brackets, and the characters html5ever
+# rewrites (a carriage return, NUL, a leading byte order mark).
+_PROSE_SPECIAL = re.compile("[<>\\[\\]\r\x00\ufeff]")
 
 
 def _clean_prose(text: str) -> str:
-    """Prose without markup, entities or brackets is left as it is, so most answers skip the parser."""
+    """Prose without markup or brackets is left as it is, so most answers skip the parser."""
     return _rewrite_prose(text) if _PROSE_SPECIAL.search(text) else text
 
 
 def _rewrite_prose(text: str) -> str:
-    text = _WEB_AUTOLINK.sub(r"\1", text)
-    text = nh3.clean(text, tags=set(), attributes={}, clean_content_tags=_DROP_WITH_CONTENT, strip_comments=True)
+    text = _strip_markup(_WEB_AUTOLINK.sub(r"\1", text))
     text = _MARKDOWN_LINK.sub(lambda m: m[1] if _unsafe(m[2]) else m[0], text)
     for pattern in (_TARGET, _DEFINITION):
         text = pattern.sub(lambda m: m[1] if _unsafe(m[2]) else m[0], text)
     return _AUTOLINK.sub(lambda m: m[1] if _unsafe(m[1]) else m[0], text)
+
+
+# A ``<`` an HTML parser would open a tag, comment or declaration at.
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def _strip_markup(text: str) -> str:
+    """``text`` without the elements and comments an HTML parser finds in it, otherwise as written.
+
+    nh3 parses HTML, so its output is escaped HTML: ``&`` is escaped first so that entities
+    written as text survive the round trip, and the output is decoded back to the text it shows.
+    A ``<`` the parser kept as text can still open a tag with what follows it once the pieces
+    between them are gone (``<<b>b>``): such a ``<`` is dropped too, so that no parser finds a
+    tag in the result and cleaning it again changes nothing.
+    """
+    cleaned = html.unescape(nh3.clean(text.replace("&", "&amp;"), tags=set(), attributes={},
+                                      clean_content_tags=_DROP_WITH_CONTENT, strip_comments=True))
+    return _TAG_OPEN.sub("", cleaned)
 
 
 def _unsafe(target: str) -> bool:

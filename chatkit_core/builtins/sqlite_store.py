@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from chatkit_core.builtins.sqlite_console import CONSOLE_SCHEMA, SQLiteListing
 from chatkit_core.builtins.sqlite_io import Busy, Immediate, erase_before, sqlite_path, take_turn
+from chatkit_core.builtins.sqlite_migrations import migrate
 from chatkit_core.chat.health import Health
 from chatkit_core.chat.sessions import SessionStore, SessionStoreOptions, StoreUnavailable, unanswered
 from chatkit_core.codec import decode_message, decode_metadata, encode
@@ -75,6 +76,8 @@ class SQLiteStore(SQLiteListing, SessionStore):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
             self._db.executescript(CONSOLE_SCHEMA)
+            with Immediate(self._db):
+                migrate(self._db)
             self._db.execute("PRAGMA busy_timeout=0")  # the loop never sleeps on a lock
             if self.path != ":memory:":
                 self._lock, self._thread_lock = (os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)

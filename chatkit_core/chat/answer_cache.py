@@ -95,6 +95,10 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(Entry).decode
 
 
+_FORMAT = "plain-text"
+"""Part of every key: answers cached by 0.2 (text HTML-escaped) are never given again."""
+
+
 def normalise(question: str) -> str:
     """The question as matched: NFKC, case-folded, whitespace collapsed, trailing punctuation dropped."""
     text = " ".join(unicodedata.normalize("NFKC", question).casefold().split())
@@ -117,7 +121,7 @@ class CachedAnswers:
         self.metrics = metrics
         # What never changes while the app runs, hashed once.
         self._fixed = hashlib.blake2b(msgspec.json.encode(
-            [system_prompt, [(p.name, p.model) for p in providers]]), digest_size=16).digest()
+            [_FORMAT, system_prompt, [(p.name, p.model) for p in providers]]), digest_size=16).digest()
         self._version: str | None = None
         self.failure: str | None = None
         """Why the last call failed, until one succeeds again (``/health`` shows it)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import html
 import re
 
 import msgspec
@@ -20,8 +19,8 @@ MAX_WORD = 64
 
 
 def words(text: str) -> list[str]:
-    """The words search matches: lower-cased runs of letters and digits, entities decoded."""
-    return [w[:MAX_WORD] for w in WORD.findall(html.unescape(text).lower())]
+    """The words search matches: lower-cased runs of letters and digits."""
+    return [w[:MAX_WORD] for w in WORD.findall(text.lower())]
 
 
 class ConversationQuery(msgspec.Struct, kw_only=True, frozen=True):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -24,8 +23,8 @@ INVISIBLE = re.compile("[\u00ad\u034f\u115f\u1160\u180e\u200b-\u200f\u202a-\u202
 # Chat-template control tokens that model servers parsing text into turns would read as a turn
 # boundary: ``<|...|>`` (ChatML, Llama 3, Phi, GPT), its full-width form (DeepSeek), Gemma's
 # ``<start_of_turn>``/``<end_of_turn>``, sentence markers ``<s>``, ``</s>``, ``<bos>``, ``<eos>``,
-# Llama 2's ``<<SYS>>``, and Mistral's ``[INST]``-style bracket tokens. Either angle bracket may
-# arrive as an HTML entity (stored text is escaped).
+# Llama 2's ``<<SYS>>``, and Mistral's ``[INST]``-style bracket tokens. An angle bracket written
+# as an HTML entity is broken too: some templates and renderers decode entities.
 _LT, _GT = r"(?:<|&lt;)", r"(?:>|&gt;)"
 CONTROL_TOKEN = re.compile(
     rf"{_LT}(?=\|[^|<>&\s]{{1,40}}\|{_GT})"
@@ -74,17 +73,16 @@ class Sanitizers:
         return StreamCleaner(self.clean_output)
 
 
-def plain_text(content: str) -> str:
-    """Stored content as the model should read it: entities turned back into characters, and no
-    control token or invisible character, however it was spelled or stored."""
-    return neutralise_control_tokens(visitor_text(html.unescape(content)))
+def model_text(content: str) -> str:
+    """Stored content as the model reads it: no control token or invisible character,
+    however it was spelled or stored."""
+    return neutralise_control_tokens(visitor_text(content))
 
 
-# A tail that may still become markup once more text arrives: an unclosed ``<``, a
-# half-written entity, a run of backticks or tildes that may open a fence, or a markdown
-# link whose target is not complete yet.
+# A tail that may still become markup once more text arrives: an unclosed ``<``, a run of
+# backticks or tildes that may open a fence, or a markdown link whose target is not complete yet.
 _PENDING = re.compile(
-    r"(<[^>]*|&[#a-zA-Z0-9]{0,10}|[`~]+|\[[^\]\n]*(?:\](?:\((?:[^()\n]|\([^()\n]*\))*(?:\([^()\n]*)?)?)?)\Z")
+    r"(<[^>]*|[`~]+|\[[^\]\n]*(?:\](?:\((?:[^()\n]|\([^()\n]*\))*(?:\([^()\n]*)?)?)?)\Z")
 
 
 _FENCE_LINE = re.compile(r"^[ ]{0,3}(?:```|~~~)", re.M)
@@ -136,7 +134,7 @@ class StreamCleaner:
         tail = self.raw[self.settled_raw:]
         stable = tail[: _held_from(tail)]
         cleaned = self.settled + self.clean(stable)
-        if not cleaned.startswith(self.sent):
+        if not cleaned.startswith(self.sent) or cleaned.endswith("<"):  # a "<" the next text may drop
             return ""
         new, self.sent, self.sent_raw = cleaned[len(self.sent):], cleaned, self.settled_raw + len(stable)
         if "\n\n" in stable[-len(delta) - 1:]:

@@ -37,7 +37,7 @@ from chatkit_core.chat.errors import (
 from chatkit_core.chat.knowledge import Knowledge, cited_sources, context_message, search_query
 from chatkit_core.chat.metrics import Metrics
 from chatkit_core.chat.providers import ChatMessage, ChatRequest
-from chatkit_core.chat.sanitize import Sanitizers, plain_text
+from chatkit_core.chat.sanitize import Sanitizers, model_text
 from chatkit_core.chat.sessions import SessionStore, StoreUnavailable
 from chatkit_core.models import Feedback, Message, Passage, Session, Source, new_message_id, now_rfc3339
 
@@ -159,7 +159,7 @@ class Conversation:
         if passages and self.knowledge is not None:
             system.append(context_message(passages, self.knowledge.options))
         messages = [ChatMessage("system", line) for line in system]
-        messages += [ChatMessage(m.role, plain_text(m.content)) for m in history if m.content]
+        messages += [ChatMessage(m.role, model_text(m.content)) for m in history if m.content]
         return ChatRequest(messages=messages, request_id=request_id, passages=passages, locale=locale)
 
     def _checked(self, text: str, locale: str) -> str:
@@ -184,14 +184,14 @@ class Conversation:
         """Passages of the site for the visitor's question; none without a knowledge base."""
         if self.knowledge is None:
             return []
-        questions = [plain_text(m.content) for m in history if m.role == "user"]
+        questions = [model_text(m.content) for m in history if m.role == "user"]
         return await self.knowledge.find(search_query(questions[-1], questions[-2] if len(questions) > 1 else None))
 
     def _sources(self, content: str, passages: list[Passage]) -> list[Source]:
         """The pages behind an answer, their titles cleaned like any text the API returns."""
         clean = self.sanitizers.clean_output
         return [Source(clean(s.title), s.url if _WEB_URL.match(s.url) else "")
-                for s in cited_sources(plain_text(content), passages)]
+                for s in cited_sources(model_text(content), passages)]
 
     async def answer(self, session_id: str, request: ChatRequest) -> Message:
         """The whole answer at once. Nothing has been shown, so any failure may still fail over."""

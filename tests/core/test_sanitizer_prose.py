@@ -23,8 +23,9 @@ def test_text_with_markup_entities_or_brackets_is_still_cleaned() -> None:
     assert clean_markup("[click](javascript:alert(1))") == "click"
     assert clean_markup("see](javascript:alert(1)) here") != "see](javascript:alert(1)) here"
     assert clean_markup("\ufeffhello") == "hello"
-    assert clean_markup("a\u00a0b") == "a&nbsp;b"
-    assert clean_markup("Tom & Jerry") == "Tom &amp; Jerry"
+    assert clean_markup("a\u00a0b <i>c</i>") == "a\u00a0b c"
+    assert clean_markup("Tom & Jerry") == "Tom & Jerry"  # plain text, as written
+    assert clean_markup("Tom &amp; Jerry <b>x</b>") == "Tom &amp; Jerry x"  # an entity typed as text stays one
 
 
 def test_plain_prose_comes_back_unchanged() -> None:

@@ -108,15 +108,15 @@ def _fully_decoded(text: str) -> str:
 def active_parts(content: str) -> list[str]:
     """What in stored content could become markup, a script URL or an image anywhere it is shown.
 
-    Content goes into ``innerHTML`` as it is, and, decoded, into markdown renderers.
+    Content is plain text: shown escaped it is inert anyway, so this looks at what a renderer
+    that reads markdown with raw HTML in it (as many do) would make of it, outside code.
     """
+    prose = _CODE.sub("", content)
     parser = _Markup()
-    parser.feed(content)
+    parser.feed(prose)
     parser.close()
     found = list(parser.found)
-    if "<" in content:  # no tag can open without one, in any HTML parser
-        found.append("raw <")
-    shown = _CODE.sub("", html.unescape(content))
+    shown = html.unescape(prose)
     for match in _TARGETS.finditer(shown):
         target = re.sub(r"[\s\x00-\x20<>]+", "", _fully_decoded(next(g for g in match.groups() if g is not None)))
         scheme = _SCHEME.match(target.lower())

@@ -10,7 +10,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from chatkit_core.chat.listing import ConversationQuery, Listing
-from chatkit_core.chat.sanitize import plain_text
 from chatkit_core.chat.sessions import SessionStore
 from chatkit_core.models import Message
 
@@ -123,7 +122,7 @@ def _count(messages: list[Message], providers: dict[str, ProviderRow], stats: St
 
 def _question(content: str) -> str:
     """Questions that differ only in case, spacing or end punctuation count as one."""
-    return re.sub(r"\s+", " ", plain_text(content)).strip().rstrip("?!.").lower()[:200]
+    return re.sub(r"\s+", " ", content).strip().rstrip("?!.").lower()[:200]
 
 
 def _buckets(starts: list[float], since: float, until: float, size: int) -> list[tuple[float, int]]:

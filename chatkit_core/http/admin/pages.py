@@ -1,7 +1,7 @@
 """Rendering console pages: Jinja2 with autoescaping everywhere, and the console's headers.
 
-Visitor and model text only ever reaches a page as an escaped string: templates never mark
-anything safe, and stored content is shown as the plain text it stands for.
+Visitor and model text is stored as written and only ever reaches a page through autoescaping:
+templates never mark anything safe.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Request, Response
 
 from chatkit_core import __version__
-from chatkit_core.chat.sanitize import plain_text
 from chatkit_core.http.admin.auth import SESSION_COOKIE, Keys
 
 HERE = Path(__file__).resolve().parent
@@ -37,7 +36,6 @@ def when(timestamp: float | str | None) -> str:
 _environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
                            trim_blocks=True, lstrip_blocks=True)
 _environment.filters["when"] = when
-_environment.filters["text"] = plain_text
 _environment.globals["version"] = __version__
 
 

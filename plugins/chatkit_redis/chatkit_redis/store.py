@@ -18,6 +18,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import structlog
+
 from chatkit_core.chat.health import Health
 from chatkit_core.chat.listing import ConversationPage, ConversationQuery, Listing, decode_cursor
 from chatkit_core.chat.sessions import SessionStore, SessionStoreOptions, StoreUnavailable
@@ -26,6 +28,7 @@ from chatkit_core.models import Feedback, Message, Session
 from chatkit_core.platform import redisclient
 from chatkit_core.platform.environment import EnvSetter, fallback
 from chatkit_redis.console import ConsoleIndex
+from chatkit_redis.migrate import migrate
 
 if TYPE_CHECKING:
     from redis.typing import EncodableT
@@ -66,6 +69,8 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return {1, redis.call('LRANGE', KEYS[2], -tonumber(ARGV[7]), -1)}
 """
 
+log = structlog.get_logger("chatkit.redis")
+
 
 class RedisOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True):
     env: ClassVar[dict[str, EnvSetter]] = {"REDIS_URL": fallback("url")}
@@ -98,6 +103,14 @@ class RedisStore(SessionStore, Listing):
         self._ttl_ms = int(self.ttl * 1000)
         self._index = options.key_prefix + "sessions"
         self.console = ConsoleIndex(self._redis, options.key_prefix, self._keys)
+
+    async def start(self) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            await migrate(self._redis, self.options.key_prefix)
+        except RedisError as error:  # Redis is down: the next start migrates; until then, 503s as ever
+            log.warning("redis_migration_deferred", error=str(error))
 
     async def close(self) -> None:
         await self._redis.aclose()
