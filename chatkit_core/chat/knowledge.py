@@ -3,10 +3,10 @@ puts the passages it finds in front of the model.
 
 A retriever type (hook ``register_retrievers``) is configured by the ``[knowledge]`` table.
 Before the chain runs, the core asks it for passages matching the visitor's question (and
-the previous question too, for a short follow-up such as "and on Sunday?"), numbers them
-in a system message after the configured system prompt, and records them as the answer's
-``sources``. Retrieval that fails is logged and leaves the answer ungrounded: a chat never
-fails because of the knowledge base.
+the previous question too, for a short follow-up such as "and on Sunday?");
+:mod:`chatkit_core.chat.grounding` puts them before the model and turns its citations into the
+answer's ``sources``. Retrieval that fails is logged and answered as if nothing was found: a
+chat never fails because of the knowledge base.
 """
 
 from __future__ import annotations
@@ -18,19 +18,11 @@ from typing import ClassVar
 import msgspec
 import structlog
 
+from chatkit_core.chat.grounding import DEFAULT_TEMPLATE
 from chatkit_core.chat.health import Health
-from chatkit_core.models import Passage, Source
+from chatkit_core.models import Passage
 
 log = structlog.get_logger("chatkit.knowledge")
-
-DEFAULT_TEMPLATE = """\
-Answer the visitor's question using only the numbered passages from this website below.
-If the passages do not contain the answer, say plainly that you could not find it on this \
-site; do not guess or use outside knowledge. Cite the passages you use with their number \
-in square brackets, like [1]. Answer in the visitor's language.
-
-{passages}"""
-
 
 class RetrieverOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Keys of ``[knowledge]``. Retriever types subclass this for their own keys."""
@@ -48,6 +40,11 @@ class RetrieverOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     """The system message that carries the passages; ``{passages}`` marks where they go."""
     timeout: float = 2.0
     """Seconds a search may take before the answer goes ahead without passages."""
+    contact: str = ""
+    """How to reach a person, for a model to give when the site does not answer the question."""
+    general_knowledge: bool = False
+    """Let a model answer from what it knows when no passage matches; by default it says plainly
+    that the site does not cover the question."""
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -107,37 +104,6 @@ def search_query(question: str, previous: str | None) -> str:
     if previous and len(question.split()) <= _FOLLOW_UP_WORDS and _FOLLOW_UP_CUE.search(question):
         return f"{previous} {question}"
     return question
-
-
-def context_message(passages: list[Passage], options: RetrieverOptions) -> str:
-    """The system message holding ``passages``, numbered from 1, within ``max_context_chars``."""
-    blocks: list[str] = []
-    used = 0
-    for number, passage in enumerate(passages, 1):
-        heading = f"[{number}] {passage.title}" + (f" ({passage.url})" if passage.url else "")
-        room = options.max_context_chars - used - len(heading) - 2
-        if room < 80:
-            break
-        text = passage.text if len(passage.text) <= room else passage.text[:room].rsplit(" ", 1)[0] + " …"
-        blocks.append(f"{heading}\n{text}")
-        used += len(blocks[-1]) + 2
-    return options.prompt_template.replace("{passages}", "\n\n".join(blocks))
-
-
-_CITATION = re.compile(r"\[(\d{1,2})\]")
-
-
-def cited_sources(answer: str, passages: list[Passage]) -> list[Source]:
-    """The pages behind an answer: those it cites as ``[n]``, else every passage it was given.
-
-    Each page is listed once, in the order first cited (or given).
-    """
-    cited = [int(n) for n in _CITATION.findall(answer) if 0 < int(n) <= len(passages)]
-    chosen = [passages[n - 1] for n in cited] if cited else passages
-    seen: dict[tuple[str, str], Source] = {}
-    for passage in chosen:
-        seen.setdefault((passage.title, passage.url), Source(passage.title or passage.url, passage.url))
-    return list(seen.values())
 
 
 class Knowledge:

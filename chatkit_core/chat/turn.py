@@ -34,7 +34,8 @@ from chatkit_core.chat.errors import (
     StreamInterrupted,
     invalid,
 )
-from chatkit_core.chat.knowledge import Knowledge, cited_sources, context_message, search_query
+from chatkit_core.chat.grounding import cited_sources, system_message
+from chatkit_core.chat.knowledge import Knowledge, search_query
 from chatkit_core.chat.metrics import Metrics
 from chatkit_core.chat.providers import ChatMessage, ChatRequest
 from chatkit_core.chat.sanitize import Sanitizers, model_text
@@ -156,8 +157,8 @@ class Conversation:
             raise SessionNotFound()
         passages = await self._ground(history)
         system = [self.settings.system_prompt] if self.settings.system_prompt else []
-        if passages and self.knowledge is not None:
-            system.append(context_message(passages, self.knowledge.options))
+        if self.knowledge is not None and (grounding := system_message(passages, self.knowledge.options)):
+            system.append(grounding)  # with a knowledge base, never a request without the site's message
         messages = [ChatMessage("system", line) for line in system]
         messages += [ChatMessage(m.role, model_text(m.content)) for m in history if m.content]
         return ChatRequest(messages=messages, request_id=request_id, passages=passages, locale=locale)
