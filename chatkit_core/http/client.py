@@ -9,9 +9,11 @@ import re
 from collections.abc import Sequence
 
 from litestar import Request
+from litestar.types import Scope
 
 from chatkit_core.chat.ratelimit import LimiterUnavailable, SessionCap
 from chatkit_core.http.errors import APIError
+from chatkit_core.http.headers import first_header
 from chatkit_core.platform.runtime import Runtime
 
 
@@ -111,3 +113,21 @@ def _is_trusted(address: str, networks: tuple) -> bool:
     except ValueError:
         return False
     return any(ip in network for network in networks)
+
+
+def scheme_of(scope: Scope, trusted: tuple[str, ...]) -> str:
+    """``https`` or ``http`` as the visitor's browser sees it: ``X-Forwarded-Proto`` when a trusted
+    proxy sent it (TLS ends there), else the connection's own scheme."""
+    peer = scope.get("client")
+    forwarded = first_header(scope, b"x-forwarded-proto")
+    if forwarded is not None and peer and _is_trusted(peer[0], _networks(trusted)):
+        proto = forwarded.decode("latin-1").split(",")[0].strip().lower()
+        if proto in ("http", "https"):
+            return proto
+    return str(scope.get("scheme", "http"))
+
+
+def own_origin(scope: Scope, trusted: tuple[str, ...]) -> str:
+    """This server's origin as the request addressed it, to tell a same-origin page from another site."""
+    host = (first_header(scope, b"host") or b"").decode("latin-1").strip().lower()
+    return f"{scheme_of(scope, trusted)}://{host}"

@@ -19,6 +19,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from chatkit_core import hookimpl
+from chatkit_core.http.client import own_origin
 from chatkit_core.http.errors import error_app
 from chatkit_core.http.headers import encode, first_header, set_headers
 from chatkit_core.http.routing import template_of
@@ -121,17 +122,46 @@ _SAFELISTED = {"accept", "accept-language", "content-language", "content-type"}
 _REFUSED_PREFLIGHT = error_app(403, "forbidden", "This website is not allowed to use the chat service.")
 
 
-def cors(config: Config) -> Middleware | None:
+_FOREIGN_REQUEST = error_app(403, "forbidden", "This website is not allowed to use the chat service.")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class RefusalLog:
+    """A warning for each refused origin, naming it and the key to change, at most once a minute per
+    origin and for a bounded number of origins, so a flood of refusals cannot flood the logs."""
+
+    def __init__(self, every: float = 60.0, remembered: int = 1000) -> None:
+        self.every = every
+        self.remembered = remembered
+        self.last: dict[str, float] = {}
+
+    def refused(self, origin: str, what: str) -> None:
+        now = time.monotonic()
+        if now - self.last.get(origin, -self.every) < self.every:
+            return
+        if len(self.last) >= self.remembered:
+            self.last.clear()
+        self.last[origin] = now
+        log.warning("origin_refused", origin=origin[:200], request=what,
+                    fix=f"add {origin[:200]!r} to [server] allowed_origins (or ALLOWED_ORIGINS) if that site "
+                        "embeds the chat")
+
+
+def cors(config: Config) -> Middleware:
     """CORS for ``server.allowed_origins``, matched exactly (``*``: any); never with credentials.
 
     A preflight from an unlisted origin, or asking for another method or header, gets 403
-    ``forbidden`` in the API's error shape and no grant.
+    ``forbidden`` in the API's error shape and no grant. A request that changes something
+    (any method but GET and HEAD) from a page of another site that is not listed is refused the
+    same way before any handler runs, whether or not the browser asked first: a form or a
+    bodiless POST needs no preflight. The server's own pages (same origin) are always allowed.
+    Each refusal is logged as a warning naming the origin and the key to change.
     """
-    if not config.server.allowed_origins:
-        return None
     origins = frozenset(config.server.allowed_origins)
     any_origin = "*" in origins
+    trusted = tuple(config.server.trusted_proxies)
     allowed_headers = {name.lower() for name in ALLOW_HEADERS} | _SAFELISTED
+    refusals = RefusalLog()
 
     def grant(origin: str) -> dict[str, str]:
         return {"Access-Control-Allow-Origin": "*" if any_origin else origin, "Vary": "Origin"}
@@ -164,16 +194,26 @@ def cors(config: Config) -> Middleware | None:
                 await app(scope, receive, send)
                 return
             origin = raw_origin.decode("latin-1")
-            allowed = any_origin or origin in origins
+            listed = any_origin or origin in origins
             if scope["method"] == "OPTIONS":
-                answer = (preflight(origin) if allowed and preflight_allowed(Headers.from_scope(scope))
-                          else _REFUSED_PREFLIGHT)
-                await answer(scope, receive, send)
+                if listed and preflight_allowed(Headers.from_scope(scope)):
+                    await preflight(origin)(scope, receive, send)
+                    return
+                if not listed:
+                    refusals.refused(origin, "preflight")
+                await _REFUSED_PREFLIGHT(scope, receive, send)
+                return
+            if not listed and scope["method"] not in _SAFE_METHODS and origin != own_origin(scope, trusted):
+                refusals.refused(origin, scope["method"])
+                await _FOREIGN_REQUEST(scope, receive, send)
+                return
+            if not listed:
+                await app(scope, receive, send)
                 return
             granted = any_grant if any_origin else [*encode(grant(origin)), exposed]
 
             async def send_with_grant(message: Message) -> None:
-                if message["type"] == "http.response.start" and allowed:
+                if message["type"] == "http.response.start":
                     set_headers(message, granted)
                 await send(message)
 

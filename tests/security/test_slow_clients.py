@@ -1,5 +1,6 @@
 """Slowloris against a real ``chatkit serve`` held to a 1,024-file limit: while more slow
-connections than it may hold trickle their headers, honest requests keep being served."""
+connections than it may hold trickle their headers, or finish them and trickle a body, honest
+requests keep being served."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from chatkit_core.http.serving import HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT
+from chatkit_core.http.serving import BODY_TIMEOUT, HEADER_TIMEOUT, KEEP_ALIVE_TIMEOUT
 from tests.security.conftest import canned
 from tests.support.server import running_server
 
@@ -39,30 +40,34 @@ class Slowloris(threading.Thread):
     """Keeps ``count`` connections open, each sending one more header line a second, reconnecting
     whenever the server drops one."""
 
-    def __init__(self, base_url: str, count: int) -> None:
+    OPENING = b"GET /health HTTP/1.1\r\nHost: x\r\n"
+    DRIP = b"X-Slow: 1\r\n"
+
+    def __init__(self, base_url: str, count: int, every: float = 1.0) -> None:
         super().__init__(daemon=True)
         parts = urlsplit(base_url)
         self.address = (parts.hostname, parts.port)
         self.count = count
+        self.every = every
         self.stop = threading.Event()
         self.reconnects = 0
 
     def _open(self) -> socket.socket | None:
         try:
             sock = socket.create_connection(self.address, timeout=2)
-            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            sock.sendall(self.OPENING)
             return sock
         except OSError:
             return None
 
     def run(self) -> None:
         sockets = [self._open() for _ in range(self.count)]
-        while not self.stop.wait(1.0):
+        while not self.stop.wait(self.every):
             for index, sock in enumerate(sockets):
                 try:
                     if sock is None:
                         raise OSError
-                    sock.sendall(b"X-Slow: 1\r\n")
+                    sock.sendall(self.DRIP)
                 except OSError:
                     if sock is not None:
                         sock.close()
@@ -71,6 +76,14 @@ class Slowloris(threading.Thread):
         for sock in sockets:
             if sock is not None:
                 sock.close()
+
+
+class SlowBody(Slowloris):
+    """Headers sent whole, then a large body one byte every two seconds."""
+
+    OPENING = (b"POST /api/create-session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: 60000\r\n\r\n{")
+    DRIP = b" "
 
 
 @pytest.fixture
@@ -94,9 +107,10 @@ def server_limited_to(files: int) -> Iterator[str]:
         yield url
 
 
-def test_honest_requests_are_served_during_a_slowloris_attack(limited_fds: None) -> None:
+@pytest.mark.parametrize("kind", [Slowloris, SlowBody], ids=["slow headers", "slow bodies"])
+def test_honest_requests_are_served_during_a_slowloris_attack(limited_fds: None, kind: type[Slowloris]) -> None:
     with server_limited_to(SERVER_FILES) as url:
-        attack = Slowloris(url, ATTACKERS)
+        attack = kind(url, ATTACKERS, every=1.0 if kind is Slowloris else 2.0)
         attack.start()
         try:
             time.sleep(3)  # every attacking connection is open, trickling
@@ -131,3 +145,20 @@ def test_headers_have_a_deadline_and_idle_connections_close() -> None:
             idle.settimeout(KEEP_ALIVE_TIMEOUT + 5)
             assert idle.recv(1) == b""  # closed by the server, unanswered
     assert closed_after is not None and HEADER_TIMEOUT - 1 <= closed_after <= HEADER_TIMEOUT + 3
+
+
+def test_a_request_body_has_a_deadline() -> None:
+    with running_server(canned()) as url:
+        parts = urlsplit(url)
+        with socket.create_connection((parts.hostname, parts.port), timeout=2) as slow:
+            slow.sendall(SlowBody.OPENING)
+            began = time.monotonic()
+            closed_after = None
+            while time.monotonic() - began < BODY_TIMEOUT + 5:
+                try:
+                    slow.sendall(b" ")
+                    time.sleep(0.5)
+                except OSError:
+                    closed_after = time.monotonic() - began
+                    break
+    assert closed_after is not None and BODY_TIMEOUT - 1 <= closed_after <= BODY_TIMEOUT + 3
