@@ -48,6 +48,7 @@ class MemoryStore(SessionStore, Listing):
     def __init__(self, options: MemoryOptions) -> None:
         super().__init__(options)
         self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
+        self._revoked: dict[str, float] = {}
         self._unused: OrderedDict[str, None] = OrderedDict()
         """Sessions without a message yet, oldest first."""
 
@@ -156,3 +157,11 @@ class MemoryStore(SessionStore, Listing):
         for key in gone:
             del self._conversations[key]
         return len(gone)
+
+    async def revoke(self, sign_in: str, until: float) -> None:
+        now = time.time()
+        self._revoked = {key: end for key, end in self._revoked.items() if end > now}
+        self._revoked[sign_in] = until
+
+    async def revoked(self, sign_in: str) -> bool:
+        return self._revoked.get(sign_in, 0.0) > time.time()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chatkit_core.builtins.sqlite_io import erase_before
+from chatkit_core.builtins.sqlite_io import Immediate, erase_before
 from chatkit_core.chat.listing import (
     ConversationPage,
     ConversationQuery,
@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS conversation_providers (
     session_id TEXT NOT NULL REFERENCES conversations (session_id) ON DELETE CASCADE,
     provider TEXT NOT NULL, answers INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (session_id, provider)
 );
+CREATE TABLE IF NOT EXISTS console_revoked (sign_in TEXT PRIMARY KEY, until REAL NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
     content, tokenize = 'unicode61 remove_diacritics 0'
 );
@@ -174,5 +175,23 @@ class SQLiteListing(Listing):
             decode_cursor(cursor)  # a bad cursor is the caller's error, not the store's
         return await self._off_loop(self._list, query, cursor, limit)
 
+    erased: bool
+
     async def erase_inactive(self, before: float) -> int:
-        return await self._off_loop(self._queued, erase_before, before)
+        erased = await self._off_loop(self._queued, erase_before, before)
+        self.erased = self.erased or bool(erased)
+        return erased
+
+    async def revoke(self, sign_in: str, until: float) -> None:
+        await self._off_loop(self._queued, _revoke, sign_in, until)
+
+    async def revoked(self, sign_in: str) -> bool:
+        row = await self._off_loop(lambda db: db.execute(
+            "SELECT 1 FROM console_revoked WHERE sign_in = ? AND until > ?", (sign_in, time.time())).fetchone())
+        return row is not None
+
+
+def _revoke(db: sqlite3.Connection, sign_in: str, until: float) -> None:
+    with Immediate(db):
+        db.execute("DELETE FROM console_revoked WHERE until < ?", (time.time(),))
+        db.execute("INSERT OR REPLACE INTO console_revoked VALUES (?, ?)", (sign_in, until))

@@ -15,6 +15,13 @@ def erase_before(db: sqlite3.Connection, before: float) -> int:
 
 
 
+def scrub(db: sqlite3.Connection) -> None:
+    """The words of deleted messages out of the search index, and the write-ahead log emptied."""
+    with Immediate(db):
+        db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def take_turn(descriptor: int, patience: float) -> None:
     """The lock file, waited for in steps of half a millisecond (a blocking ``flock`` would wait
     for ever behind a frozen worker); ``database is locked`` after ``patience`` seconds."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from chatkit_core.builtins.sqlite_console import CONSOLE_SCHEMA, SQLiteListing
-from chatkit_core.builtins.sqlite_io import Busy, Immediate, erase_before, sqlite_path, take_turn
+from chatkit_core.builtins.sqlite_io import Busy, Immediate, erase_before, scrub, sqlite_path, take_turn
 from chatkit_core.builtins.sqlite_migrations import migrate
 from chatkit_core.chat.health import Health
 from chatkit_core.chat.sessions import SessionStore, SessionStoreOptions, StoreUnavailable, unanswered
@@ -69,6 +69,8 @@ class SQLiteStore(SQLiteListing, SessionStore):
         """The loop's descriptor of the lock file; the thread has its own, as ``flock`` locks
         belong to an open file, and the two must exclude each other."""
         self._thread_lock: int | None = None
+        self.erased = False
+        """Something was erased since the last :meth:`scrub`."""
 
     async def start(self) -> None:
         try:
@@ -123,8 +125,18 @@ class SQLiteStore(SQLiteListing, SessionStore):
     async def _chores_forever(self) -> None:
         while True:
             with contextlib.suppress(StoreUnavailable):  # tried again next time
-                await self._off_loop(self._queued, erase_before, time.time() - self.ttl)
+                if await self._off_loop(self._queued, erase_before, time.time() - self.ttl):
+                    self.erased = True
+                if self.erased:
+                    await self.scrub()
             await asyncio.sleep(_SWEEP_EVERY)
+
+    async def scrub(self) -> None:
+        """Leave nothing of erased conversations in the file: merge the search index's segments (they
+        keep the words of deleted rows until merged) and move the write-ahead log into the database,
+        emptying it. Runs after erasures, at most once a sweep."""
+        self.erased = False
+        await self._off_loop(self._queued, scrub)
 
     def _connect(self, timeout: float) -> sqlite3.Connection:
         if self.path != ":memory:":
@@ -132,6 +144,7 @@ class SQLiteStore(SQLiteListing, SessionStore):
         db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA secure_delete=ON")  # what is erased is overwritten, not left in free pages
         return db
 
     def _now(self, function: Callable[..., T], *args: Any) -> T:
@@ -254,7 +267,9 @@ class SQLiteStore(SQLiteListing, SessionStore):
             return db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
 
     async def delete(self, session_id: str) -> bool:
-        return await self._write(self._delete, session_id)
+        deleted = await self._write(self._delete, session_id)
+        self.erased = self.erased or deleted
+        return deleted
 
     async def count(self) -> int:
         row = await self._run(lambda db: db.execute(

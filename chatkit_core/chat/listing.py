@@ -16,11 +16,19 @@ from chatkit_core.models import Message, Session
 
 WORD = re.compile(r"\w+", re.UNICODE)
 MAX_WORD = 64
+MAX_INDEXED_WORDS = 64
+"""Distinct words of one message a store indexes for search: a message of random words must not
+make a store keep a set per word."""
 
 
 def words(text: str) -> list[str]:
     """The words search matches: lower-cased runs of letters and digits."""
     return [w[:MAX_WORD] for w in WORD.findall(text.lower())]
+
+
+def indexed_words(text: str) -> list[str]:
+    """The distinct words of ``text`` a store indexes, at most :data:`MAX_INDEXED_WORDS`."""
+    return list(dict.fromkeys(words(text)))[:MAX_INDEXED_WORDS]
 
 
 class ConversationQuery(msgspec.Struct, kw_only=True, frozen=True):
@@ -120,6 +128,9 @@ class Listing:
     """What a session store implements, besides :class:`~chatkit_core.chat.sessions.SessionStore`,
     for the console to list, search and age out conversations."""
 
+    search_index: bool = True
+    """False when the console is off (the core sets it): a store need not index words then."""
+
     async def list_conversations(self, query: ConversationQuery, cursor: str | None = None,
                                  limit: int = 50) -> ConversationPage:
         """Conversations holding at least one message, newest (by start) first.
@@ -133,4 +144,12 @@ class Listing:
     async def erase_inactive(self, before: float) -> int:
         """Erase every conversation whose last activity is older than ``before`` (epoch seconds);
         how many went. The retention sweep calls it."""
+        raise NotImplementedError
+
+    async def revoke(self, sign_in: str, until: float) -> None:
+        """Remember until ``until`` (epoch seconds) that the console sign-in ``sign_in`` was ended
+        (sign-out), for every instance that shares the store."""
+        raise NotImplementedError
+
+    async def revoked(self, sign_in: str) -> bool:
         raise NotImplementedError

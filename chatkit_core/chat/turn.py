@@ -293,15 +293,18 @@ class Conversation:
             raise invalid("comment", f"Please keep your comment under {MAX_COMMENT_CHARS} characters.")
         feedback = Feedback(rating=rating, comment=self.sanitizers.clean_input(comment).strip())
         async with _store():
-            if await self.store.get(session_id) is None:
+            messages = await self.store.messages(session_id)
+            if messages is None:
                 raise SessionNotFound()
+            rated_before = any(m.id == message_id and m.feedback is not None for m in messages)
             try:
                 message = await self.store.set_feedback(session_id, message_id, feedback)
             except NotImplementedError:
                 raise NotSupported("Rating answers is not available on this service.") from None
         if message is None:
             raise MessageNotFound()
-        self.metrics.feedback.labels(message.provider or "none", feedback.rating).inc()
+        if not rated_before:  # a rating counts once per answer; rating again replaces it, uncounted
+            self.metrics.feedback.labels(message.provider or "none", feedback.rating).inc()
         log.info("rated", session=redact(session_id), provider=message.provider, rating=feedback.rating)
         return message
 

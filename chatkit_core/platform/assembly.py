@@ -23,6 +23,7 @@ import structlog
 from chatkit_core.chat.answer_cache import AnswerCache, CachedAnswers
 from chatkit_core.chat.chain import Chain
 from chatkit_core.chat.knowledge import Knowledge, Retriever
+from chatkit_core.chat.listing import Listing
 from chatkit_core.chat.metrics import Metrics
 from chatkit_core.chat.providers import Provider
 from chatkit_core.chat.ratelimit import RateLimiter
@@ -48,6 +49,8 @@ def build_runtime(config: Config) -> Runtime:
     warnings: list[str] = list(problems())
     providers, provider_types = build_providers(config, warnings)
     store, store_type = build_store(config)
+    if isinstance(store, Listing):
+        store.search_index = bool(config.admin.token)  # the console's word index only when there is a console
     limiter, limiter_type = build_limiter(config)
     sanitizer_names, found = build_sanitizers(config)
     sanitizers = Sanitizers(found)

@@ -92,8 +92,9 @@ class AdminConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """How long a console sign-in lasts."""
 
     def __post_init__(self) -> None:
-        if self.token and len(self.token) < 16:
-            raise ValueError("token: must be at least 16 characters (use a long random string)")
+        if self.token and (len(self.token.strip()) < 16 or len(set(self.token)) < 8):
+            raise ValueError("token: must be at least 16 characters, at least 8 of them different, not spaces "
+                             "(use a long random string: openssl rand -hex 24)")
         for key in ("retention", "sign_in_ttl"):
             if getattr(self, key) != "":
                 try:

@@ -1,8 +1,9 @@
 """Signing in to the console: the token, the session cookie, CSRF tokens, attempt limits.
 
-The cookie holds an expiry time and an HMAC of it under a key derived from the admin token,
-so every backend replica accepts it, nothing is stored server-side, and changing the token
-signs everyone out. CSRF tokens are HMACs of the cookie (double submit, bound to the
+The cookie holds an expiry time, a random id and an HMAC of both under a key derived from the
+admin token, so every backend replica accepts it and changing the token signs everyone out.
+Signing out revokes the id in the session store, which every replica shares, until the cookie
+would have expired anyway. CSRF tokens are HMACs of the cookie (double submit, bound to the
 sign-in); before sign-in, the form carries a random value that must match a short-lived
 cookie. Every comparison is constant-time.
 """
@@ -21,7 +22,7 @@ from litestar.datastructures import Cookie
 from litestar.handlers.base import BaseRouteHandler
 
 from chatkit_core.durations import parse_duration
-from chatkit_core.http.client import client_ip
+from chatkit_core.http.client import client_ip, scheme_of
 from chatkit_core.platform.runtime import Runtime
 
 SESSION_COOKIE = "chatkit_admin"
@@ -54,6 +55,12 @@ class Keys:
         nonce = secrets.token_urlsafe(16)
         return f"{expires}.{nonce}.{self._mac('session', f'{expires}.{nonce}')}"
 
+    @staticmethod
+    def sign_in_of(value: str) -> tuple[str, float]:
+        """The random id of a valid session cookie, and when it expires."""
+        expires, nonce, _ = value.split(".")
+        return nonce, float(expires)
+
     def session_valid(self, value: str | None) -> bool:
         if not value or value.count(".") != 2:
             return False
@@ -70,9 +77,11 @@ class Keys:
 
 
 def cookie(request: Request, name: str, value: str, max_age: int) -> Cookie:
-    """HttpOnly, SameSite=Strict, scoped to the console; Secure over HTTPS or with HSTS on."""
+    """HttpOnly, SameSite=Strict, scoped to the console; Secure over HTTPS (as the visitor's browser
+    sees it: ``X-Forwarded-Proto`` from a trusted proxy counts) or with HSTS on."""
     runtime: Runtime = request.app.state.runtime
-    secure = request.url.scheme == "https" or runtime.config.server.hsts
+    server = runtime.config.server
+    secure = scheme_of(request.scope, tuple(server.trusted_proxies)) == "https" or server.hsts
     return Cookie(key=name, value=value, path=COOKIE_PATH, max_age=max_age, httponly=True, secure=secure,
                   samesite="strict")
 
@@ -105,11 +114,26 @@ def client_of(request: Request) -> str:
     return client_ip(peer, request.headers.get("x-forwarded-for"), runtime.config.server.trusted_proxies)
 
 
-def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Guard of every console route not marked ``public``: a valid session, and on a change a CSRF
-    token bound to it (checked by the handler, which reads the form)."""
+async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Guard of every console route not marked ``public``: a valid session that was not signed out,
+    and on a change a CSRF token bound to it (checked by the handler, which reads the form)."""
     if connection.route_handler.opt.get("public"):
         return
     keys: Keys = connection.app.state.admin_keys
-    if not keys.session_valid(connection.cookies.get(SESSION_COOKIE)):
+    session = connection.cookies.get(SESSION_COOKIE)
+    if not session or not keys.session_valid(session) or await _revoked(connection, session):
         raise SignInRequired
+
+
+async def _revoked(connection: ASGIConnection, session: str) -> bool:
+    runtime: Runtime = connection.app.state.runtime
+    assert runtime.listing is not None  # the console is mounted only over a store that lists conversations
+    return await runtime.listing.revoked(Keys.sign_in_of(session)[0])
+
+
+async def revoke(request: Request, session: str) -> None:
+    """End the sign-in ``session`` for every instance, until it would have expired."""
+    runtime: Runtime = request.app.state.runtime
+    assert runtime.listing is not None
+    sign_in, expires = Keys.sign_in_of(session)
+    await runtime.listing.revoke(sign_in, expires)

@@ -27,6 +27,7 @@ from chatkit_core.http.admin.auth import (
     Keys,
     client_of,
     cookie,
+    revoke,
 )
 from chatkit_core.http.admin.dashboard import PERIODS, collect, column_chart, rate_bars
 from chatkit_core.http.admin.pages import HEADERS, render
@@ -115,6 +116,7 @@ async def sign_in(request: Request) -> Response:
 @post("/logout", status_code=303)
 async def sign_out(request: Request) -> Response:
     await _check_csrf(request)
+    await revoke(request, request.cookies[SESSION_COOKIE])  # a copy of the cookie no longer works either
     response = Redirect("/admin/login", status_code=303, headers=HEADERS)
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
     return response

@@ -29,6 +29,7 @@ from chatkit_core.chat.listing import (
     ConversationSummary,
     Flags,
     encode_cursor,
+    indexed_words,
     summary,
     words,
 )
@@ -109,17 +110,18 @@ class ConsoleIndex:
     def _keys_of(self, session_id: str) -> str:
         return f"{self.prefix}keys:{session_id}"
 
-    def _sets(self, message: Message) -> list[str]:
-        """The index sets one message puts its conversation in."""
+    def _sets(self, message: Message, search: bool) -> list[str]:
+        """The index sets one message puts its conversation in; its words only with ``search``
+        (the console on), at most :data:`~chatkit_core.chat.listing.MAX_INDEXED_WORDS` of them."""
         flags = Flags.of([message])
         sets = [self._flag(name) for name in _FLAGS if getattr(flags, name)]
         sets += [f"{self.prefix}provider:{name}" for name in flags.providers]
-        return sets + [f"{self.prefix}word:{word}" for word in dict.fromkeys(words(message.content))]
+        return sets + ([f"{self.prefix}word:{word}" for word in indexed_words(message.content)] if search else [])
 
-    async def add(self, session_id: str, message: Message) -> bool:
+    async def add(self, session_id: str, message: Message, search: bool = True) -> bool:
         """Index a stored message; True (the append succeeded either way)."""
         session_key, _ = self.session_keys(session_id)
-        keys = [session_key, self.started, self.seen, self._keys_of(session_id), *self._sets(message)]
+        keys = [session_key, self.started, self.seen, self._keys_of(session_id), *self._sets(message, search)]
         await self._add(keys=keys, args=[session_id, repr(time.time())])
         return True
 

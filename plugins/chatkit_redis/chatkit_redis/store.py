@@ -147,7 +147,8 @@ class RedisStore(SessionStore, Listing):
         args: list[EncodableT] = [encode(message), self.options.max_messages, self._ttl_ms, repr(time.time()),
                                   session_id]
         async with _unavailable():
-            return bool(await self._append(keys=keys, args=args)) and await self.console.add(session_id, message)
+            return bool(await self._append(keys=keys, args=args)) and await self.console.add(
+                session_id, message, self.search_index)
 
     async def ask(self, session_id: str, question: Message, limit: int) -> list[Message] | None:
         keys = [*self._keys(session_id), self._index]
@@ -159,7 +160,7 @@ class RedisStore(SessionStore, Listing):
                 return None
             pushed, items = found
             if pushed:
-                await self.console.add(session_id, question)
+                await self.console.add(session_id, question, self.search_index)
         return [decode_message(item) for item in items]
 
     async def messages(self, session_id: str, limit: int | None = None) -> list[Message] | None:
@@ -199,6 +200,15 @@ class RedisStore(SessionStore, Listing):
     async def erase_inactive(self, before: float) -> int:
         async with _unavailable():
             return await self.console.erase_inactive(before)
+
+    async def revoke(self, sign_in: str, until: float) -> None:
+        milliseconds = max(1, int((until - time.time()) * 1000))
+        async with _unavailable():
+            await self._redis.set(f"{self.options.key_prefix}console:revoked:{sign_in}", b"1", px=milliseconds)
+
+    async def revoked(self, sign_in: str) -> bool:
+        async with _unavailable():
+            return bool(await self._redis.exists(f"{self.options.key_prefix}console:revoked:{sign_in}"))
 
     async def health(self) -> Health:
         from redis.exceptions import RedisError
