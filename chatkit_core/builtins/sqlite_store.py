@@ -43,6 +43,11 @@ _SWEEP_EVERY = 60.0
 """Seconds between deletions of expired sessions."""
 
 
+class SQLiteOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True):
+    url: str = "sqlite:///chatkit.sqlite3"
+    """The database file; a relative path starts from the config file's folder."""
+
+
 class SQLiteStore(SQLiteListing, SessionStore):
     """Sessions in a SQLite file in WAL mode.
 
@@ -57,6 +62,8 @@ class SQLiteStore(SQLiteListing, SessionStore):
     waits for it, so the loop never sleeps on a lock. Work of unbounded size runs there too:
     deleting expired sessions, and the console's listing, search and retention erase.
     """
+
+    Options = SQLiteOptions
 
     def __init__(self, options: SessionStoreOptions) -> None:
         super().__init__(options)

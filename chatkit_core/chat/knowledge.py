@@ -25,8 +25,11 @@ from chatkit_core.models import Passage
 log = structlog.get_logger("chatkit.knowledge")
 
 class RetrieverOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Keys of ``[knowledge]``. Retriever types subclass this for their own keys."""
+    """Keys of ``[knowledge]``. Retriever types subclass this for their own keys; ``config_paths``
+    names those holding paths, which the core makes absolute against the config file's folder
+    (local entries of ``sources``; URLs are left alone)."""
 
+    config_paths: ClassVar[tuple[str, ...]] = ("sources",)
     type: str
     sources: list[str] = msgspec.field(default_factory=list)
     """Folders, files, page URLs and sitemap URLs to index."""
@@ -82,6 +85,11 @@ class Retriever:
 
     async def health(self) -> Health:
         return Health("up")
+
+    def describe(self) -> tuple[str, list[str]]:
+        """For ``chatkit config check``: one line saying where the index is and what it holds, and
+        what will not work (a missing index, say). Reads, never writes."""
+        return "", []
 
     def version(self) -> str:
         """Changes whenever the index changes (answers cached for one index are stale for the next)."""

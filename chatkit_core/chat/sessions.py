@@ -17,8 +17,13 @@ from chatkit_core.models import Feedback, Message, Session, new_session_id
 
 
 class SessionStoreOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Keys of ``[sessions]``. Store types subclass this for their own keys."""
+    """Keys of ``[sessions]``. Store types subclass this for their own keys.
 
+    ``config_paths`` names the keys that hold paths (or ``sqlite:///`` URLs): the core makes them
+    absolute against the config file's folder before decoding. A subclass may name more.
+    """
+
+    config_paths: ClassVar[tuple[str, ...]] = ("url",)
     store: str = "memory"
     url: str = ""
     ttl: str | float = "24h"

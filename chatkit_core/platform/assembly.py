@@ -31,7 +31,7 @@ from chatkit_core.chat.sanitize import Sanitizers
 from chatkit_core.chat.sessions import SessionStore
 from chatkit_core.chat.turn import Conversation
 from chatkit_core.platform.checks import options_type
-from chatkit_core.platform.config import Config, ConfigError, convert, join_key
+from chatkit_core.platform.config import Config, ConfigError, convert, join_key, options
 from chatkit_core.platform.plugins import PluginError, Registry, clash_message, owner, problems, registry
 from chatkit_core.platform.runtime import Runtime
 
@@ -134,7 +134,7 @@ def build_providers(config: Config, warnings: list[str]) -> tuple[list[Provider]
         if not type_name:
             raise ConfigError(f"providers.{name}.type is missing; installed provider types: {installed}")
         cls: type[Provider] = _pick(found, type_name, f"providers.{name}.type", installed)
-        provider = cls(name, convert(table, cls.Options, f"providers.{name}"))
+        provider = cls(name, options(config, table, cls.Options, f"providers.{name}"))
         problems = provider.problems()
         if problems:
             warnings.extend(f"providers.{name}: {problem}; left out of the chain" for problem in problems)
@@ -151,9 +151,9 @@ def build_store(config: Config) -> tuple[SessionStore, str]:
     found = registry("register_session_stores")
     type_name = config.sessions.get("store", "memory")
     cls: type[SessionStore] = _pick(found, type_name, "sessions.store", _installed(found, "-"))
-    options = convert(config.sessions, cls.Options, "sessions")
+    decoded = options(config, config.sessions, cls.Options, "sessions")
     try:
-        return cls(options), type_name
+        return cls(decoded), type_name
     except ValueError as error:
         raise ConfigError(join_key("sessions", str(error))) from None
 
@@ -173,9 +173,9 @@ def build_limiter(config: Config) -> tuple[RateLimiter | None, str]:
                               "name one, or \"none\"")
         type_name = names[0]
     cls: type[RateLimiter] = _pick(found, type_name, "rate_limit.type", f"{_installed(found, '-')} (or \"none\")")
-    options = convert({**config.rate_limit, "type": type_name}, cls.Options, "rate_limit")
+    decoded = options(config, {**config.rate_limit, "type": type_name}, cls.Options, "rate_limit")
     try:
-        return cls(options), type_name
+        return cls(decoded), type_name
     except ValueError as error:
         raise ConfigError(join_key("rate_limit", str(error))) from None
 
@@ -189,9 +189,9 @@ def build_knowledge(config: Config) -> Knowledge | None:
     if not type_name:
         raise ConfigError(f"knowledge.type is missing; installed retriever types: {installed}")
     cls: type[Retriever] = _pick(found, type_name, "knowledge.type", installed)
-    options = convert(config.knowledge, cls.Options, "knowledge")
+    decoded = options(config, config.knowledge, cls.Options, "knowledge")
     try:
-        return Knowledge(cls(options), type_name)
+        return Knowledge(cls(decoded), type_name)
     except ValueError as error:
         raise ConfigError(join_key("knowledge", str(error))) from None
 
@@ -205,9 +205,9 @@ def build_cache(config: Config, providers: list[Provider], knowledge: Knowledge 
     found = registry("register_answer_caches")
     type_name = config.cache.get("type", "memory")
     cls: type[AnswerCache] = _pick(found, type_name, "cache.type", _installed(found, "-"))
-    options = convert(config.cache, cls.Options, "cache")
+    decoded = options(config, config.cache, cls.Options, "cache")
     try:
-        cache = cls(options)
+        cache = cls(decoded)
     except ValueError as error:
         raise ConfigError(join_key("cache", str(error))) from None
     return CachedAnswers(cache, type_name, config.chat.system_prompt, providers, knowledge, config.chat.history,

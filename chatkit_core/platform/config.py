@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -28,6 +28,7 @@ class ConfigError(Exception):
 
 
 class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    config_paths: ClassVar[tuple[str, ...]] = ("web_root", "widget_root")
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -119,6 +120,8 @@ class Config(msgspec.Struct, kw_only=True):
     cache: dict[str, Any] = msgspec.field(default_factory=dict)
     """The answer cache; off unless ``enabled = true``."""
     source: str = "built-in defaults"
+    folder: str = ""
+    """The config file's folder, which relative paths in it start from; empty: the working directory."""
 
 
 _SECTIONS = {
@@ -149,7 +152,8 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         raw, source = _read_toml(found), str(found)
     raw = interpolate(raw, environ)
     apply_environment(raw, environ)
-    config = decode(raw)
+    folder = str(found.resolve().parent) if found is not None else ""
+    config = decode(raw, folder)
     config.source = source
     return config
 
@@ -238,14 +242,15 @@ def _env_int(environ: dict[str, str], name: str) -> int:
         raise ConfigError(f"environment variable {name} must be a whole number, got {environ[name]!r}") from None
 
 
-def decode(raw: dict[str, Any]) -> Config:
+def decode(raw: dict[str, Any], folder: str = "") -> Config:
     unknown = sorted(set(raw) - {*_SECTIONS, *_TABLES, "middleware"})
     if unknown:
         allowed = ", ".join(sorted([*_SECTIONS, *_TABLES, "middleware"]))
         raise ConfigError(f"unknown section [{unknown[0]}]; allowed sections: {allowed}")
     if isinstance(raw.get("server"), dict) and "site_keys" in raw["server"]:
         raise ConfigError("server.site_keys has moved: write the same table as [middleware.site_keys.keys]")
-    sections: dict[str, Any] = {name: convert(raw.get(name, {}), kind, name) for name, kind in _SECTIONS.items()}
+    sections: dict[str, Any] = {name: with_paths(convert(raw.get(name, {}), kind, name), folder)
+                                for name, kind in _SECTIONS.items()}
     sections["middleware"] = _middleware(raw.get("middleware", {}))
     tables: dict[str, Any] = {}
     for name in _TABLES:
@@ -256,7 +261,7 @@ def decode(raw: dict[str, Any]) -> Config:
     for name, table in tables["providers"].items():
         if not isinstance(table, dict):
             raise ConfigError(f"providers.{name}: must be a table like [providers.{name}] with a type key")
-    return Config(**sections, **tables)
+    return Config(**sections, **tables, folder=folder)
 
 
 def _middleware(raw: Any) -> MiddlewareConfig:
@@ -272,6 +277,40 @@ def _middleware(raw: Any) -> MiddlewareConfig:
 
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+
+
+def options(config: Config, table: dict[str, Any], kind: type, key: str) -> Any:
+    """A plugin's table decoded into its ``Options``, its paths relative to the config file."""
+    return with_paths(convert(table, kind, key), config.folder)
+
+
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+
+
+def with_paths(decoded: Any, folder: str) -> Any:
+    """``decoded`` with the fields its ``config_paths`` names made absolute against ``folder``,
+    defaults included: a relative path, ``~/…``, or the path of a ``sqlite:///`` URL; other URLs
+    and absolute paths are left as they are, lists resolved item by item. No folder (no config
+    file): relative to the working directory, as written."""
+    if not folder:
+        return decoded
+    for key in getattr(decoded, "config_paths", ()):
+        value = getattr(decoded, key)
+        if isinstance(value, str):
+            setattr(decoded, key, _absolute(value, folder))
+        elif isinstance(value, list):
+            setattr(decoded, key, [_absolute(item, folder) if isinstance(item, str) else item for item in value])
+    return decoded
+
+
+def _absolute(value: str, folder: str) -> str:
+    if value.startswith("sqlite:///"):  # sqlite:///relative/file, sqlite:////absolute/file
+        path = value.removeprefix("sqlite:///")
+        relative = path and not path.startswith("/") and path != ":memory:"
+        return "sqlite:///" + _absolute(path, folder) if relative else value
+    if not value or _URL.match(value):
+        return value
+    return os.path.normpath(os.path.join(folder, os.path.expanduser(value)))
 
 
 def convert(value: Any, kind: type, key: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import traceback
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from chatkit_core.chat.ratelimit import RateLimiter
 from chatkit_core.chat.sanitize import Sanitizers
 from chatkit_core.chat.sessions import SessionStore
 from chatkit_core.chat.turn import Conversation
-from chatkit_core.platform.config import Config
+from chatkit_core.platform.config import Config, ConfigError
 
 log = structlog.get_logger("chatkit.runtime")
 
@@ -72,6 +73,27 @@ class Runtime:
                 await part.close()
             except Exception:  # one failing close must not keep the others open
                 log.exception("close_failed", part=type(part).__name__)
+
+    async def try_start(self) -> None:
+        """Start and close again everything that opens connections or files but the providers (whose
+        servers ``config check --probe`` asks), so that a part that cannot start fails here, in one
+        line naming its key and the reason, rather than when serving."""
+        knowledge = self.knowledge
+        parts: list[tuple[str, str, Any]] = [
+            ("sessions", self.store_type, self.store), ("rate_limit", self.limiter_type, self.limiter),
+            ("knowledge", knowledge.type_name if knowledge else "", knowledge.retriever if knowledge else None),
+            ("cache", self.cache.type_name if self.cache else "", self.cache)]
+        for key, type_name, part in parts:
+            if part is None:
+                continue
+            try:
+                await part.start()
+            except Exception as error:
+                reason = traceback.format_exception_only(error)[-1].strip()
+                raise ConfigError(f"{key}: the {type_name} {key.replace('_', ' ')} could not start: {reason}") from None
+            finally:
+                with contextlib.suppress(Exception):
+                    await part.close()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Runtime]:

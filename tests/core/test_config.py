@@ -8,7 +8,7 @@ from chatkit_core.platform.assembly import build_runtime
 from chatkit_core.platform.config import ConfigError, load_config
 from chatkit_core.platform.plugins import pm
 from tests.conftest import ROOT
-from tests.core.conftest import config_from
+from tests.core.conftest import CANNED, config_from
 
 
 def refused(text: str, environ: dict[str, str] | None = None) -> str:
@@ -160,3 +160,35 @@ def test_core_names_no_plugin():
         source = (ROOT / "chatkit_core" / "platform" / module).read_text()
         for name in ("ollama", "openai", "OPENAI_API_KEY", "REDIS_URL", "RATE_LIMIT_"):
             assert name not in source.replace("chatkit-ollama", ""), (module, name)
+
+
+def test_paths_in_a_config_file_start_from_its_folder(tmp_path, monkeypatch):
+    site = tmp_path / "srv" / "site"
+    site.mkdir(parents=True)
+    (site / "chatkit.toml").write_text(CANNED + """
+[server]
+web_root = "public"
+[sessions]
+store = "sqlite"
+url = "sqlite:///data/conversations.sqlite3"
+""")
+    monkeypatch.chdir(tmp_path)  # run from elsewhere, as `chatkit index --config /srv/site/chatkit.toml` from /
+    runtime = build_runtime(load_config(str(site / "chatkit.toml"), environ={}))
+    assert runtime.config.folder == str(site)
+    assert runtime.config.server.web_root == str(site / "public")
+    assert runtime.store.options.url == f"sqlite:///{site}/data/conversations.sqlite3"
+    absolute = build_runtime(load_config(str(site / "chatkit.toml"), environ={}))
+    assert absolute.store.path == f"{site}/data/conversations.sqlite3"
+
+
+def test_defaults_follow_the_config_file_and_absolute_paths_stay(tmp_path):
+    (tmp_path / "chatkit.toml").write_text(CANNED + '[sessions]\nstore = "sqlite"\n[server]\nweb_root = "/srv/www"\n')
+    runtime = build_runtime(load_config(str(tmp_path / "chatkit.toml"), environ={}))
+    assert runtime.store.options.url == f"sqlite:///{tmp_path}/chatkit.sqlite3"
+    assert runtime.config.server.web_root == "/srv/www"
+
+
+def test_without_a_config_file_paths_stay_as_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = config_from(CANNED + '[sessions]\nstore = "sqlite"\nurl = "sqlite:///x.db"\n')
+    assert config.folder == "" and build_runtime(config).store.options.url == "sqlite:///x.db"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from chatkit_core.chat.knowledge import RetrieverOptions
 
 
 class SqliteOptions(RetrieverOptions, kw_only=True, forbid_unknown_fields=True):
+    config_paths: ClassVar[tuple[str, ...]] = ("sources", "path")
+
     path: str = ".chatkit/knowledge.sqlite3"
-    """The index file, relative to the working directory."""
+    """The index file, relative to the config file's folder (the working directory without one)."""
     min_score: float = 0.35
     """Share (0-1) of the question's informative words, weighted by rarity, a passage must hold."""
     site_url: str = ""
