@@ -25,7 +25,7 @@ from chatkit_core.http.admin import Console
 from chatkit_core.http.errors import EXCEPTION_HANDLERS, error_app
 from chatkit_core.http.routing import canonical
 from chatkit_core.platform.assembly import build_runtime
-from chatkit_core.platform.config import Config, load_config
+from chatkit_core.platform.config import Config, ConfigError, load_config
 from chatkit_core.platform.logs import configure_logging
 from chatkit_core.platform.runtime import Runtime
 
@@ -37,7 +37,7 @@ SOURCE_ROOT = PACKAGE_ROOT.parent
 
 def find_folder(configured: str, name: str) -> Path | None:
     """``configured``, else ``./name``, else the copy installed inside the package (a wheel
-    ships ``widget/`` and ``web/`` as package data), else ``name`` beside the source tree."""
+    ships ``widget/`` as package data), else ``name`` beside the source tree."""
     candidates = [Path.cwd() / name, PACKAGE_ROOT / name, SOURCE_ROOT / name]
     for candidate in ([Path(configured)] if configured else candidates):
         if candidate.is_dir():
@@ -70,10 +70,13 @@ def _static_routes(config: Config) -> list:
     if widget:
         routes.append(create_static_files_router("/widget", [widget], name="widget", include_in_schema=False,
                                                  opt={"asset": "widget"}))
-    web = find_folder(config.server.web_root, "web")
-    if web:
-        routes.append(create_static_files_router("/", [web], file_system=SiteAssets(), html_mode=True, name="web",
-                                                 include_in_schema=False, opt={"asset": "page"}))
+    web_root = config.server.web_root  # a site at / only when the config names its folder (the demo's does)
+    if web_root:
+        if not Path(web_root).is_dir():
+            raise ConfigError(f"server.web_root: {web_root} is not a folder; name the folder of the site to serve "
+                              "at /, or leave it empty to serve none")
+        routes.append(create_static_files_router("/", [Path(web_root)], file_system=SiteAssets(), html_mode=True,
+                                                 name="web", include_in_schema=False, opt={"asset": "page"}))
     return routes
 
 

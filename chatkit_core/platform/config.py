@@ -37,7 +37,7 @@ class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_body_bytes: int = 64 * 1024
     max_message_chars: int = 4000
     web_root: str = ""
-    """Folder served at ``/``; empty: ``web/`` beside the working directory or the source tree."""
+    """Folder of a site served at ``/`` (the demo's); empty: none, ``/`` is 404."""
     widget_root: str = ""
     """Folder served at ``/widget``; empty: ``widget/``, found the same way."""
     hsts: bool = False

@@ -72,8 +72,8 @@ def test_no_module_is_over_the_size_a_newcomer_reads_in_one_go():
 
 
 def test_every_module_is_in_a_room_or_on_the_ground():
-    rooms = ("chatkit_core.chat", "chatkit_core.http", "chatkit_core.platform", "chatkit_core.builtins", "chatkit_core.cli",
-             "chatkit_core.testing", "chatkit_core.skeleton")
+    rooms = ("chatkit_core.chat", "chatkit_core.http", "chatkit_core.platform", "chatkit_core.builtins",
+             "chatkit_core.cli", "chatkit_core.testing", "chatkit_core.skeleton")
     entry = {"chatkit_core", "chatkit_core.__main__"}
     stray = {name for name in MODULES if name not in GROUND | entry and not name.startswith(rooms)}
     assert stray == set()
