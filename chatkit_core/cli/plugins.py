@@ -10,10 +10,12 @@ from chatkit_core.platform.plugins import describe
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    """Exits 1 when a plugin has a problem (it failed to load, or registers something unusable)."""
     rows = describe()
+    broken = any(row["problems"] or "error" in row for row in rows)
     if args.json:
         print(json.dumps(rows, indent=2))
-        return 0
+        return 1 if broken else 0
     for row in rows:
         kind = "built-in" if row["builtin"] else f"{row['distribution']} {row['version']}"
         registers = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["registers"].items()) or "nothing"
@@ -22,9 +24,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"{row['name']:<34} {kind:<24} {registers}")
     from chatkit_core.platform.plugins import problems
 
-    for problem in problems():
+    found = problems()
+    for problem in found:
         print(f"problem: {problem}")
-    return 0
+    return 1 if broken or found else 0
 
 
 def cmd_plugins_new(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ order in which plugins were discovered:
 from __future__ import annotations
 
 import traceback
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -36,6 +36,7 @@ from chatkit_core.platform.plugins import PluginError, Registry, clash_message, 
 from chatkit_core.platform.runtime import Runtime
 
 log = structlog.get_logger("chatkit.assembly")
+T = TypeVar("T")
 
 DEFAULT_MIDDLEWARE = ("access_log", "security_headers", "cors", "site_keys")
 DEFAULT_SANITIZERS = ("html",)
@@ -134,7 +135,7 @@ def build_providers(config: Config, warnings: list[str]) -> tuple[list[Provider]
         if not type_name:
             raise ConfigError(f"providers.{name}.type is missing; installed provider types: {installed}")
         cls: type[Provider] = _pick(found, type_name, f"providers.{name}.type", installed)
-        provider = cls(name, options(config, table, cls.Options, f"providers.{name}"))
+        provider = _build(f"providers.{name}", cls, name, options(config, table, cls.Options, f"providers.{name}"))
         problems = provider.problems()
         if problems:
             warnings.extend(f"providers.{name}: {problem}; left out of the chain" for problem in problems)
@@ -151,11 +152,7 @@ def build_store(config: Config) -> tuple[SessionStore, str]:
     found = registry("register_session_stores")
     type_name = config.sessions.get("store", "memory")
     cls: type[SessionStore] = _pick(found, type_name, "sessions.store", _installed(found, "-"))
-    decoded = options(config, config.sessions, cls.Options, "sessions")
-    try:
-        return cls(decoded), type_name
-    except ValueError as error:
-        raise ConfigError(join_key("sessions", str(error))) from None
+    return _build("sessions", cls, options(config, config.sessions, cls.Options, "sessions")), type_name
 
 
 def build_limiter(config: Config) -> tuple[RateLimiter | None, str]:
@@ -174,10 +171,7 @@ def build_limiter(config: Config) -> tuple[RateLimiter | None, str]:
         type_name = names[0]
     cls: type[RateLimiter] = _pick(found, type_name, "rate_limit.type", f"{_installed(found, '-')} (or \"none\")")
     decoded = options(config, {**config.rate_limit, "type": type_name}, cls.Options, "rate_limit")
-    try:
-        return cls(decoded), type_name
-    except ValueError as error:
-        raise ConfigError(join_key("rate_limit", str(error))) from None
+    return _build("rate_limit", cls, decoded), type_name
 
 
 def build_knowledge(config: Config) -> Knowledge | None:
@@ -189,11 +183,7 @@ def build_knowledge(config: Config) -> Knowledge | None:
     if not type_name:
         raise ConfigError(f"knowledge.type is missing; installed retriever types: {installed}")
     cls: type[Retriever] = _pick(found, type_name, "knowledge.type", installed)
-    decoded = options(config, config.knowledge, cls.Options, "knowledge")
-    try:
-        return Knowledge(cls(decoded), type_name)
-    except ValueError as error:
-        raise ConfigError(join_key("knowledge", str(error))) from None
+    return Knowledge(_build("knowledge", cls, options(config, config.knowledge, cls.Options, "knowledge")), type_name)
 
 
 def build_cache(config: Config, providers: list[Provider], knowledge: Knowledge | None,
@@ -205,13 +195,21 @@ def build_cache(config: Config, providers: list[Provider], knowledge: Knowledge 
     found = registry("register_answer_caches")
     type_name = config.cache.get("type", "memory")
     cls: type[AnswerCache] = _pick(found, type_name, "cache.type", _installed(found, "-"))
-    decoded = options(config, config.cache, cls.Options, "cache")
-    try:
-        cache = cls(decoded)
-    except ValueError as error:
-        raise ConfigError(join_key("cache", str(error))) from None
+    cache = _build("cache", cls, options(config, config.cache, cls.Options, "cache"))
     return CachedAnswers(cache, type_name, config.chat.system_prompt, providers, knowledge, config.chat.history,
                          metrics)
+
+
+def _build(key: str, cls: type[T], *args: Any) -> T:
+    """``cls(*args)``: a ValueError is a mistake in the ``key`` table, anything else the plugin's bug,
+    each one line naming the key (no traceback)."""
+    try:
+        return cls(*args)
+    except ValueError as error:
+        raise ConfigError(join_key(key, str(error))) from None
+    except Exception as error:  # the plugin's own code
+        reason = traceback.format_exception_only(error)[-1].strip()
+        raise ConfigError(f"{key}: {cls.__name__} could not be built: {reason}") from None
 
 
 def _ordered(found: Registry, chosen: list[str], defaults: tuple[str, ...], disabled: list[str],

@@ -41,22 +41,40 @@ def check(hook_name: str, name: str, thing: Any) -> str | None:
     return problem
 
 
-def _subclass(base: type, options_base: type, where: str) -> Callable[[Any], str | None]:
+def _subclass(base: type, options_base: type, where: str, made_with: tuple[str, ...] = ("options",),
+              ) -> Callable[[Any], str | None]:
+    """A subclass of ``base`` whose ``Options`` subclass ``options_base``, built as ``cls(*made_with)``."""
+
     def check_class(thing: Any) -> str | None:
         if not (isinstance(thing, type) and issubclass(thing, base)):
             return f"{_shown(thing)} is not a subclass of {where}.{base.__name__}"
         options = getattr(thing, "Options", None)
         if not (isinstance(options, type) and issubclass(options, options_base)):
             return f"its Options is not a subclass of {where}.{options_base.__name__}"
-        return None
+        return _constructor(thing, made_with)
 
     return check_class
 
 
+def _constructor(cls: type, made_with: tuple[str, ...]) -> str | None:
+    """Whether ``cls(*made_with)`` can be called, as the core will call it."""
+    try:
+        inspect.signature(cls).bind(*made_with)
+    except TypeError:
+        wanted = ", ".join(made_with)
+        return f"{cls.__name__}.__init__ must accept ({wanted}), as the core builds it with {cls.__name__}({wanted})"
+    except ValueError:  # a signature that cannot be read: nothing to check
+        return None
+    return None
+
+
 def _provider(thing: Any) -> str | None:
-    problem = _subclass(Provider, ProviderOptions, "chatkit_core.chat.providers")(thing)
+    problem = _subclass(Provider, ProviderOptions, "chatkit_core.chat.providers", ("name", "options"))(thing)
     if problem is None and thing.stream is Provider.stream:
         problem = f"{thing.__name__} does not implement stream(request)"
+    if problem is None and not inspect.isasyncgenfunction(thing.stream):
+        problem = (f"{thing.__name__}.stream must be an async generator: write it `async def stream(self, request)` "
+                   "and `yield Chunk(...)` for each piece of the answer")
     return problem
 
 

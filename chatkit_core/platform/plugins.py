@@ -111,11 +111,34 @@ def _load_one(entry_point: metadata.EntryPoint) -> None:
         pm.register(plugin, name=entry_point.name)
     except (Exception, SystemExit) as error:  # any failure of a plugin's own code: report it, load the rest
         failures.append(Failure(dist.name if dist else "?", dist.version if dist else "?", entry_point.name,
-                                traceback.format_exception_only(error)[-1].strip()))
+                                where(error) + traceback.format_exception_only(error)[-1].strip()))
         return
     if dist is not None:
         _distributions[entry_point.name] = dist
         pm._plugin_distinfo.append((plugin, dist))  # as load_setuptools_entrypoints does
+
+
+def where(error: BaseException) -> str:
+    """``file.py, line N: `` of the plugin code that raised ``error`` (the innermost frame outside
+    the import machinery), so a plugin author sees where to look."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f"{error.filename}, line {error.lineno}: "
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if "importlib" not in frame.filename and "<frozen" not in frame.filename]
+    return f"{frames[-1].filename}, line {frames[-1].lineno}: " if frames else ""
+
+
+def unmarked_hooks() -> list[tuple[str, str]]:
+    """``(plugin_name, function)`` for each function a plugin defines with a hook's name but without
+    ``@hookimpl``: pluggy ignores those silently."""
+    load()
+    found = []
+    for plugin_name, plugin in pm.list_name_plugin():
+        for name in HOOKS:
+            function = getattr(plugin, name, None)
+            if callable(function) and not hasattr(function, "chatkit_impl"):
+                found.append((plugin_name, name))
+    return found
 
 
 def owner(plugin_name: str) -> str:
@@ -244,6 +267,9 @@ def _load_problems_by_plugin() -> dict[str, list[str]]:
     for plugin, hook, hint in unknown_hooks():
         found.setdefault(plugin, []).append(f"{owner(plugin)} implements {hook}, which is not a ChatKit hook"
                                             + (f" (did you mean {hint}?)" if hint else ""))
+    for plugin, hook in unmarked_hooks():
+        found.setdefault(plugin, []).append(f"{owner(plugin)} defines {hook} without @hookimpl, so it is never "
+                                            "called: decorate it with chatkit_core.hookimpl")
     return found
 
 

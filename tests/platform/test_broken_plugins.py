@@ -50,14 +50,15 @@ def test_a_plugin_that_fails_to_import_is_reported_and_skipped(site):
     assert help_text.returncode == 0 and "serve" in help_text.stdout and "Traceback" not in help_text.stderr
 
     listed = site.chatkit("plugins", "--json")
-    assert listed.returncode == 0, listed.stderr
+    assert listed.returncode == 1, listed.stderr  # a plugin has a problem: scripts and CI notice
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
     assert rows["broken"]["distribution"] == "chatkit-broken"
-    assert rows["broken"]["error"] == "ModuleNotFoundError: No module named 'no_such_module_here'"
+    assert rows["broken"]["error"] == (f"{site.path / 'chatkit_broken.py'}, line 1: "
+                                       "ModuleNotFoundError: No module named 'no_such_module_here'")
     assert rows["canned"]["registers"] == {"providers": ["canned"]}  # the others still load
 
     text = site.chatkit("plugins")
-    assert text.returncode == 0 and "chatkit-broken" in text.stdout and "pip uninstall chatkit-broken" in text.stdout
+    assert text.returncode == 1 and "chatkit-broken" in text.stdout and "pip uninstall chatkit-broken" in text.stdout
 
 
 def test_config_check_refuses_only_a_config_that_uses_the_broken_plugin(site):
@@ -85,7 +86,7 @@ def test_every_name_clash_is_reported_with_hook_kind_and_distributions(site):
     site.add("chatkit-one", {"one": "chatkit_one"}, {"chatkit_one": GOOD_PROVIDER.replace("{name}", "twin")})
     site.add("chatkit-two", {"two": "chatkit_two"}, {"chatkit_two": GOOD_PROVIDER.replace("{name}", "twin")})
     listed = site.chatkit("plugins")
-    assert listed.returncode == 0, listed.stderr
+    assert listed.returncode == 1, listed.stderr
     assert "one " in listed.stdout and "two " in listed.stdout and "canned" in listed.stdout
     assert ("problem: provider type 'twin' is registered by both chatkit-one (entry point 'one') and "
             "chatkit-two (entry point 'two')") in listed.stdout
