@@ -16,8 +16,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-
 from chatkit_core import hookimpl
 from chatkit_core.commands import Command
 from chatkit_core.config import Config, ConfigError, find_config_path, load_config
@@ -52,6 +50,8 @@ class Host:
 
 def render(host: Host) -> dict[str, str]:
     """File name -> contents."""
+    import jinja2  # only this command needs it, not every `chatkit` start
+
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                      trim_blocks=True, lstrip_blocks=True, autoescape=False)
     return {name: environment.from_string(template).render(host=host, csp=CSP, unavailable=UNAVAILABLE)
@@ -69,7 +69,7 @@ def host_from(config_path: Path, domain: str, port: int | None, user: str) -> tu
         raise ConfigError(f"--user: {user!r} is not a user name for the service; use its own, e.g. chatkit")
     config_path = config_path.absolute()
     config = load_config(config_path)
-    port = port or config.server.port
+    port = config.server.port if port is None else port
     if not 0 < port < 65536:
         raise ConfigError(f"--port: {port} is not a port number (1-65535)")
     components = assemble(config)  # refuses what `chatkit serve` would refuse

@@ -105,6 +105,7 @@ def test_settings_that_would_not_work_behind_nginx_are_warned_about(tmp_path: Pa
     (["--user", "root"], "--user: 'root' is not a user name for the service"),
     (["--user", "Bad User"], "--user: 'Bad User'"),
     (["--port", "70000"], "--port: 70000 is not a port number"),
+    (["--port", "0"], "--port: 0 is not a port number"),
 ])
 def test_bad_options_are_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], args, says):
     (tmp_path / "chatkit.toml").write_text(GOOD)
