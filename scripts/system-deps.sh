@@ -2,7 +2,7 @@
 # Installs the real programs the integration tests drive (Debian packages): redis-server,
 # nginx, Chromium, and openssl, wget, iproute2 and util-linux for the TLS and image tests;
 # for the host install (tests/deploy/test_host_install.py) systemd's systemd-analyze, socat,
-# curl, ca-certificates and libseccomp's Python bindings for Debian's python3.
+# curl, procps, ca-certificates and libseccomp's Python bindings for Debian's python3.
 # Tests that need one of them are skipped with a reason when it is missing.
 set -euo pipefail
 missing=()
@@ -17,6 +17,7 @@ command -v promtool >/dev/null || missing+=(prometheus)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v socat >/dev/null || missing+=(socat)
 command -v curl >/dev/null || missing+=(curl)
+command -v pgrep >/dev/null || missing+=(procps)
 command -v update-ca-certificates >/dev/null || missing+=(ca-certificates)
 /usr/bin/python3 -c 'import seccomp' 2>/dev/null || missing+=(python3-seccomp)
 [ ${#missing[@]} -eq 0 ] && exit 0

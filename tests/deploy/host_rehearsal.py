@@ -135,10 +135,21 @@ restart_service() {{
     start_service
 }}
 reload_nginx() {{  # nginx stays in the foreground (daemon off), in this process group
-    if [ -n "$nginx" ]; then nginx -s reload && sleep 1; return; fi
-    nginx -g 'daemon off;' &
-    nginx=$!
-    answers http://127.0.0.1/
+    if [ -z "$nginx" ]; then
+        nginx -g 'daemon off;' &
+        nginx=$!
+        answers http://127.0.0.1/
+        return
+    fi
+    old=$(pgrep -P "$nginx")
+    nginx -s reload
+    for i in $(seq 150); do  # the new configuration serves once the old workers are gone
+        alive=
+        for pid in $old; do kill -0 "$pid" 2> /dev/null && alive=yes; done
+        [ -z "$alive" ] && return 0
+        sleep 0.2
+    done
+    echo "nginx kept its old workers" >&2; return 1
 }}
 certbot_webroot() {{  # certbot certonly --webroot: the challenge file, fetched over HTTP as Let's Encrypt does
     token=$(python3 -c 'import secrets; print(secrets.token_urlsafe(16))')

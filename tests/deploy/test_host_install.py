@@ -29,7 +29,8 @@ from tests.deploy.rehearsal import mount_root, rehearsable
 
 
 def _missing() -> str | None:
-    for tool in ("socat", "openssl", "curl", "systemd-analyze", "update-ca-certificates", "runuser", "nsenter"):
+    for tool in ("socat", "openssl", "curl", "pgrep", "systemd-analyze", "update-ca-certificates", "runuser",
+                 "nsenter"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (scripts/system-deps.sh)"
     if subprocess.run(["/usr/bin/python3", "-c", "import seccomp"], capture_output=True).returncode:
