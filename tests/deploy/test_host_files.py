@@ -30,6 +30,13 @@ url = "sqlite:///data/sessions.sqlite3"
 """
 
 
+@pytest.fixture(autouse=True)
+def _process_logging_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() points structlog, process-wide, at this test's captured stderr, which pytest then
+    closes: later tests in this worker would log into it. Everything else main() does runs."""
+    monkeypatch.setattr("chatkit_core.logs.configure_logging", lambda *args, **kwargs: None)
+
+
 def deploy(tmp_path: Path, config: str | None = GOOD, *args: str) -> Path:
     out = tmp_path / "out"
     if config is not None:
