@@ -36,6 +36,7 @@ DEFAULT_PLUGINS = (
     "chatkit_core.builtins.sanitizer",
     "chatkit_core.http.middleware",
     "chatkit_core.http.site_keys",
+    "chatkit_core.builtins.host_deploy",
 )
 
 HOOKS = ("register_providers", "register_sanitizers", "register_rate_limiters", "register_session_stores",
