@@ -71,3 +71,14 @@ def wait_healthy(base_url: str, process: subprocess.Popen, log_path: Path, timeo
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"chatkit serve did not answer /health in {timeout}s:\n{log_path.read_text()[-3000:]}")
+
+
+SITE = Path(__file__).resolve().parents[2] / "web"
+
+
+def with_site(config_toml: str, folder: Path = SITE) -> str:
+    """``config_toml`` serving the sample site (or ``folder``) at ``/``, as the demo config does."""
+    line = f'web_root = "{folder}"'
+    if "[server]\n" in config_toml:
+        return config_toml.replace("[server]\n", f"[server]\n{line}\n", 1)
+    return config_toml + f"\n[server]\n{line}\n"
