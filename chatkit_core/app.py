@@ -29,6 +29,7 @@ from chatkit_core.metrics import Metrics
 from chatkit_core.ratelimit import SessionCap
 from chatkit_core.routing import canonical
 from chatkit_core.runtime import Runtime, provide_runtime
+from chatkit_core.widget_assets import widget_router
 
 log = structlog.get_logger("chatkit.app")
 
@@ -67,10 +68,8 @@ class SiteAssets(BaseLocalFileSystem):
 
 def _static_routes(config: Config) -> list:
     routes = []
-    widget = find_folder(config.server.widget_root, "widget")
-    if widget:
-        routes.append(create_static_files_router("/widget", [widget], name="widget", include_in_schema=False,
-                                                 opt={"asset": "widget"}))
+    if widget := widget_router(config.server.widget_root):
+        routes.append(widget)
     web = find_folder(config.server.web_root, "web")
     if web:
         routes.append(create_static_files_router("/", [web], file_system=SiteAssets(), html_mode=True, name="web",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real programs the integration tests drive (Debian packages): redis-server,
 # nginx, Chromium, and openssl, wget, iproute2 and util-linux for the TLS and image tests.
-# Tests that need one of them are skipped with a reason when it is missing.
+# Tests that need one of them are skipped with a reason when it is missing. Also Node.js and
+# npm, which build the widget bundle (make install runs this script when npm is missing).
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
@@ -12,6 +13,7 @@ command -v wget >/dev/null || missing+=(wget)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v unshare >/dev/null && command -v setpriv >/dev/null || missing+=(util-linux)
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "system-deps: please install ${missing[*]} (needs root and apt-get); their tests will be skipped" >&2
