@@ -54,18 +54,51 @@ export const codeOf = (err) => (err instanceof ApiError ? err.code : 'network');
 
 const path = (sid) => '/api/session/' + encodeURIComponent(sid);
 
+// Origins whose refusal has been logged: once per page is enough.
+const reported = new Set();
+
 // The HTTP API of one ChatKit server.
 export class Client {
   constructor(endpoint, siteKey) {
     this.endpoint = endpoint;
     this.siteKey = siteKey;
+    this.server = new URL(endpoint || '/', location.href).origin;
   }
 
-  request(path, init = {}) {
+  async request(path, init = {}) {
     const headers = { ...init.headers };
     if (init.body) headers['Content-Type'] = 'application/json';
     if (this.siteKey) headers['X-ChatKit-Site-Key'] = this.siteKey;
-    return fetch(this.endpoint + path, { ...init, headers, credentials: 'omit' });
+    try {
+      return await fetch(this.endpoint + path, { ...init, headers, credentials: 'omit' });
+    } catch (err) {
+      if (!init.signal?.aborted && await this.refusesOrigin()) {
+        throw new ApiError('forbidden', 'This page\'s origin is not in the server\'s allowed_origins.');
+      }
+      throw err;
+    }
+  }
+
+  // A request the browser fails outright is a network error or a CORS refusal: the two look the
+  // same from here. The widget's manifest is readable from any origin, so when it loads, the
+  // server is up and the API refused this page's origin: say so once, to the site's developer.
+  async refusesOrigin() {
+    const page = location.origin;
+    if (this.server === page) return false;
+    try {
+      if (!(await fetch(this.endpoint + '/widget/manifest.json', { credentials: 'omit', cache: 'no-store' })).ok) {
+        return false;
+      }
+    } catch {
+      return false;
+    }
+    if (!reported.has(this.server)) {
+      reported.add(this.server);
+      console.error(`ChatKit: the chat server ${this.server} refused this page's origin ${page}, so the widget ` +
+        `cannot reach its API. Add "${page}" to [server] allowed_origins in the server's config file ` +
+        '(or to ALLOWED_ORIGINS) and restart it.');
+    }
+    return true;
   }
 
   // A JSON API call; throws the API's error.

@@ -3,13 +3,21 @@ import { button, el } from './dom.js';
 // Thumbs up and down under answer `id` of widget `w`; after thumbs down, an optional comment.
 export function feedback(w, id, rated) {
   const { t, client } = w;
+  const { shadow } = w.view;
   const sid = w.state.sid;
   const fail = el('span', { class: 'fail', role: 'alert' });
   const bar = el('div', { class: 'fb', part: 'feedback', role: 'group', 'aria-label': t.rate });
   let form;
+  // Focus moves only from where the visitor left it (`from`, or nowhere: some browsers do not
+  // focus a clicked button), never from the message box or the page they went on to meanwhile.
+  const stillIn = (from) => {
+    const active = shadow.activeElement;
+    return active ? from.contains(active) : [document.body, null].includes(document.activeElement);
+  };
   const close = (focus) => {
+    const back = focus && form && stillIn(form);
     form?.remove();
-    if (focus) down.focus();
+    if (back) down.focus();
   };
   const send = async (rating, comment) => {
     fail.remove();
@@ -38,7 +46,8 @@ export function feedback(w, id, rated) {
       },
     }, input, el('button', {}, t.send), el('button', { type: 'button', click: () => close(true) }, t.skip));
     bar.append(form);
-    input.focus();
+    // The rating is sent first: the visitor may have moved on (e.g. to the message box) by now.
+    if (stillIn(down)) input.focus();
   };
   const [up, down] = ['up', 'down'].map((rating) => button('rate ' + rating, t[rating], async () => {
     close();

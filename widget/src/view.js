@@ -2,6 +2,9 @@ import { button, el, icon } from './dom.js';
 import { decode, markdown, safeUrl } from './markdown.js';
 import { adopt } from './styles.js';
 
+// The page a URL is on: a link to a section of a source is a link to that source.
+const page = (href) => href.split('#')[0];
+
 // The widget's DOM in a shadow root of its own: a launcher (floating mode), and a panel holding
 // the header, the messages, the conversation list and the composer. The view draws; the widget
 // (widget.js) decides, through the handlers in `on`.
@@ -147,14 +150,20 @@ export class View {
   finish(node, message) {
     if (message.incomplete) this.note(node, 'interrupted');
     if (message.truncated) this.note(node, 'shortened');
+    const pages = new Set();
     const links = (Array.isArray(message.sources) ? message.sources : []).map((source) => {
       const { title: raw, url } = Object(source);
       const link = typeof url === 'string' && url;
       const title = decode(raw) || link;
       const href = link && safeUrl(link, location.href, /^https?:$/);
+      if (href) pages.add(page(href));
       return title && el('li', {}, href ? el('a', { href, target: '_blank', rel: 'noopener noreferrer' }, title) : title);
     }).filter(Boolean);
     if (!links.length) return;
+    // A source is shown once, in the list: where the text links to it too, that link reads as text.
+    for (const a of node.body.querySelectorAll('a')) {
+      if (pages.has(page(a.getAttribute('href')))) a.replaceWith(...a.childNodes);
+    }
     node.append(el('div', { class: 'sources', part: 'sources' }, el('div', {}, this.t.sources), el('ul', {}, ...links)));
   }
 
