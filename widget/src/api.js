@@ -54,7 +54,7 @@ export const codeOf = (err) => (err instanceof ApiError ? err.code : 'network');
 
 const path = (sid) => '/api/session/' + encodeURIComponent(sid);
 
-// Origins whose refusal has been logged: once per page is enough.
+// Servers whose refusal of this page has been logged: once per page is enough.
 const reported = new Set();
 
 // The HTTP API of one ChatKit server.
