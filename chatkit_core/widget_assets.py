@@ -14,13 +14,14 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from litestar import Request, Response, Router, get
+from litestar import HttpMethod, Request, Response, Router, route
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 SOURCE_ROOT = PACKAGE_ROOT.parent
 NAME = "chatkit.js"
+READ = [HttpMethod.GET, HttpMethod.HEAD]
 JAVASCRIPT = "text/javascript"  # Litestar adds "; charset=utf-8"
 
 
@@ -79,16 +80,18 @@ def widget_router(configured: str) -> Router | None:
     source = BundleFile(path)
     source.current()  # an unreadable bundle fails at start-up, not on a visitor's request
 
-    @get("/" + NAME, opt={"asset": "widget"}, include_in_schema=False, sync_to_thread=False)
+    @route("/" + NAME, http_method=READ, opt={"asset": "widget"}, include_in_schema=False, sync_to_thread=False)
     def plain(request: Request) -> Response[bytes]:
         return _script(request, source.current())
 
-    @get("/manifest.json", opt={"asset": "widget"}, include_in_schema=False, sync_to_thread=False)
+    @route("/manifest.json", http_method=READ, opt={"asset": "widget"}, include_in_schema=False,
+           sync_to_thread=False)
     def manifest() -> dict[str, str]:
         bundle = source.current()
         return {NAME: bundle.hashed_name, "integrity": bundle.integrity}
 
-    @get("/{name:str}", opt={"asset": "widget-hashed"}, include_in_schema=False, sync_to_thread=False)
+    @route("/{name:str}", http_method=READ, opt={"asset": "widget-hashed"}, include_in_schema=False,
+           sync_to_thread=False)
     def hashed(request: Request, name: FromPath[str]) -> Response[bytes]:
         bundle = source.current()
         if name != bundle.hashed_name:

@@ -76,6 +76,9 @@ def test_a_browser_revalidates_the_short_lived_name_without_a_download(server: s
     first = httpx.get(server + "/widget/chatkit.js")
     again = httpx.get(server + "/widget/chatkit.js", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
+    head = httpx.head(server + "/widget/chatkit.js")
+    assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == first.headers["etag"]
+    assert head.headers["content-length"] == str(len(first.content))
 
 
 def test_a_rebuilt_bundle_gets_a_new_name_and_the_old_one_is_gone(tmp_path: Path) -> None:
