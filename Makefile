@@ -1,5 +1,5 @@
 # Two commands matter: `make demo` runs the server with the sample site and widget,
-# `make test` runs every test. Both create the virtualenv on first use.
+# `make test` runs every test. Both create the virtualenv and build the widget on first use.
 #
 # Installs come from uv.lock (every direct and transitive dependency, pinned): `make install`
 # syncs .venv/ to it exactly. `make lock` refreshes it after a pyproject.toml changes or to take
@@ -15,10 +15,14 @@ LATEST := .venv-latest
 PACKAGES := . $(sort $(dir $(wildcard plugins/*/pyproject.toml))) examples/chatkit_canned/
 # pytest-xdist: one test process per core; tests that start servers pick free ports.
 PYTEST_WORKERS ?= auto
+# The widget bundle (esbuild, from npm): widget/build.py rebuilds it when what it is made of changed.
+WIDGET := widget/dist/chatkit.js
+WIDGET_INPUTS := $(wildcard widget/src/*.js) widget/build.mjs widget/package.json widget/package-lock.json \
+	chatkit_core/VERSION
 # Tests that start no outside program (redis-server, nginx, Chromium, a fresh venv, an image).
 FAST := not browser and not redis and not nginx and not slow
 
-.PHONY: install demo test check test-latest lint types lock bench system-deps clean
+.PHONY: install widget demo test check test-latest lint types lock bench system-deps clean
 
 $(STAMP): pyproject.toml uv.lock $(wildcard plugins/*/pyproject.toml) examples/chatkit_canned/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +30,13 @@ $(STAMP): pyproject.toml uv.lock $(wildcard plugins/*/pyproject.toml) examples/c
 	$(UV) sync --frozen --quiet --python $(BIN)/python
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(WIDGET)
+
+$(WIDGET): $(WIDGET_INPUTS)
+	command -v npm >/dev/null || bash scripts/system-deps.sh
+	$(PYTHON) widget/build.py
+
+widget: $(WIDGET)
 
 # Indexes web/ first (only changed pages are redone); the chat works, ungrounded, even if that fails.
 demo: install
@@ -72,4 +82,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache .mypy_cache .hypothesis widget/dist widget/node_modules

@@ -4,15 +4,29 @@
 # Build from the repository root:  docker build -f deploy/backend.Dockerfile -t chatkit-backend .
 
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG NODE_IMAGE=node:22-slim
+
+# The widget bundle: esbuild (from npm, at the version widget/package-lock.json pins) bundles
+# widget/src/. The Python image has no Node.js, and with a fresh bundle its wheel build needs none.
+FROM ${NODE_IMAGE} AS widget
+WORKDIR /src/widget
+COPY widget/package.json widget/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY widget/build.mjs ./
+COPY widget/src/ src/
+COPY chatkit_core/VERSION /src/chatkit_core/VERSION
+RUN npm run build
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
-COPY pyproject.toml uv.lock README.md ./
+COPY pyproject.toml setup.py uv.lock README.md ./
 COPY chatkit_core/ chatkit_core/
-# The core's wheel carries the widget and the sample site as package data.
+# The core's wheel carries the widget bundle and the sample site as package data; setup.py
+# finds the bundle newer than its sources and uses it as built.
 COPY widget/ widget/
+COPY --from=widget /src/widget/dist/ widget/dist/
 COPY web/ web/
 COPY plugins/ plugins/
 # Wheels for ChatKit, its plugins and every dependency at the versions uv.lock pins (exported as
@@ -39,7 +53,6 @@ RUN groupadd --system --gid 10001 chatkit \
  && install -d -o chatkit -g chatkit /var/lib/chatkit/knowledge
 COPY --from=builder /opt/chatkit /opt/chatkit
 COPY deploy/chatkit.toml /etc/chatkit/chatkit.toml
-COPY widget/ /srv/chatkit/widget/
 WORKDIR /srv/chatkit
 USER 10001:10001
 EXPOSE 8000

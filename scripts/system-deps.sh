@@ -3,7 +3,8 @@
 # nginx, Chromium, and openssl, wget, iproute2 and util-linux for the TLS and image tests;
 # for the host install (tests/deploy/test_host_install.py) systemd's systemd-analyze, socat,
 # curl, procps, ca-certificates and libseccomp's Python bindings for Debian's python3.
-# Tests that need one of them are skipped with a reason when it is missing.
+# Also Node.js and npm, which build the widget bundle (make install runs this script when npm
+# is missing). Tests that need one of them are skipped with a reason when it is missing.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
@@ -20,6 +21,7 @@ command -v curl >/dev/null || missing+=(curl)
 command -v pgrep >/dev/null || missing+=(procps)
 command -v update-ca-certificates >/dev/null || missing+=(ca-certificates)
 /usr/bin/python3 -c 'import seccomp' 2>/dev/null || missing+=(python3-seccomp)
+command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "system-deps: please install ${missing[*]} (needs root and apt-get); their tests will be skipped" >&2

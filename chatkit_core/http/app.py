@@ -24,6 +24,7 @@ from chatkit_core.http import api, feedback, ops
 from chatkit_core.http.admin import Console
 from chatkit_core.http.errors import EXCEPTION_HANDLERS, error_app
 from chatkit_core.http.routing import canonical
+from chatkit_core.http.widget_assets import widget_router
 from chatkit_core.platform.assembly import build_runtime
 from chatkit_core.platform.config import Config, ConfigError, load_config
 from chatkit_core.platform.logs import configure_logging
@@ -66,10 +67,8 @@ class SiteAssets(BaseLocalFileSystem):
 
 def _static_routes(config: Config) -> list:
     routes = []
-    widget = find_folder(config.server.widget_root, "widget")
-    if widget:
-        routes.append(create_static_files_router("/widget", [widget], name="widget", include_in_schema=False,
-                                                 opt={"asset": "widget"}))
+    if widget := widget_router(config.server.widget_root):
+        routes.append(widget)
     web_root = config.server.web_root  # a site at / only when the config names its folder (the demo's does)
     if web_root:
         if not Path(web_root).is_dir():

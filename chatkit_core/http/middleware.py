@@ -83,19 +83,29 @@ def security_headers(config: Config) -> Middleware:
     api = {**common, "Cache-Control": "no-store", "Content-Security-Policy": API_CSP, "X-Frame-Options": "DENY"}
     page = {**common, "Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "SAMEORIGIN",
             "Permissions-Policy": "camera=(), microphone=(), geolocation=()"}
-    # The widget is embedded by other sites' pages, so it must be loadable cross-origin.
+    # The widget is embedded by other sites' pages, so it must be loadable cross-origin: also as a
+    # CORS request (`<script integrity=… crossorigin>`) from any page, as a CDN serves it; it is
+    # public and sent without credentials. Then the widget can also read its manifest on a page
+    # whose origin the API refuses, and tell the site's developer so.
     # The API's CSP too: it binds nothing when the file runs as a script, only when opened.
-    widget = {**common, "Cross-Origin-Resource-Policy": "cross-origin", "Cache-Control": "public, max-age=300",
-              "Content-Security-Policy": API_CSP}
+    widget = {**common, "Cross-Origin-Resource-Policy": "cross-origin", "Access-Control-Allow-Origin": "*",
+              "Cache-Control": "public, max-age=300", "Content-Security-Policy": API_CSP}
+    # Its content-hashed name never holds other bytes.
+    hashed = {**widget, "Cache-Control": "public, max-age=31536000, immutable"}
 
-    by_asset = {"widget": encode(widget), "page": encode(page)}
+    by_asset = {"widget": encode(widget), "widget-hashed": encode(hashed), "page": encode(page)}
     api_headers = encode(api)
-    console_sets_its_own = (b"content-security-policy",)
+    # The console sets its own policy; CORS (either side of this) grants an allowed origin exactly.
+    kept = (b"content-security-policy", b"access-control-allow-origin")
 
-    def headers_for(scope: Scope) -> list[tuple[bytes, bytes]]:
+    def headers_for(scope: Scope, status: int) -> list[tuple[bytes, bytes]]:
         """Routed to the site's pages or the widget, their headers; anything else the API's strict ones."""
         handler = scope.get("route_handler")
-        return by_asset.get(handler.opt.get("asset", ""), api_headers) if handler is not None else api_headers
+        asset = handler.opt.get("asset", "") if handler is not None else ""
+        # Only the hashed file is immutable; a miss (say, a newer release's hash) is not.
+        if asset == "widget-hashed" and status >= 400:
+            asset = "widget"
+        return by_asset.get(asset, api_headers)
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -104,7 +114,7 @@ def security_headers(config: Config) -> Middleware:
                 return
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":  # routed by now, if at all
-                    set_headers(message, headers_for(scope), keep=console_sets_its_own)
+                    set_headers(message, headers_for(scope, message["status"]), keep=kept)
                 await send(message)
 
             await app(scope, receive, send_with_headers)

@@ -73,7 +73,7 @@ def test_serve_answers_health_and_serves_the_site():
     with running_server(CANNED) as url:
         health = httpx.get(url + "/health").json()
         assert health["status"] == "ok" and health["providers"][0]["name"] == "demo"
-        if (ROOT / "widget" / "chatkit.js").exists():
+        if (ROOT / "widget" / "dist" / "chatkit.js").exists():
             widget = httpx.get(url + "/widget/chatkit.js")
             assert widget.status_code == 200 and "javascript" in widget.headers["content-type"]
         if (ROOT / "web" / "index.html").exists():

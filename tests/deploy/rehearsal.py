@@ -123,6 +123,7 @@ def build_stage(stage: Stage, work: Path, uppers: dict[str, Path], python_bin: s
     """Lay the stage's COPYs and run its RUNs (with network); returns the stage's upper dir."""
     upper = work / f"stage-{stage.name}"
     upper.mkdir()
+    inside(upper, stage.workdir, "/").mkdir(parents=True, exist_ok=True)  # as WORKDIR does
     lay_copies(stage, upper, uppers)
     uppers[stage.name] = upper
     if stage.runs:

@@ -93,6 +93,7 @@ def test_the_final_stage_holds_the_venv_without_pip_or_sources(image):
     # Installed from wheels, not linked to a source tree.
     assert not list(site.glob("__editable__*")) and not list(site.glob("*.egg-link"))
     assert (upper / "etc/chatkit/chatkit.toml").is_file()
-    assert (upper / "srv/chatkit/widget/chatkit.js").is_file()
+    # The widget is the bundle inside the core's wheel (built in the image's Node stage).
+    assert (site / "chatkit_core/widget/chatkit.js").is_file() and not (upper / "srv/chatkit/widget").exists()
     # compose mounts the knowledge volume here; a new volume takes this owner.
     assert (upper / "var/lib/chatkit/knowledge").stat().st_uid == 10001

@@ -80,6 +80,20 @@ def test_backend_image_installs_the_core_and_the_bundled_plugins():
     assert "uv export --frozen" in build  # the versions uv.lock pins, not whatever is newest
 
 
+def test_backend_image_bundles_the_widget_in_a_node_stage_from_the_lock():
+    steps = instructions("deploy/backend.Dockerfile")
+    assert ("ARG", "NODE_IMAGE=node:22-slim") in steps
+    assert ("FROM", "${NODE_IMAGE} AS widget") in steps
+    runs = [args for op, args in steps if op == "RUN"]
+    assert "npm ci --no-audit --no-fund" in runs and "npm run build" in runs  # the versions the lock pins
+    assert ("COPY", "--from=widget /src/widget/dist/ widget/dist/") in steps
+    # The Python stages run no Node.js: the wheel build uses the fresh bundle.
+    python_stages = steps[steps.index(("FROM", "${PYTHON_IMAGE} AS builder")):]
+    assert not any(op == "RUN" and re.search(r"\b(npm|node)\b", args) for op, args in python_stages)
+    assert ignored("deploy/backend.Dockerfile", "widget/node_modules")
+    assert ignored("deploy/backend.Dockerfile", "widget/dist")
+
+
 def test_backend_healthcheck_needs_only_python():
     check = next(args for op, args in final_stage("deploy/backend.Dockerfile") if op == "HEALTHCHECK")
     assert "curl" not in check and "wget" not in check

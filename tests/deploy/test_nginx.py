@@ -139,7 +139,7 @@ def test_the_widget_comes_from_the_backend_compressed(edge: str):
     assert raw.status_code == 200
     assert "javascript" in raw.headers["content-type"]
     assert raw.headers["content-encoding"] == "gzip"
-    assert gzip.decompress(compressed) == (ROOT / "widget/chatkit.js").read_bytes()
+    assert gzip.decompress(compressed) == (ROOT / "widget/dist/chatkit.js").read_bytes()
     assert len(compressed) < len(gzip.decompress(compressed)) / 2
     # The backend's own headers pass through once, untouched by the edge.
     assert raw.headers.get_list("x-content-type-options") == ["nosniff"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -29,9 +30,16 @@ def wheels(tmp_path_factory) -> Path:
     return out
 
 
+BUNDLE = ROOT / "widget" / "dist" / "chatkit.js"
+
+
 def test_the_core_wheel_holds_every_package_the_widget_and_the_site(wheels):
-    names = set(zipfile.ZipFile(next(wheels.glob("chatkit_core-*.whl"))).namelist())
+    wheel = zipfile.ZipFile(next(wheels.glob("chatkit_core-*.whl")))
+    names = set(wheel.namelist())
     assert "chatkit_core/widget/chatkit.js" in names and "chatkit_core/web/index.html" in names
+    # The widget is the built bundle alone: no sources, no build files.
+    assert wheel.read("chatkit_core/widget/chatkit.js") == BUNDLE.read_bytes()
+    assert [n for n in names if n.startswith("chatkit_core/widget/")] == ["chatkit_core/widget/chatkit.js"]
     assert "chatkit_core/skeleton/package/provider.py.tmpl" in names
     packages = {str(path.parent.relative_to(ROOT)) for path in (ROOT / "chatkit_core").rglob("__init__.py")}
     missing = {p for p in packages if f"{p}/__init__.py" not in names}
@@ -70,10 +78,43 @@ def test_installed_from_wheels_chatkit_serves_the_widget_from_an_empty_directory
     try:
         with serving(fresh_venv, empty) as url:
             widget = httpx.get(url + "/widget/chatkit.js")
-            assert widget.status_code == 200 and widget.text == (ROOT / "widget" / "chatkit.js").read_text()
+            assert widget.status_code == 200 and widget.content == BUNDLE.read_bytes()
+            hashed = httpx.get(url + "/widget/" + httpx.get(url + "/widget/manifest.json").json()["chatkit.js"])
+            assert hashed.content == widget.content and "immutable" in hashed.headers["cache-control"]
             assert "/widget/chatkit.js" in httpx.get(url + "/").text
     finally:
         fresh_venv.pip("uninstall", "--yes", "chatkit-ollama")
+
+
+def source_copy(tmp_path: Path) -> Path:
+    """What the core's wheel is built from, copied: the test may age the bundle's sources."""
+    copy = tmp_path / "core"
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, copy / name)
+    for name in ("chatkit_core", "web", "widget"):
+        shutil.copytree(ROOT / name, copy / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "node_modules", "*.egg-info"))
+    return copy
+
+
+def test_the_wheel_builds_without_nodejs_from_a_fresh_bundle_and_says_what_is_missing_otherwise(tmp_path):
+    """As on python:3.11-slim (deploy/backend.Dockerfile): no node or npm on the PATH."""
+    copy = source_copy(tmp_path)
+    no_node = tmp_path / "bin"
+    no_node.mkdir()
+    (no_node / "python3").symlink_to(sys.executable)
+    env = {**os.environ, "PATH": str(no_node)}
+    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path / "out"),
+               str(copy)]
+    built = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
+    wheel = zipfile.ZipFile(next((tmp_path / "out").glob("chatkit_core-*.whl")))
+    assert wheel.read("chatkit_core/widget/chatkit.js") == BUNDLE.read_bytes()
+    (copy / "widget" / "src" / "main.js").touch()  # an edited source: the bundle is stale
+    stale = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert stale.returncode != 0
+    assert "needs Node.js 18 or later with npm" in stale.stderr + stale.stdout
 
 
 def test_a_new_plugin_skeleton_installs_and_passes_its_tests(fresh_venv, tmp_path):

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.support.server import running_server
-from tests.widget.helpers import server_config
+from tests.widget.helpers import built_bundle, server_config
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bundle() -> Path:
+    """The browser tests drive the built bundle, not the sources: rebuilt here if they changed."""
+    return built_bundle()
 
 
 @pytest.fixture(scope="session")

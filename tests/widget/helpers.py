@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import tempfile
 import threading
@@ -18,6 +19,18 @@ from chatkit_core.platform.assembly import build_runtime
 from chatkit_core.platform.config import load_config
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (imported from here too)
 from tests.support.server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def built_bundle() -> Path:
+    """The widget bundle the server serves, rebuilt first if its sources changed (widget/build.py)."""
+    spec = importlib.util.spec_from_file_location("widget_build", ROOT / "widget" / "build.py")
+    assert spec and spec.loader
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build.build()
+
 
 # What the canned provider answers when it has no prepared replies.
 QUOTE_TAIL = ". This is an example reply: no language model is connected yet."

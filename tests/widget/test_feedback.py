@@ -250,3 +250,32 @@ def test_the_thumbs_speak_every_locale(page: Page, locale: str) -> None:
     expect(up).to_have_attribute("aria-label", LABELS[locale][0])
     expect(down).to_have_attribute("aria-label", LABELS[locale][1])
     expect(chat.host.locator("[part=feedback]")).to_have_attribute("aria-label", LABELS[locale][2])
+
+
+def test_the_comment_box_leaves_focus_where_the_visitor_went_meanwhile(page: Page, base_url: str) -> None:
+    chat = open_widget(page)
+    bubble = chat.ask("Is the rye bread sourdough?")
+    _, down = thumbs(bubble)
+    held = []
+    page.route("**/feedback", lambda route: held.append(route))  # held here, as on a slow network
+    down.click()
+    # While it travels the visitor goes back to the message box and writes the next question.
+    chat.input.click()
+    page.keyboard.type("And the spelt")
+    while not held:
+        page.wait_for_timeout(20)
+    held[0].continue_()
+    comment = bubble.locator("form textarea")
+    expect(comment).to_be_visible()
+    expect(down).to_have_attribute("aria-pressed", "true")
+    assert chat.focused_part() == "input"
+    page.keyboard.type(" bread?")
+    expect(chat.host.locator("[part=input]")).to_have_value("And the spelt bread?")
+    expect(comment).to_have_value("")
+    # Sending the comment later from the box itself still returns focus to the thumb.
+    page.unroute("**/feedback")
+    comment.fill("Too short")
+    bubble.locator("form button", has_text="Send").click()
+    expect(bubble.locator("form")).to_have_count(0)
+    expect(down).to_be_focused()
+    assert stored_feedback(base_url, page) == [{"rating": "down", "comment": "Too short"}]

@@ -93,6 +93,29 @@ def test_the_conversation_scrolls_to_show_the_sources_of_a_long_answer(page: Pag
     assert chat.host.locator("[part=messages]").evaluate("m => m.scrollHeight - m.scrollTop - m.clientHeight") < 2
 
 
+def test_a_source_the_answer_links_to_is_shown_once_in_the_list(page: Page, base_url: str) -> None:
+    """The list under the answer is the one place for its sources: a link in the text to one of
+    them (any section of that page) reads as plain text; other links stay links."""
+    content = ("We open at 8:00 ([weekdays](/hours.html#week)); see also [our blog](https://blog.example/post).\n\n"
+               "Source: [Opening hours](/hours.html) [1]")
+    scripted(page, [answer(content, sources=[{"title": "Opening hours", "url": "/hours.html"}])])
+    chat = open_widget(page)
+
+    def shown_once(reply) -> None:
+        body = reply.locator(".body")
+        expect(body).to_contain_text("We open at 8:00 (weekdays); see also our blog.")
+        expect(body).to_contain_text("Source: Opening hours [1]")
+        assert reply.locator("a").evaluate_all("links => links.map(a => a.href)") == [
+            "https://blog.example/post", base_url + "/hours.html"]
+        expect(reply.locator("[part=sources] a")).to_have_text("Opening hours")
+
+    shown_once(chat.ask("When do you open?"))
+    page.reload()
+    chat = open_widget(page)
+    expect(chat.assistant).to_have_count(2)
+    shown_once(chat.assistant.last)
+
+
 HEADINGS = {"en": "Sources", "es": "Fuentes", "fr": "Sources", "de": "Quellen", "zh": "来源", "ar": "المصادر"}
 
 

@@ -1,0 +1,141 @@
+// Interface texts in six languages; a site replaces any of them with the `strings` option.
+export const STRINGS = {
+  en: {
+    title: 'Chat with us', welcome: 'Hi! How can we help you today?', placeholder: 'Type your message…',
+    send: 'Send', stop: 'Stop', open: 'Open chat', close: 'Close chat', newChat: 'New conversation',
+    retry: 'Try again', typing: 'The assistant is typing', interrupted: '(answer interrupted)',
+    shortened: '(answer shortened)', sources: 'Sources', queued: 'Waiting for the assistant…',
+    queuedAt: 'Waiting for the assistant… (position {n})',
+    you: 'You', assistant: 'Assistant', conversation: 'Conversation', message: 'Message',
+    network: 'Could not reach the chat service. Check your connection and try again.',
+    rate_limited: 'Too many messages. Please try again in {n}.',
+    providers_unavailable: 'The assistant is unavailable right now. Please try again in a moment.',
+    message_too_long: 'That message is too long. Please shorten it and try again.',
+    forbidden: 'This website is not allowed to use the chat service.',
+    invalid_request: 'The message could not be sent. Please try again.',
+    error: 'Something went wrong. Please try again.',
+    rate: 'Rate this answer', up: 'Helpful', down: 'Not helpful', comment: 'What was wrong? (optional)',
+    skip: 'Skip', conversations: 'Conversations', del: 'Delete conversation',
+  },
+  es: {
+    title: 'Chatea con nosotros', welcome: '¡Hola! ¿En qué podemos ayudarte hoy?',
+    placeholder: 'Escribe tu mensaje…', send: 'Enviar', stop: 'Detener', open: 'Abrir chat',
+    close: 'Cerrar chat', newChat: 'Nueva conversación', retry: 'Reintentar',
+    typing: 'El asistente está escribiendo', interrupted: '(respuesta interrumpida)',
+    shortened: '(respuesta acortada)', sources: 'Fuentes',
+    queued: 'Esperando al asistente…', queuedAt: 'Esperando al asistente… (posición {n})', you: 'Tú',
+    assistant: 'Asistente', conversation: 'Conversación', message: 'Mensaje',
+    network: 'No se pudo conectar con el servicio de chat. Comprueba tu conexión e inténtalo de nuevo.',
+    rate_limited: 'Demasiados mensajes. Inténtalo de nuevo en {n}.',
+    providers_unavailable: 'El asistente no está disponible en este momento. Inténtalo de nuevo en un momento.',
+    message_too_long: 'El mensaje es demasiado largo. Acórtalo e inténtalo de nuevo.',
+    forbidden: 'Este sitio web no tiene permiso para usar el servicio de chat.',
+    invalid_request: 'No se pudo enviar el mensaje. Inténtalo de nuevo.',
+    error: 'Algo salió mal. Inténtalo de nuevo.',
+    rate: 'Valora esta respuesta', up: 'Útil', down: 'No útil', comment: '¿Qué falló? (opcional)',
+    skip: 'Omitir', conversations: 'Conversaciones', del: 'Eliminar conversación',
+  },
+  fr: {
+    title: 'Discutons', welcome: 'Bonjour ! Comment pouvons-nous vous aider ?',
+    placeholder: 'Écrivez votre message…', send: 'Envoyer', stop: 'Arrêter', open: 'Ouvrir le chat',
+    close: 'Fermer le chat', newChat: 'Nouvelle conversation', retry: 'Réessayer',
+    typing: 'L’assistant écrit', interrupted: '(réponse interrompue)',
+    shortened: '(réponse raccourcie)', sources: 'Sources',
+    queued: 'En attente de l’assistant…', queuedAt: 'En attente de l’assistant… (position {n})', you: 'Vous',
+    assistant: 'Assistant', conversation: 'Conversation', message: 'Message',
+    network: 'Impossible de joindre le service de chat. Vérifiez votre connexion et réessayez.',
+    rate_limited: 'Trop de messages. Réessayez dans {n}.',
+    providers_unavailable: 'L’assistant est indisponible pour le moment. Réessayez dans un instant.',
+    message_too_long: 'Ce message est trop long. Raccourcissez-le et réessayez.',
+    forbidden: 'Ce site n’est pas autorisé à utiliser le service de chat.',
+    invalid_request: 'Le message n’a pas pu être envoyé. Réessayez.',
+    error: 'Une erreur s’est produite. Réessayez.',
+    rate: 'Évaluer cette réponse', up: 'Utile', down: 'Pas utile', comment: 'Qu’est-ce qui n’allait pas ? (facultatif)',
+    skip: 'Passer', conversations: 'Conversations', del: 'Supprimer la conversation',
+  },
+  de: {
+    title: 'Schreiben Sie uns', welcome: 'Hallo! Wie können wir Ihnen heute helfen?',
+    placeholder: 'Nachricht eingeben…', send: 'Senden', stop: 'Stopp', open: 'Chat öffnen',
+    close: 'Chat schließen', newChat: 'Neues Gespräch', retry: 'Erneut versuchen',
+    typing: 'Der Assistent schreibt', interrupted: '(Antwort unterbrochen)',
+    shortened: '(Antwort gekürzt)', sources: 'Quellen',
+    queued: 'Warten auf den Assistenten…', queuedAt: 'Warten auf den Assistenten… (Position {n})', you: 'Sie',
+    assistant: 'Assistent', conversation: 'Unterhaltung', message: 'Nachricht',
+    network: 'Der Chat-Dienst ist nicht erreichbar. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.',
+    rate_limited: 'Zu viele Nachrichten. Bitte versuchen Sie es in {n} erneut.',
+    providers_unavailable: 'Der Assistent ist gerade nicht verfügbar. Bitte versuchen Sie es gleich noch einmal.',
+    message_too_long: 'Die Nachricht ist zu lang. Bitte kürzen Sie sie und versuchen Sie es erneut.',
+    forbidden: 'Diese Website darf den Chat-Dienst nicht verwenden.',
+    invalid_request: 'Die Nachricht konnte nicht gesendet werden. Bitte versuchen Sie es erneut.',
+    error: 'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.',
+    rate: 'Antwort bewerten', up: 'Hilfreich', down: 'Nicht hilfreich', comment: 'Was war falsch? (optional)',
+    skip: 'Überspringen', conversations: 'Unterhaltungen', del: 'Unterhaltung löschen',
+  },
+  zh: {
+    title: '在线咨询', welcome: '您好！今天有什么可以帮您？', placeholder: '输入消息…', send: '发送',
+    stop: '停止', open: '打开聊天', close: '关闭聊天', newChat: '新对话', retry: '重试',
+    typing: '助手正在输入', interrupted: '（回答已中断）', shortened: '（回答已缩短）', sources: '来源',
+    queued: '正在等待助手…', queuedAt: '正在等待助手…（第 {n} 位）', you: '您', assistant: '助手',
+    conversation: '对话', message: '消息',
+    network: '无法连接聊天服务。请检查网络后重试。',
+    rate_limited: '消息过多，请在{n}后重试。',
+    providers_unavailable: '助手暂时不可用，请稍后重试。',
+    message_too_long: '消息过长，请缩短后重试。',
+    forbidden: '此网站无权使用聊天服务。',
+    invalid_request: '消息发送失败，请重试。',
+    error: '出了点问题，请重试。',
+    rate: '评价此回答', up: '有帮助', down: '没有帮助', comment: '哪里不对？（可选）', skip: '跳过',
+    conversations: '对话列表', del: '删除对话',
+  },
+  ar: {
+    title: 'تحدث معنا', welcome: 'مرحبًا! كيف يمكننا مساعدتك اليوم؟', placeholder: 'اكتب رسالتك…',
+    send: 'إرسال', stop: 'إيقاف', open: 'فتح المحادثة', close: 'إغلاق المحادثة',
+    newChat: 'محادثة جديدة', retry: 'إعادة المحاولة', typing: 'المساعد يكتب',
+    interrupted: '(انقطعت الإجابة)', shortened: '(تم اختصار الإجابة)', sources: 'المصادر',
+    queued: 'في انتظار المساعد…', queuedAt: 'في انتظار المساعد… (الترتيب {n})',
+    you: 'أنت', assistant: 'المساعد', conversation: 'المحادثة',
+    message: 'رسالة',
+    network: 'تعذّر الوصول إلى خدمة المحادثة. تحقّق من اتصالك وحاول مرة أخرى.',
+    rate_limited: 'رسائل كثيرة جدًا. حاول مرة أخرى بعد {n}.',
+    providers_unavailable: 'المساعد غير متاح حاليًا. حاول مرة أخرى بعد قليل.',
+    message_too_long: 'الرسالة طويلة جدًا. يُرجى اختصارها والمحاولة مرة أخرى.',
+    forbidden: 'لا يُسمح لهذا الموقع باستخدام خدمة المحادثة.',
+    invalid_request: 'تعذّر إرسال الرسالة. حاول مرة أخرى.',
+    error: 'حدث خطأ ما. حاول مرة أخرى.',
+    rate: 'قيّم هذه الإجابة', up: 'مفيدة', down: 'غير مفيدة', comment: 'ما الخطأ؟ (اختياري)', skip: 'تخطٍّ',
+    conversations: 'المحادثات', del: 'حذف المحادثة',
+  },
+};
+// Languages written right to left.
+const RTL = ['ar', 'he', 'fa', 'ur'];
+// Error codes with a text of their own; any other gets the generic one.
+const ERRORS = ['network', 'rate_limited', 'providers_unavailable', 'message_too_long', 'forbidden', 'invalid_request'];
+
+// The widget's language, from the `locale` option or the browser's: the interface's texts and
+// direction, and the tag sent with each message so answers come in the visitor's language.
+export function language(options) {
+  const tag = String(options.locale || navigator.language || 'en').replace(/_/g, '-');
+  const lang = tag.toLowerCase().split('-')[0];
+  return {
+    lang,
+    dir: RTL.includes(lang) ? 'rtl' : 'ltr',
+    // A malformed tag is not sent.
+    locale: tag.length <= 16 && /^[a-z]{2,3}(-[a-z\d]{1,8})*$/i.test(tag) ? tag : undefined,
+    t: { ...STRINGS.en, ...STRINGS[lang], ...options.strings },
+  };
+}
+
+// A wait in the widget's language ("30 seconds").
+function seconds(lang, n) {
+  try {
+    return new Intl.NumberFormat(lang, { style: 'unit', unit: 'second', unitDisplay: 'long' }).format(n);
+  } catch {
+    return n + ' s';
+  }
+}
+
+// An error code in the visitor's words; `wait` is the rate limit's, in seconds.
+export function explain(t, lang, code, wait) {
+  const key = code === 'body_too_large' ? 'message_too_long' : code;
+  return t[ERRORS.includes(key) ? key : 'error'].replace('{n}', seconds(lang, Math.ceil(wait || 0) || 30));
+}
