@@ -32,7 +32,7 @@ def test_a_folder_becomes_pages_with_urls_titles_and_anchors(tmp_path, make_inde
     report, reader = make_index([str(tmp_path / "web")], site_url="https://bakery.example/")
     assert sorted(report.added) == [
         "https://bakery.example/", "https://bakery.example/cakes/", "https://bakery.example/hours.html",
-        "https://bakery.example/notes.md", "https://bakery.example/story.txt"]
+        "https://bakery.example/notes", "https://bakery.example/story.txt"]  # Markdown is published without .md
     assert report.failed == []
     sunday = reader.search("When are you open on Sunday?", 3)[0]
     assert sunday.url == "https://bakery.example/hours.html#sunday"
