@@ -2,8 +2,8 @@
 
 - YAML (``---``) or TOML (``+++``) front matter gives the page's ``title`` and ``description``
   and is never text or a heading; metadata that does not parse is dropped all the same.
-- Each heading gets the ``id`` a documentation site gives it: ``{#custom-id}`` written after
-  it, else GitHub's slug of its text (lower case, punctuation dropped, spaces to hyphens,
+- Each heading below the page's ``#`` title gets the ``id`` a documentation site gives it:
+  ``{#custom-id}`` written after it, else GitHub's slug of its text (lower case, punctuation dropped, spaces to hyphens,
   ``-1``, ``-2``… for repeats), which GitHub, Docusaurus, Nextra, Starlight and most others use.
 - The page is rendered by markdown-it-py and read by the HTML extractor like any page, so its
   ``#anchors`` come out the same way.
@@ -57,6 +57,8 @@ def _heading_ids(state: StateCore) -> None:
         if custom and inline.children and inline.children[-1].type == "text":
             inline.children[-1].content = _CUSTOM_ID.sub("", inline.children[-1].content)
             token.attrSet("id", custom[1])
+            continue
+        if token.tag == "h1":  # the page's own title: its passages link to the page itself
             continue
         base = slug("".join(c.content for c in inline.children or [] if c.type in ("text", "code_inline")))
         count = seen.get(base, 0)

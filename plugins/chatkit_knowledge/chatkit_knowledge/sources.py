@@ -122,8 +122,8 @@ def _hidden(relative: str) -> bool:
 
 
 def _walk(root: Path, include_hidden: bool) -> Iterator[tuple[str, str] | Failure | Skipped]:
-    """(path, path relative to ``root``) of the files under ``root``, sorted by name, depth first,
-    each folder entered once, never leaving ``root``."""
+    """(path, path relative to ``root``) of the files under ``root``, sorted by name (symlinks
+    last), depth first, each folder entered once, never leaving ``root``."""
     real_root = os.path.realpath(root)
     seen = {_identity(str(root)): str(root)}
     folders: list[Iterator[os.DirEntry[str]]] = []
@@ -132,7 +132,8 @@ def _walk(root: Path, include_hidden: bool) -> Iterator[tuple[str, str] | Failur
     def enter(folder: str, prefix: str) -> Failure | None:
         try:
             with os.scandir(folder) as entries:
-                folders.append(iter(sorted(entries, key=lambda entry: entry.name)))
+                # Real folders before symlinks to them: a folder reached twice keeps its own path.
+                folders.append(iter(sorted(entries, key=lambda entry: (entry.is_symlink(), entry.name))))
         except OSError as error:
             return Failure(folder, f"cannot be read: {error.strerror or error}")
         prefixes.append(prefix)
@@ -156,8 +157,10 @@ def _walk(root: Path, include_hidden: bool) -> Iterator[tuple[str, str] | Failur
                                       "indexes it)")
         elif _is_dir(entry):
             key = _identity(entry.path)
-            if key in seen:
+            if key in seen and entry.path.startswith(seen[key] + os.sep):
                 yield Failure(entry.path, f"symlink loop: the same folder as {seen[key]}")
+            elif key in seen:
+                yield Skipped(entry.path, f"the same folder as {seen[key]}, indexed once")
             else:
                 seen[key] = entry.path
                 if failed := enter(entry.path, relative + "/"):
