@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -97,14 +98,14 @@ def test_a_slow_drip_page_is_dropped_at_request_timeout_and_never_outlives_crawl
         took = time.monotonic() - started
         assert failures(report) == {site.url + "/drip": "took longer than request_timeout (1.5 s)"}
         assert sorted(report.added) == [site.url + "/", site.url + "/fine.html"]
-        assert took < 6  # every byte resets an inactivity timeout: this page alone used to take 1000 s
+        assert took < 30  # every byte reset an inactivity timeout: this page alone took 200 s
 
         site.routes["/"] = drip(b"<", 1000)  # the source itself drips; request_timeout is generous
         started = time.monotonic()
         report, _ = make_index([site.url + "/"], request_timeout=60, crawl_seconds=1.5)
         took = time.monotonic() - started
     assert failures(report) == {site.url + "/": "crawl_seconds ran out while fetching it"}
-    assert took < 6
+    assert took < 30
 
 
 def test_deeply_nested_html_is_refused_before_it_is_parsed(make_index):
@@ -118,20 +119,26 @@ def test_deeply_nested_html_is_refused_before_it_is_parsed(make_index):
         took = time.monotonic() - started
     assert failures(report) == {site.url + "/deep": "elements nested more than 512 deep"}
     assert sorted(report.added) == [site.url + "/", site.url + "/wide"]  # many elements are fine, not deep ones
-    assert took < 10  # lexbor spent about 85 s on this page
+    assert took < 30  # lexbor spent about 85 s on this page (the refusal itself takes milliseconds)
 
 
 def test_a_page_that_parses_too_slowly_is_ended_and_the_next_one_parses():
     """200,000 <option>s are not nested, but lexbor takes over a minute on them."""
     options = ("<select>" + "<option>x" * 200_000).encode()
+    too_slow = r"took (more than 0\.5 s of CPU|longer than 2 s) to parse"
     with Parser(seconds=0.5) as parser:
+        parser.page(b"<title>First</title>", None, "html", "first")  # the child is running
         started = time.monotonic()
-        with pytest.raises(ParseFailed, match=r"took longer than 0\.5 s to parse"):
+        with pytest.raises(ParseFailed, match=too_slow):
             parser.page(options, None, "html", "options")
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 5
         assert parser.page(b"<title>Next</title><p>Fine.</p>", None, "html", "next").title == "Next"
         with pytest.raises(ParseFailed, match="not text: binary content"):
             parser.page(b"\x00\x01\x02", None, "html", "binary")
+        batch = parser.pages([(b"<title>A</title>", None, "html", "a"), (options, None, "html", "slow"),
+                              (b"# B", None, "markdown", "b")])  # one bad page in a batch fails alone
+    assert [getattr(result, "title", None) for result in batch] == ["A", None, "B"]
+    assert re.fullmatch(too_slow, str(batch[1]))
 
 
 def sitemap_stream(base: str, first: int, count: int) -> Iterator[bytes]:
@@ -159,7 +166,7 @@ def test_a_sitemap_index_of_huge_sitemaps_is_streamed_one_at_a_time_and_stopped_
         site.url + "/s0.xml": "the sitemap lists more than 20 URLs; the first 20 were taken (max_pages)"}
     assert [hit for hit in site.hits if hit.endswith(".xml")] == ["/sitemap.xml", "/s0.xml"]
     assert result["grew_mb"] < 40  # it was 728 MB: every child fetched and held before any was parsed
-    assert result["seconds"] < 20
+    assert result["seconds"] < 30
 
 
 def test_a_sitemap_with_one_huge_token_is_refused(tmp_path):
@@ -233,3 +240,13 @@ def test_credentials_in_a_source_url_are_used_for_the_crawl_and_never_stored_or_
         assert secret.encode() not in index.read_bytes()
     with sqlite3.connect(index) as db:
         assert {row[0] for row in db.execute("SELECT DISTINCT source FROM pages")} == {site.url + "/"}
+
+
+def test_a_page_of_thousands_of_links_queues_a_bounded_number(make_index):
+    links = [f"/p{n}.html" for n in range(5000)]
+    with Site({"/": html_page("Hub", links=links)}) as site:
+        report, _ = make_index([site.url + "/"], max_pages=3)
+    reasons = failures(report)
+    assert len(report.failed) == 10 * 3  # 29 links queued (2 fetched: 404), 27 over max_pages, one summary
+    assert reasons[site.url + "/"] == ("4971 more links were not followed: over 10 times max_pages (3) queued")
+    assert len(site.hits) == 4  # robots.txt, the hub, two of its links

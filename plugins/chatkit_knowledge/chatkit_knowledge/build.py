@@ -1,8 +1,8 @@
 """One run of ``chatkit index``: every source read, the index updated and swapped in.
 
 A local file whose size and modification time are those recorded when it was last indexed
-is not read again: its page is unchanged. Other files and every crawled page are read,
-parsed and compared by the hash of their passages.
+is not read again: its page is unchanged. Other files are read and parsed in batches, crawled
+pages as they arrive; each page is compared with its indexed copy by the hash of its passages.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +21,11 @@ from chatkit_knowledge.guard import Resolver, resolve
 from chatkit_knowledge.index import IndexWriter
 from chatkit_knowledge.options import SqliteOptions, is_local
 from chatkit_knowledge.parsing import Parser
-from chatkit_knowledge.sources import Document, Failure, LocalFile, Skipped, read_local, walk_local
+from chatkit_knowledge.sources import Document, Failure, LocalFile, Skipped, document, read_file, request, walk_local
 
+BATCH_PAGES = 64
+BATCH_BYTES = 8_000_000
+"""Local files are parsed in batches of at most this many pages and bytes (one round trip each)."""
 TEXT_VERSION = "2"
 """Bump when text.py or extract.py change what a page becomes: the next build starts afresh."""
 
@@ -57,6 +60,10 @@ class _Run:
     deadline: float
     report: Report = field(default_factory=Report)
     present: set[str] = field(default_factory=set)
+    pending: list[tuple[str, LocalFile, bytes]] = field(default_factory=list)
+    """Files read and waiting to be parsed together, with their source."""
+    queued: set[str] = field(default_factory=set)
+    """The URLs of the pending files."""
 
     def __post_init__(self) -> None:
         self.indexed = self.writer.hashes()
@@ -64,43 +71,62 @@ class _Run:
 
     def source(self, source: str) -> None:
         name = split_credentials(source)[0]  # what is stored and shown: never a password
-        for item in self._items(source):
-            if isinstance(item, Skipped):
-                self.report.skipped.append(item)
-            elif isinstance(item, Failure):
-                self.report.failed.append(item)
-                if item.keep and item.where in self.indexed:
-                    self.present.add(item.where)
-            elif isinstance(item, LocalFile):
-                self._local(name, item)
-            elif item.url in self.present:
-                self.report.skipped.append(Skipped(item.url, "the same URL as a page already read"))
-            else:
-                self._store(name, item)
-
-    def _items(self, source: str) -> Iterator[Document | Failure | Skipped | LocalFile]:
         if is_local(source):
-            yield from walk_local(source, self.options)
+            for found in walk_local(source, self.options):
+                self._take(name, found)
+            self.flush()
+        else:  # each page is stored as it arrives
+            asyncio.run(crawl(source, self.options, self.deadline, self.progress, self.resolver, self.parser,
+                              emit=lambda item: self._take(name, item)))
+
+    def _take(self, source: str, item: Document | Failure | Skipped | LocalFile) -> None:
+        if isinstance(item, Skipped):
+            self.report.skipped.append(item)
+        elif isinstance(item, Failure):
+            self.report.failed.append(item)
+            if item.keep and item.where in self.indexed:
+                self.present.add(item.where)
+        elif isinstance(item, LocalFile):
+            self._local(source, item)
+        elif item.url in self.present:
+            self.report.skipped.append(Skipped(item.url, "the same URL as a page already read"))
         else:
-            yield from asyncio.run(crawl(source, self.options, self.deadline, self.progress, self.resolver,
-                                         self.parser))
+            self._store(source, item)
 
     def _local(self, source: str, file: LocalFile) -> None:
         self.progress(file.url)
-        if file.url in self.present:
+        if file.url in self.present or file.url in self.queued:
             self.report.skipped.append(Skipped(file.path, f"the same URL as a file already read ({file.url})"))
             return
-        stat = (source, file.size, file.mtime_ns, file.url)
-        if self.files.get(file.path) == stat and self.indexed.get(file.url, ("",))[0] == source:
+        if self.files.get(file.path) == self._stat(source, file) and self.indexed.get(file.url, ("",))[0] == source:
             self.present.add(file.url)
             self.report.unchanged += 1
             return
-        read = read_local(file, self.parser, self.options.max_page_bytes)
-        if isinstance(read, Failure):
-            self.report.failed.append(read)
+        data = read_file(file, self.options.max_page_bytes)
+        if isinstance(data, Failure):
+            self.report.failed.append(data)
             return
-        self._store(source, read)
-        self.writer.put_file(file.path, *stat)
+        self.pending.append((source, file, data))
+        self.queued.add(file.url)
+        if len(self.pending) >= BATCH_PAGES or sum(len(data) for *_, data in self.pending) >= BATCH_BYTES:
+            self.flush()
+
+    @staticmethod
+    def _stat(source: str, file: LocalFile) -> tuple[str, int, int, str]:
+        return source, file.size, file.mtime_ns, file.url
+
+    def flush(self) -> None:
+        """Parse the files read so far, all at once, and store their pages."""
+        parsed = self.parser.pages([request(file, data) for _, file, data in self.pending])
+        for (source, file, _), result in zip(self.pending, parsed, strict=True):
+            read = document(file, result)
+            if isinstance(read, Failure):
+                self.report.failed.append(read)
+            else:
+                self._store(source, read)
+                self.writer.put_file(file.path, *self._stat(source, file))
+        self.pending.clear()
+        self.queued.clear()
 
     def _store(self, source: str, document: Document) -> None:
         self.present.add(document.url)

@@ -15,7 +15,9 @@ Nothing a site sends is held or worked on without a bound:
 - pages are parsed in a child process with a nesting and a time limit (parsing.py), off the
   event loop;
 - sitemaps are parsed as they arrive and read only until ``max_pages`` URLs are found; the
-  sitemaps a sitemap index lists are fetched one at a time, at most :data:`MAX_SITEMAPS`.
+  sitemaps a sitemap index lists are fetched one at a time, at most :data:`MAX_SITEMAPS`;
+- each page goes to the caller as soon as it is parsed, and at most :data:`MAX_QUEUED` times
+  ``max_pages`` links wait in the queue.
 
 Credentials written in a source URL (``https://user:pass@host/``) are sent, as HTTP Basic
 authentication, to that origin only, and appear nowhere else: URLs, sources and reports
@@ -48,6 +50,9 @@ PAGE_TYPES = {"text/html": "html", "application/xhtml+xml": "html", "text/plain"
 SKIPPED_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".ico", ".css", ".js", ".mjs", ".json",
                     ".pdf", ".zip", ".gz", ".mp4", ".mp3", ".woff", ".woff2", ".ttf", ".xml"}
 MAX_REDIRECTS = 5
+MAX_QUEUED = 10
+"""Links queued per source, at most, as a multiple of ``max_pages``: a page of 40,000 links
+must not make the crawl hold millions. Those past it are counted and reported once."""
 MAX_SITEMAPS = 50
 """Most sitemaps read from sitemap indexes for one source."""
 ROBOTS_BYTES = 500_000
@@ -89,8 +94,11 @@ class Crawl:
     robots: urllib.robotparser.RobotFileParser
     parser: Parser
     auth: httpx.BasicAuth | None = None
-    results: list[Document | Failure] = field(default_factory=list)
+    emit: Callable[[Document | Failure], None] = lambda item: None
+    """Takes each page or failure as soon as it is known: nothing piles up in the crawl."""
     seen: set[str] = field(default_factory=set)
+    unfollowed: int = 0
+    """Links left out because :data:`MAX_QUEUED` pages per allowed page were already queued."""
     progress: Callable[[str], None] = lambda url: None
 
     def same_origin(self, url: str) -> bool:
@@ -173,30 +181,43 @@ async def _read_page(crawl: Crawl, url: str, response: httpx.Response) -> Body:
 
 
 async def crawl(source: str, options: SqliteOptions, deadline: float, progress: Callable[[str], None],
-                resolver: Resolver = resolve, parser: Parser | None = None) -> list[Document | Failure]:
+                resolver: Resolver = resolve, parser: Parser | None = None,
+                emit: Callable[[Document | Failure], None] | None = None) -> list[Document | Failure]:
+    """Crawl one source. Each page and failure goes to ``emit`` as soon as it is known (and the
+    list returned is empty); without ``emit`` they are all returned at the end."""
+    results: list[Document | Failure] = []
+    emit = emit or results.append
+    with contextlib.ExitStack() as own:
+        await _crawl(source, options, deadline, progress, resolver, parser or own.enter_context(Parser()), emit)
+    return results
+
+
+async def _crawl(source: str, options: SqliteOptions, deadline: float, progress: Callable[[str], None],
+                 resolver: Resolver, parser: Parser, emit: Callable[[Document | Failure], None]) -> None:
     public, auth = split_credentials(source)
     parts = urlsplit(public)
     if not parts.hostname:
-        return [Failure(public, "not a URL")]
+        emit(Failure(public, "not a URL"))
+        return
     try:
         addresses = await resolver(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
     except OSError as error:
-        return [Failure(public, f"unreachable: cannot resolve {parts.hostname} ({error})", keep=True)]
+        emit(Failure(public, f"unreachable: cannot resolve {parts.hostname} ({error})", keep=True))
+        return
     client = guarded_client(not all_public(addresses), options.request_timeout, options.user_agent,
                             options.concurrency, resolver)
-    with contextlib.ExitStack() as own:
-        if parser is None:
-            parser = own.enter_context(Parser())
-        async with client:
-            robots = urllib.robotparser.RobotFileParser()
-            crawl = Crawl(options, deadline, client, (parts.scheme, parts.netloc.lower()), robots, parser, auth,
-                          progress=progress)
-            try:
-                await _robots(crawl)
-            except Skip as skip:
-                return [Failure(public, f"{skip} (robots.txt)", keep=True)]
-            await _start(crawl, urldefrag(public).url)
-    return crawl.results
+    async with client:
+        crawl = Crawl(options, deadline, client, (parts.scheme, parts.netloc.lower()),
+                      urllib.robotparser.RobotFileParser(), parser, auth, emit, progress=progress)
+        try:
+            await _robots(crawl)
+        except Skip as skip:
+            emit(Failure(public, f"{skip} (robots.txt)", keep=True))
+            return
+        await _start(crawl, urldefrag(public).url)
+        if crawl.unfollowed:
+            emit(Failure(public, f"{crawl.unfollowed} more links were not followed: over {MAX_QUEUED} times "
+                                 f"max_pages ({options.max_pages}) queued", keep=True))
 
 
 async def _robots(crawl: Crawl) -> None:
@@ -239,7 +260,7 @@ async def _start(crawl: Crawl, url: str) -> None:
     try:
         first = await crawl.fetch(url, read)
     except Skip as skip:
-        crawl.results.append(Failure(url, str(skip), skip.keep))
+        crawl.emit(Failure(url, str(skip), skip.keep))
         return
     except AlreadySeen:
         return
@@ -271,22 +292,22 @@ async def _sitemap_urls(crawl: Crawl, url: str, listing: Listing) -> list[str]:
     while True:
         for location in listing.locations:
             if not crawl.same_origin(location):
-                crawl.results.append(Failure(split_credentials(location)[0], "off the site's origin"))
+                crawl.emit(Failure(split_credentials(location)[0], "off the site's origin"))
             elif listing.kind == "sitemapindex":
                 children.append(urldefrag(location).url)
             elif len(urls) < cap:
                 urls[urldefrag(location).url] = None
         taken = len(listing.locations)
         if listing.more and listing.kind == "urlset":
-            crawl.results.append(Failure(where, f"the sitemap lists more than {taken} URLs; the first {taken} were "
+            crawl.emit(Failure(where, f"the sitemap lists more than {taken} URLs; the first {taken} were "
                                                 "taken (max_pages)", keep=True))
         elif listing.more:
-            crawl.results.append(Failure(where, f"the sitemap index lists more than {taken} sitemaps; the first "
+            crawl.emit(Failure(where, f"the sitemap index lists more than {taken} sitemaps; the first "
                                                 f"{taken} were read", keep=True))
         if len(urls) >= cap or not children:
             break
         if read >= MAX_SITEMAPS:
-            crawl.results.append(Failure(url, f"over {MAX_SITEMAPS} sitemaps; {len(children)} were not read",
+            crawl.emit(Failure(url, f"over {MAX_SITEMAPS} sitemaps; {len(children)} were not read",
                                          keep=True))
             break
         where, read = children.pop(0), read + 1
@@ -300,9 +321,9 @@ async def _child_sitemap(crawl: Crawl, url: str, wanted: int) -> Listing:
     try:
         return await crawl.fetch(url, lambda final, response: _stream_sitemap(response, wanted))
     except NotASitemap as error:
-        crawl.results.append(Failure(url, str(error)))
+        crawl.emit(Failure(url, str(error)))
     except Skip as skip:
-        crawl.results.append(Failure(url, str(skip), skip.keep))
+        crawl.emit(Failure(url, str(skip), skip.keep))
     except AlreadySeen:
         pass
     return Listing("", [], False)
@@ -342,9 +363,9 @@ async def _fetch_all(crawl: Crawl, start: list[tuple[str, int]], follow: bool, f
             url, depth = await queue.get()
             try:
                 if time.monotonic() > crawl.deadline:
-                    crawl.results.append(Failure(url, "crawl_seconds ran out before this page", keep=True))
+                    crawl.emit(Failure(url, "crawl_seconds ran out before this page", keep=True))
                 elif taken >= crawl.options.max_pages:
-                    crawl.results.append(Failure(url, f"over max_pages ({crawl.options.max_pages})", keep=True))
+                    crawl.emit(Failure(url, f"over max_pages ({crawl.options.max_pages})", keep=True))
                 else:
                     taken += 1
                     await _fetch(crawl, url, depth, follow, queue)
@@ -365,7 +386,7 @@ async def _fetch(crawl: Crawl, url: str, depth: int, follow: bool, queue: asynci
     try:
         body = await crawl.fetch(url, lambda final, response: _read_page(crawl, final, response))
     except Skip as skip:
-        crawl.results.append(Failure(url, str(skip), skip.keep))
+        crawl.emit(Failure(url, str(skip), skip.keep))
         return
     except AlreadySeen:
         return
@@ -377,13 +398,16 @@ async def _page(crawl: Crawl, body: Body, depth: int, follow: bool, queue: async
     url = body.url
     left = crawl.deadline - time.monotonic()
     if left <= 0:
-        crawl.results.append(Failure(url, "crawl_seconds ran out before this page", keep=True))
+        crawl.emit(Failure(url, "crawl_seconds ran out before this page", keep=True))
         return
     name = PurePosixPath(urlsplit(url).path).stem or urlsplit(url).netloc
     try:
         page = await crawl.parser.page_async(body.data, body.charset, body.kind, name, left)
     except ParseFailed as error:
-        crawl.results.append(Failure(url, str(error)))
+        if time.monotonic() >= crawl.deadline:
+            crawl.emit(Failure(url, "crawl_seconds ran out while parsing it", keep=True))
+        else:
+            crawl.emit(Failure(url, str(error)))
         return
     if follow and depth < crawl.options.max_depth and not page.nofollow:
         for href in page.links:
@@ -391,11 +415,14 @@ async def _page(crawl: Crawl, body: Body, depth: int, follow: bool, queue: async
             path = urlsplit(link).path
             if (crawl.same_origin(link) and link not in crawl.seen and PurePosixPath(path).suffix.lower()
                     not in SKIPPED_SUFFIXES and not excluded(path, crawl.options.exclude)):
+                if len(crawl.seen) >= MAX_QUEUED * crawl.options.max_pages:
+                    crawl.unfollowed += 1
+                    continue
                 crawl.seen.add(link)
                 queue.put_nowait((link, depth + 1))
     if page.noindex:
-        crawl.results.append(Failure(url, "marked noindex"))
+        crawl.emit(Failure(url, "marked noindex"))
     elif excluded(urlsplit(url).path, crawl.options.exclude):
         return
     else:
-        crawl.results.append(Document(url, page))
+        crawl.emit(Document(url, page))

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from chatkit_knowledge.extract import Page
 from chatkit_knowledge.options import SqliteOptions
-from chatkit_knowledge.parsing import ParseFailed, Parser
+from chatkit_knowledge.parsing import ParseFailed, Parser, Request
 
 KINDS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".mdx": "mdx",
          ".txt": "text"}
@@ -190,8 +190,8 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def read_local(file: LocalFile, parser: Parser, max_bytes: int) -> Document | Failure:
-    """The page in ``file``, or why it is not indexed."""
+def read_file(file: LocalFile, max_bytes: int) -> bytes | Failure:
+    """The bytes of ``file``, or why it is not read."""
     if file.size > max_bytes:
         return Failure(file.path, f"{file.size} bytes, over max_page_bytes ({max_bytes})")
     try:
@@ -201,13 +201,28 @@ def read_local(file: LocalFile, parser: Parser, max_bytes: int) -> Document | Fa
         return Failure(file.path, f"cannot be read: {error.strerror or error}")
     if len(data) > max_bytes:
         return Failure(file.path, f"over max_page_bytes ({max_bytes})")
-    try:
-        page = parser.page(data, None, file.kind, PurePosixPath(file.path).stem)
-    except ParseFailed as error:
-        return Failure(file.path, str(error))
-    if page.noindex:
+    return data
+
+
+def request(file: LocalFile, data: bytes) -> Request:
+    """What the parser needs to read ``file``."""
+    return data, None, file.kind, PurePosixPath(file.path).stem
+
+
+def document(file: LocalFile, parsed: Page | ParseFailed) -> Document | Failure:
+    if isinstance(parsed, ParseFailed):
+        return Failure(file.path, str(parsed))
+    if parsed.noindex:
         return Failure(file.path, "marked noindex")
-    return Document(file.url, page)
+    return Document(file.url, parsed)
+
+
+def read_local(file: LocalFile, parser: Parser, max_bytes: int) -> Document | Failure:
+    """The page in ``file``, or why it is not indexed."""
+    data = read_file(file, max_bytes)
+    if isinstance(data, Failure):
+        return data
+    return document(file, parser.pages([request(file, data)])[0])
 
 
 def load_local(source: str, options: SqliteOptions, parser: Parser) -> Iterator[Document | Failure | Skipped]:
