@@ -62,8 +62,10 @@ class _Run:
     present: set[str] = field(default_factory=set)
     pending: list[tuple[str, LocalFile, bytes]] = field(default_factory=list)
     """Files read and waiting to be parsed together, with their source."""
+    parsing: list[tuple[str, LocalFile, bytes]] = field(default_factory=list)
+    """The batch the parser is working on."""
     queued: set[str] = field(default_factory=set)
-    """The URLs of the pending files."""
+    """The URLs of the files pending or being parsed."""
 
     def __post_init__(self) -> None:
         self.indexed = self.writer.hashes()
@@ -74,7 +76,7 @@ class _Run:
         if is_local(source):
             for found in walk_local(source, self.options):
                 self._take(name, found)
-            self.flush()
+            self.drain()
         else:  # each page is stored as it arrives
             asyncio.run(crawl(source, self.options, self.deadline, self.progress, self.resolver, self.parser,
                               emit=lambda item: self._take(name, item)))
@@ -116,17 +118,23 @@ class _Run:
         return source, file.size, file.mtime_ns, file.url
 
     def flush(self) -> None:
-        """Parse the files read so far, all at once, and store their pages."""
-        parsed = self.parser.pages([request(file, data) for _, file, data in self.pending])
-        for (source, file, _), result in zip(self.pending, parsed, strict=True):
+        """Hand the files read so far to the parser, and store the pages of those handed before:
+        the parsing child works on one batch while this process stores the previous one."""
+        parsed = self.parser.collect()
+        done, self.parsing, self.pending = self.parsing, self.pending, []
+        self.parser.submit([request(file, data) for _, file, data in self.parsing])
+        for (source, file, _), result in zip(done, parsed, strict=True):
+            self.queued.discard(file.url)
             read = document(file, result)
             if isinstance(read, Failure):
                 self.report.failed.append(read)
             else:
                 self._store(source, read)
                 self.writer.put_file(file.path, *self._stat(source, file))
-        self.pending.clear()
-        self.queued.clear()
+
+    def drain(self) -> None:
+        while self.pending or self.parsing:
+            self.flush()
 
     def _store(self, source: str, document: Document) -> None:
         self.present.add(document.url)

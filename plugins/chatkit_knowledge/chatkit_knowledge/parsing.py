@@ -89,13 +89,15 @@ def _serve(connection: Connection) -> None:
 
 
 class Parser:
-    """The parsing child, started on first use; one batch at a time. Close it when done."""
+    """The parsing child, started on first use; one batch at a time, which it may parse while the
+    caller goes on (:meth:`submit`, then :meth:`collect`). Close it when done."""
 
     def __init__(self, seconds: float = PARSE_SECONDS) -> None:
         self.seconds = seconds
         self._lock = threading.Lock()
         self._process: BaseProcess | None = None
         self._connection: Connection | None = None
+        self._sent: list[Request] = []
 
     def page(self, data: bytes, charset: str | None, kind: str, name: str, deadline: float | None = None) -> Page:
         """The page ``data`` holds; :class:`ParseFailed` if it cannot be read, within
@@ -111,24 +113,53 @@ class Parser:
 
     def pages(self, requests: list[Request], deadline: float | None = None) -> list[Page | ParseFailed]:
         """Each request's page, or why it failed, in order."""
+        with self._lock:
+            self._submit(requests)
+            return self._collect(deadline)
+
+    def submit(self, requests: list[Request]) -> None:
+        """Start parsing ``requests`` while the caller goes on; :meth:`collect` returns them."""
+        with self._lock:
+            self._submit(requests)
+
+    def collect(self) -> list[Page | ParseFailed]:
+        """The pages of the last :meth:`submit`, in order."""
+        with self._lock:
+            return self._collect(None)
+
+    def _submit(self, requests: list[Request]) -> None:
+        if self._sent:
+            raise RuntimeError("collect() the pages submitted before submitting more")
+        self._sent = requests
+        if requests:
+            try:
+                self._child().send((requests, self.seconds))
+            except OSError:  # it died in between: collecting says so
+                self._stop(dying=True)
+
+    def _collect(self, deadline: float | None) -> list[Page | ParseFailed]:
+        requests, self._sent = self._sent, []
         if not requests:
             return []
         # The CPU timer bounds each page; this bounds the wait, when the machine is busy too.
         wait = WAIT_FACTOR * self.seconds * len(requests)
-        with self._lock:
-            results = self._run(requests, wait if deadline is None else min(wait, deadline))
-        if isinstance(results, ParseFailed) and len(requests) > 1:
-            return [self.pages([request], deadline)[0] for request in requests]
+        results = self._receive(wait if deadline is None else min(wait, deadline))
+        if isinstance(results, ParseFailed) and len(requests) > 1:  # one of them: find which
+            found: list[Page | ParseFailed] = []
+            for request in requests:
+                self._submit([request])
+                found += self._collect(deadline)
+            return found
         if isinstance(results, ParseFailed):
             return [results]
         return [cast(Page, value) if status == "page" else ParseFailed(str(value)) for status, value in results]
 
-    def _run(self, requests: list[Request], wait: float) -> list[tuple[str, object]] | ParseFailed:
-        connection = self._child()
+    def _receive(self, wait: float) -> list[tuple[str, object]] | ParseFailed:
         try:
-            connection.send((requests, self.seconds))
-            if connection.poll(max(wait, 0.0)):
-                return connection.recv()
+            if self._connection is None:
+                raise EOFError
+            if self._connection.poll(max(wait, 0.0)):
+                return self._connection.recv()
             self._stop()
             return ParseFailed(f"took longer than {wait:.3g} s to parse")
         except (EOFError, OSError):
