@@ -35,6 +35,7 @@ def test_index_builds_with_plain_progress_lines_and_a_summary_then_status_descri
     assert (tmp_path / ".chatkit" / "knowledge.sqlite3").is_file()  # the default path, under the working dir
     again = chatkit("index", cwd=tmp_path)
     assert "0 added, 0 changed, 2 unchanged, 0 removed, 1 failed, 0 skipped" in again.stdout
+    assert again.stdout.splitlines()[-1] == "  nothing changed: the index file was left as it was"
     status = chatkit("index", "--status", cwd=tmp_path)
     assert status.returncode == 0
     lines = dict(line.split(":", 1) for line in status.stdout.splitlines())

@@ -94,6 +94,8 @@ def summary(report: Report, out: TextIO) -> None:
             print(f"  skipped: {skip.where}: {skip.reason}", file=out)
     for reason, count in sorted(counted.items()):
         print(f"  skipped: {count} {'file' if count == 1 else 'files'}: {reason}", file=out)
+    if not report.written:
+        print("  nothing changed: the index file was left as it was", file=out)
 
 
 def status(options: SqliteOptions, out: TextIO) -> int:
