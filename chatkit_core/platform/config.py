@@ -290,7 +290,7 @@ _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 def with_paths(decoded: Any, folder: str) -> Any:
     """``decoded`` with the fields its ``config_paths`` names made absolute against ``folder``,
     defaults included: a relative path, ``~/…``, or the path of a ``sqlite:///`` URL; other URLs
-    and absolute paths are left as they are, lists resolved item by item. No folder (no config
+    and absolute paths are left as they are, lists item by item, tables key by key. No folder (no config
     file): relative to the working directory, as written."""
     if not folder:
         return decoded
@@ -300,6 +300,8 @@ def with_paths(decoded: Any, folder: str) -> Any:
             setattr(decoded, key, _absolute(value, folder))
         elif isinstance(value, list):
             setattr(decoded, key, [_absolute(item, folder) if isinstance(item, str) else item for item in value])
+        elif isinstance(value, dict):  # a table keyed by paths
+            setattr(decoded, key, {_absolute(name, folder): item for name, item in value.items()})
     return decoded
 
 

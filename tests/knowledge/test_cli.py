@@ -29,12 +29,13 @@ def test_index_builds_with_plain_progress_lines_and_a_summary_then_status_descri
     make_site(tmp_path)
     built = chatkit("index", cwd=tmp_path)
     assert built.returncode == 0, built.stderr
-    assert built.stdout.splitlines()[0].endswith("2 added, 0 changed, 0 unchanged, 0 removed, 1 failed")
+    assert built.stdout.splitlines()[0].endswith("2 added, 0 changed, 0 unchanged, 0 removed, 1 failed, 0 skipped")
     assert "  failed: web/photo.html: not text: binary content" in built.stdout
     assert "[1] /hours.html" in built.stderr.splitlines()  # not a terminal: one plain line per page
     assert (tmp_path / ".chatkit" / "knowledge.sqlite3").is_file()  # the default path, under the working dir
     again = chatkit("index", cwd=tmp_path)
-    assert "0 added, 0 changed, 2 unchanged, 0 removed, 1 failed" in again.stdout
+    assert "0 added, 0 changed, 2 unchanged, 0 removed, 1 failed, 0 skipped" in again.stdout
+    assert again.stdout.splitlines()[-1] == "  nothing changed: the index file was left as it was"
     status = chatkit("index", "--status", cwd=tmp_path)
     assert status.returncode == 0
     lines = dict(line.split(":", 1) for line in status.stdout.splitlines())

@@ -32,7 +32,7 @@ def test_a_folder_becomes_pages_with_urls_titles_and_anchors(tmp_path, make_inde
     report, reader = make_index([str(tmp_path / "web")], site_url="https://bakery.example/")
     assert sorted(report.added) == [
         "https://bakery.example/", "https://bakery.example/cakes/", "https://bakery.example/hours.html",
-        "https://bakery.example/notes.md", "https://bakery.example/story.txt"]
+        "https://bakery.example/notes", "https://bakery.example/story.txt"]  # Markdown is published without .md
     assert report.failed == []
     sunday = reader.search("When are you open on Sunday?", 3)[0]
     assert sunday.url == "https://bakery.example/hours.html#sunday"
@@ -109,3 +109,80 @@ def test_re_indexing_skips_unchanged_pages_updates_changed_and_drops_removed(tmp
     third, _ = make_index([str(web / "new.html")])
     assert not dead.exists()
     assert third.added == [] and third.unchanged == 0 and len(third.removed) == 4  # a source dropped: its pages go
+
+
+def test_a_folder_never_leaves_its_root_and_leaves_out_what_is_not_published(tmp_path, make_index):
+    outside = tmp_path / "elsewhere"
+    (outside / "private").mkdir(parents=True)
+    (outside / "private" / "keys.html").write_text("<title>Keys</title><p>Root password hunter2.</p>")
+    (outside / "diary.md").write_text("# Diary\n\nNobody should read this.\n")
+    web = tmp_path / "web"
+    (web / "docs").mkdir(parents=True)
+    (web / ".git").mkdir()
+    (web / "docs" / "page.html").write_text("<title>Page</title><p>Wholemeal flour.</p>")
+    (web / ".git" / "notes.md").write_text("# Notes\n\nInternal token abc123.\n")
+    (web / ".draft.md").write_text("# Draft\n\nUnannounced pretzels.\n")
+    (web / "styles.css").write_text("body {}")
+    (web / "logo.png").write_bytes(b"\x89PNG")
+    os.symlink(outside / "private", web / "private")  # a folder outside
+    os.symlink(outside / "diary.md", web / "diary.md")  # a file outside
+    os.symlink(web / ".git", web / "git")  # a dot folder under another name
+    os.symlink(web / "docs", web / "also-docs")  # inside, and not hidden, but a folder indexed once
+    os.symlink(web / "docs" / "page.html", web / "page.html")  # inside: followed
+    report, reader = make_index([str(web)])
+    assert sorted(report.added) == ["/docs/page.html", "/page.html"]
+    skipped = {s.where: s.reason for s in report.skipped}
+    hidden = "hidden: a dot file or folder, or a symlink to one (include_hidden = true indexes it)"
+    assert skipped == {
+        str(web / ".draft.md"): hidden, str(web / ".git"): hidden, str(web / "git"): hidden,
+        str(web / "private"): "a symlink that leads out of the folder",
+        str(web / "diary.md"): "a symlink that leads out of the folder",
+        str(web / "logo.png"): "not a page (.png)", str(web / "styles.css"): "not a page (.css)",
+        str(web / "also-docs"): f"the same folder as {web / 'docs'}, indexed once"}
+    for secret in ("hunter2", "nobody", "abc123", "pretzels"):
+        assert reader.search(secret, 3) == []
+
+    report, reader = make_index([str(web)], include_hidden=True)
+    assert sorted(report.added) == ["/.draft", "/.git/notes"]  # "git" is the same folder as ".git"
+    assert reader.search("pretzels", 1)[0].url == "/.draft"
+    assert reader.search("hunter2", 3) == []  # still never outside the folder
+
+
+def test_an_unchanged_file_is_not_read_again(tmp_path, make_index, index_path):
+    web = tmp_path / "web"
+    write_site(web)
+    _, reader = make_index([str(web)])
+    reader.close()
+    hours = web / "hours.html"
+    stamp = hours.stat()
+    version = (index_path.stat().st_ino, index_path.stat().st_mtime_ns)
+    # Same size, same modification time: the new words are not read (the index keeps the old ones).
+    hours.write_text(HOURS.replace("8:00 to 13:00", "7:00 to 14:00"))
+    os.utime(hours, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    again, reader = make_index([str(web)])
+    assert (again.unchanged, again.added, again.changed, again.written) == (5, [], [], False)
+    assert (index_path.stat().st_ino, index_path.stat().st_mtime_ns) == version  # the file was left alone
+    assert "8:00 to 13:00" in reader.search("sunday open", 1)[0].text
+    reader.close()
+
+    os.utime(hours, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000_000))  # touched: read again
+    third, reader = make_index([str(web)])
+    assert third.changed == ["/hours.html"] and third.unchanged == 4
+    assert "7:00 to 14:00" in reader.search("sunday open", 1)[0].text
+    reader.close()
+
+    moved, _ = make_index([str(web)], site_url="https://bakery.example")  # new URLs: every file read again
+    assert len(moved.added) == 5 and len(moved.removed) == 5
+
+
+def test_an_index_of_the_previous_schema_is_rebuilt(tmp_path, make_index, index_path):
+    import sqlite3
+
+    write_site(tmp_path / "web")
+    make_index([str(tmp_path / "web")])[1].close()
+    with sqlite3.connect(index_path) as db:
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+        db.execute("UPDATE chunks SET title = replace(title, 'Opening', 'Opening &amp;')")  # as escaped
+    report, reader = make_index([str(tmp_path / "web")])
+    assert len(report.added) == 5 and report.unchanged == 0
+    assert reader.search("sunday open", 1)[0].title == "Opening hours \u203a Sunday"

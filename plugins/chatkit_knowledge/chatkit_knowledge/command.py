@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime
 import sys
 from pathlib import Path
@@ -80,13 +81,21 @@ class Progress:
 def summary(report: Report, out: TextIO) -> None:
     print(f"{report.pages} pages, {report.chunks} passages in {report.seconds:.1f}s: {len(report.added)} added, "
           f"{len(report.changed)} changed, {report.unchanged} unchanged, {len(report.removed)} removed, "
-          f"{len(report.failed)} failed", file=out)
+          f"{len(report.failed)} failed, {len(report.skipped)} skipped", file=out)
     for title, urls in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
         for url in urls:
             print(f"  {title}: {url}", file=out)
     for failure in report.failed:
         kept = " (indexed copy kept)" if failure.keep else ""
         print(f"  failed: {failure.where}: {failure.reason}{kept}", file=out)
+    counted = collections.Counter(skip.reason for skip in report.skipped if skip.counted)
+    for skip in report.skipped:
+        if not skip.counted:
+            print(f"  skipped: {skip.where}: {skip.reason}", file=out)
+    for reason, count in sorted(counted.items()):
+        print(f"  skipped: {count} {'file' if count == 1 else 'files'}: {reason}", file=out)
+    if not report.written:
+        print("  nothing changed: the index file was left as it was", file=out)
 
 
 def status(options: SqliteOptions, out: TextIO) -> int:

@@ -16,6 +16,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from chatkit_knowledge.inflate import ACCEPT_ENCODING
+
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
@@ -24,10 +26,33 @@ async def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+"""The well-known NAT64 prefix (RFC 6052): the last 32 bits are the IPv4 address reached."""
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+"""Local-use NAT64 (RFC 8215): a site's own translator, with the IPv4 address anywhere in it."""
+_LAST_32 = (ipaddress.ip_network("::/96"), ipaddress.ip_network("::ffff:0:0:0/96"))
+"""IPv4-compatible ``::a.b.c.d`` (deprecated) and IPv4-translated ``::ffff:0:a.b.c.d`` (SIIT)."""
+
+
+def _embedded(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: mapped, NAT64, compatible, 6to4, Teredo."""
+    found = [v4 for v4 in (ip.ipv4_mapped, ip.sixtofour) if v4 is not None]
+    if ip.teredo:
+        found += ip.teredo
+    if ip in _NAT64 or any(ip in network for network in _LAST_32):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF))
+    return found
+
+
 def is_public(address: str) -> bool:
+    """A global unicast address, and so is every IPv4 address an IPv6 form of it carries."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return False
+        embedded = _embedded(ip)
+        if embedded:
+            return all(v4.is_global and not v4.is_multicast for v4 in embedded)
     return ip.is_global and not ip.is_multicast
 
 
@@ -69,4 +94,4 @@ def guarded_client(allow_private: bool, timeout: float, user_agent: str, concurr
         ssl_context=httpx.create_ssl_context(), max_connections=concurrency, retries=0,
         network_backend=GuardedBackend(allow_private, resolver))
     return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False,
-                             headers={"User-Agent": user_agent})
+                             headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING})

@@ -1,9 +1,9 @@
 """The index file: one SQLite database with an FTS5 table, written aside and swapped in.
 
-A build copies the current index to ``PATH.tmp-PID``, updates the copy page by page, and
-replaces ``PATH`` with it (``os.replace``, atomic on one filesystem). A server that has the
-old file open keeps reading it until it notices the new one; nobody ever reads a half-built
-index.
+A build reads the current index, and at its first change copies it to ``PATH.tmp-PID``,
+updates the copy page by page, and replaces ``PATH`` with it (``os.replace``, atomic on one
+filesystem). A server that has the old file open keeps reading it until it notices the new
+one; nobody ever reads a half-built index. A build that changes nothing writes nothing.
 
 Scores (``Passage.score``) run from 0 to 1: the share of the question's terms a passage
 holds, each term weighted by its rarity in the index (BM25's IDF). 1.0 means every
@@ -31,11 +31,16 @@ from chatkit_knowledge.text import indexable, is_cjk, query_terms
 if TYPE_CHECKING:
     from chatkit_knowledge.chunks import Chunk
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""2: titles and text stored as plain text (never HTML-escaped), ``pages.description``, and
+``files`` (each local file's size and modification time, so an unchanged one is not read
+again). An index of another version is rebuilt from the sources by the next build."""
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE pages(url TEXT PRIMARY KEY, source TEXT NOT NULL, title TEXT NOT NULL, hash TEXT NOT NULL,
-                   indexed_at REAL NOT NULL, chunks INTEGER NOT NULL);
+                   indexed_at REAL NOT NULL, chunks INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '');
+CREATE TABLE files(path TEXT PRIMARY KEY, source TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+                   url TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE chunks(id INTEGER PRIMARY KEY, page TEXT NOT NULL, url TEXT NOT NULL, title TEXT NOT NULL,
                     text TEXT NOT NULL);
 CREATE INDEX chunks_page ON chunks(page);
@@ -66,7 +71,7 @@ def _connect(path: Path | str, readonly: bool = False) -> sqlite3.Connection:
 
 
 class IndexWriter:
-    """One build: a copy of the index, changed page by page, swapped in by :meth:`commit`."""
+    """One build: the current index, copied at the first change, swapped in by :meth:`commit`."""
 
     def __init__(self, path: Path, settings: str) -> None:
         self.path = path
@@ -74,35 +79,58 @@ class IndexWriter:
         self.temp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(path)
-        self.db = _connect(self.temp)
-        self.db.execute("PRAGMA journal_mode = OFF")
-        self.db.execute("PRAGMA synchronous = OFF")
-        if not self._copy_current(settings):
-            self.db.executescript(_SCHEMA)
-        self.db.execute("BEGIN")
+        self.meta: dict[str, str] = {}
+        self.changed = False
+        self.db = self._current(settings) or self._temporary(copy_of=None)
 
-    def _copy_current(self, settings: str) -> bool:
-        """Start from the current index when it was built the same way; else from nothing."""
+    def _current(self, settings: str) -> sqlite3.Connection | None:
+        """The current index, read-only, when it was built the same way; else None."""
         if not self.path.is_file():
-            return False
+            return None
         try:
             current = _connect(self.path, readonly=True)
-            try:
-                meta = dict(current.execute("SELECT key, value FROM meta"))
-                if meta.get("schema") != SCHEMA_VERSION or meta.get("settings") != settings:
-                    return False
-                current.backup(self.db)
-                return True
-            finally:
-                current.close()
+            meta = dict(current.execute("SELECT key, value FROM meta"))
         except sqlite3.DatabaseError:  # a corrupt index is rebuilt from the sources
-            return False
+            return None
+        if meta.get("schema") != SCHEMA_VERSION or meta.get("settings") != settings:
+            current.close()
+            return None
+        self.meta = meta
+        return current
+
+    def _temporary(self, copy_of: sqlite3.Connection | None) -> sqlite3.Connection:
+        """The new index at ``PATH.tmp-PID``: a copy of ``copy_of``, or empty."""
+        temp = _connect(self.temp)
+        temp.execute("PRAGMA journal_mode = OFF")
+        temp.execute("PRAGMA synchronous = OFF")
+        if copy_of is not None:
+            copy_of.backup(temp)
+            copy_of.close()
+        else:
+            temp.executescript(_SCHEMA)
+        temp.execute("BEGIN")
+        self.changed = True
+        return temp
+
+    def _write(self) -> None:
+        """Before the first change: switch to a copy of the current index."""
+        if not self.changed:
+            self.db = self._temporary(copy_of=self.db)
 
     def hashes(self) -> dict[str, tuple[str, str]]:
         """url -> (source, content hash) of every page in the index."""
         return {url: (source, digest) for url, source, digest in self.db.execute("SELECT url, source, hash FROM pages")}
 
-    def put(self, url: str, source: str, title: str, digest: str, chunks: list[Chunk]) -> None:
+    def files(self) -> dict[str, tuple[str, int, int, str]]:
+        """path -> (source, size, modification time in ns, URL) of each local file indexed."""
+        return {path: (source, size, mtime_ns, url) for path, source, size, mtime_ns, url in self.db.execute(
+            "SELECT path, source, size, mtime_ns, url FROM files")}
+
+    def put_file(self, path: str, source: str, size: int, mtime_ns: int, url: str) -> None:
+        self._write()
+        self.db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", (path, source, size, mtime_ns, url))
+
+    def put(self, url: str, source: str, title: str, digest: str, chunks: list[Chunk], description: str = "") -> None:
         self.remove(url)
         for chunk in chunks:
             cursor = self.db.execute("INSERT INTO chunks(page, url, title, text) VALUES (?, ?, ?, ?)",
@@ -110,10 +138,11 @@ class IndexWriter:
             self.db.execute("INSERT INTO search(rowid, title, body) VALUES (?, ?, ?)",
                             (cursor.lastrowid, indexable(" ".join(chunk.headings) + " " + chunk.title),
                              indexable(chunk.text)))
-        self.db.execute("INSERT INTO pages VALUES (?, ?, ?, ?, ?, ?)",
-                        (url, source, title, digest, time.time(), len(chunks)))
+        self.db.execute("INSERT INTO pages VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (url, source, title, digest, time.time(), len(chunks), description))
 
     def remove(self, url: str) -> None:
+        self._write()
         ids = [row[0] for row in self.db.execute("SELECT id FROM chunks WHERE page = ?", (url,))]
         self.db.executemany("DELETE FROM search WHERE rowid = ?", [(i,) for i in ids])
         self.db.execute("DELETE FROM chunks WHERE page = ?", (url,))
@@ -123,8 +152,14 @@ class IndexWriter:
         """(pages, chunks) in the index being built."""
         return self.db.execute("SELECT count(*), coalesce(sum(chunks), 0) FROM pages").fetchone()
 
-    def commit(self, meta: dict[str, str]) -> None:
-        """Finish the term tables, record ``meta`` and swap the new index in."""
+    def commit(self, meta: dict[str, str]) -> bool:
+        """Finish the term tables, record ``meta`` and swap the new index in; or, when nothing
+        changed, leave the current index as it is. True when a new index was swapped in."""
+        if not self.changed and all(self.meta.get(key) == value for key, value in meta.items()):
+            self.db.close()
+            return False
+        self._write()
+        self.db.execute("DELETE FROM files WHERE url NOT IN (SELECT url FROM pages)")
         self.db.execute("DELETE FROM terms")
         self.db.execute("INSERT INTO terms SELECT term, doc FROM search_vocab")
         average = self.db.execute("SELECT avg(length(title) + length(body)) FROM search").fetchone()[0]
@@ -140,6 +175,7 @@ class IndexWriter:
         self.db.execute("VACUUM")
         self.db.close()
         os.replace(self.temp, self.path)
+        return True
 
     def abort(self) -> None:
         self.db.close()

@@ -1,7 +1,14 @@
 """What loaders produce, and the loader of local folders and files.
 
-A loader yields a :class:`Document` for each page it read and a :class:`Failure` for each
-one it could not, with the reason; one bad page never stops the others.
+A loader yields a :class:`Document` for each page it read, a :class:`Failure` for each one it
+could not read, with the reason, and a :class:`Skipped` for each file it left out on purpose;
+one bad page never stops the others.
+
+A folder is walked without leaving it: a symlink is followed only when it leads to a place
+inside the folder, and dot files and dot folders (``.git/``, ``.env``), which ``chatkit
+serve`` never publishes, are left out unless ``include_hidden`` is set. Files are first only
+looked at (:class:`LocalFile`: size and modification time), so an unchanged one need not be
+read at all.
 """
 
 from __future__ import annotations
@@ -13,10 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
-from chatkit_knowledge.decode import NotText, decode
-from chatkit_knowledge.extract import Page, parse_html, parse_markdown, parse_text
+from chatkit_knowledge.extract import Page
+from chatkit_knowledge.options import SqliteOptions
+from chatkit_knowledge.parsing import ParseFailed, Parser, Request
 
-KINDS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
+KINDS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".mdx": "mdx",
+         ".txt": "text"}
+_FOLDER_PAGES = {"index.html", "index.htm", "index.md", "index.markdown", "index.mdx", "readme.md", "readme.mdx"}
+"""Files that stand for their folder's URL (``docs/index.mdx`` is ``/docs/``)."""
 
 
 @dataclass(frozen=True)
@@ -33,86 +44,188 @@ class Failure:
     """The page may still exist (a timeout, a 5xx): its indexed copy stays."""
 
 
-def parse(text: str, kind: str, name: str) -> Page:
-    if kind == "html":
-        return parse_html(text, name)
-    if kind == "markdown":
-        return parse_markdown(text, name)
-    return parse_text(text, name)
+@dataclass(frozen=True)
+class Skipped:
+    """A file left out on purpose."""
+
+    where: str
+    reason: str
+    counted: bool = False
+    """Reported as a count per reason (styles, images...) rather than one line each."""
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: str
+    """Where it was found: the source joined with the path relative to it."""
+    url: str
+    kind: str
+    size: int
+    mtime_ns: int
 
 
 def excluded(path: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path.lstrip("/"), pattern) for pattern in patterns)
 
 
-def is_local(source: str) -> bool:
-    return not source.startswith(("http://", "https://"))
-
-
 def local_url(relative: str, site_url: str) -> str:
-    """``menu.html`` -> ``{site_url}/menu.html``; ``cakes/index.html`` -> ``{site_url}/cakes/``."""
-    path = PurePosixPath(relative)
-    link = (str(path.parent) + "/" if path.parent.name else "") if path.name == "index.html" else str(path)
-    link = quote(link.removeprefix("./"))
-    return f"{site_url.rstrip('/')}/{link}"
+    """The public URL of the file at ``relative`` (a POSIX path) under ``site_url``.
+
+    ``menu.html`` -> ``{site_url}/menu.html``; ``cakes/index.html`` -> ``{site_url}/cakes/``;
+    Markdown is published without its extension: ``docs/faq.mdx`` -> ``{site_url}/docs/faq``,
+    ``docs/index.md`` and ``docs/README.md`` -> ``{site_url}/docs/``.
+    """
+    path = PurePosixPath(relative.removeprefix("./"))
+    if path.name.lower() in _FOLDER_PAGES:
+        link = f"{path.parent}/" if path.parent.name else ""
+    elif KINDS.get(path.suffix.lower()) in ("markdown", "mdx"):
+        link = str(path.with_suffix(""))
+    else:
+        link = str(path)
+    return f"{site_url.rstrip('/')}/{quote(link)}"
 
 
-def load_local(source: str, site_url: str, exclude: list[str], max_bytes: int) -> Iterator[Document | Failure]:
+def walk_local(source: str, options: SqliteOptions) -> Iterator[LocalFile | Failure | Skipped]:
+    """The files of a folder or file source, looked at but not read."""
     root = Path(source)
+    site_url = options.site_url_for(source)
     if root.is_file():
-        yield from _file(root, root.name, site_url, max_bytes)
+        yield from _look(str(root), root.name, site_url)
     elif root.is_dir():
-        for path, relative in _walk(root):
-            if isinstance(path, Failure):
-                yield path
-            elif not excluded(relative, exclude):
-                yield from _file(path, relative, site_url, max_bytes)
+        for found in _walk(root, options.include_hidden):
+            if not isinstance(found, tuple):
+                yield found
+            elif excluded(found[1], options.exclude):
+                yield Skipped(found[0], "matched by exclude", counted=True)
+            else:
+                yield from _look(found[0], found[1], site_url)
     else:
         yield Failure(source, "no such file or folder")
 
 
-def _walk(root: Path) -> Iterator[tuple[Path | Failure, str]]:
-    """Files under ``root`` in a stable order, following symlinks, each folder entered once."""
-    seen: dict[tuple[int, int], str] = {}
-    for folder, folders, files in os.walk(root, followlinks=True):
-        folders.sort()
-        try:
-            info = os.stat(folder)
-        except OSError as error:
-            yield Failure(folder, f"cannot be read: {error.strerror}"), ""
-            folders.clear()
-            continue
-        key = (info.st_dev, info.st_ino)
-        if key in seen:
-            yield Failure(folder, f"symlink loop: the same folder as {seen[key]}"), ""
-            folders.clear()
-            continue
-        seen[key] = folder
-        for name in sorted(files):
-            path = Path(folder, name)
-            if path.suffix.lower() in KINDS:
-                yield path, path.relative_to(root).as_posix()
-
-
-def _file(path: Path, relative: str, site_url: str, max_bytes: int) -> Iterator[Document | Failure]:
-    kind = KINDS.get(path.suffix.lower())
+def _look(path: str, relative: str, site_url: str) -> Iterator[LocalFile | Failure | Skipped]:
+    suffix = PurePosixPath(relative).suffix.lower()
+    kind = KINDS.get(suffix)
     if kind is None:
-        yield Failure(str(path), "not a page (only .html, .htm, .md, .markdown and .txt files are indexed)")
+        yield Skipped(path, f"not a page ({suffix or 'no extension'})", counted=True)
         return
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            yield Failure(str(path), f"{size} bytes, over max_page_bytes ({max_bytes})")
-            return
-        text = decode(path.read_bytes())
+        info = os.stat(path)
     except OSError as error:
-        yield Failure(str(path), f"cannot be read: {error.strerror or error}")
+        yield Failure(path, f"cannot be read: {error.strerror or error}")
         return
-    except NotText as error:
-        yield Failure(str(path), f"not text: {error}")
-        return
-    page = parse(text, kind, path.stem)
-    if page.noindex:
-        yield Failure(str(path), "marked noindex")
-        return
-    yield Document(local_url(relative, site_url), page)
+    yield LocalFile(path, local_url(relative, site_url), kind, info.st_size, info.st_mtime_ns)
+
+
+def _hidden(relative: str) -> bool:
+    return any(part.startswith(".") and part != "." for part in relative.split(os.sep))
+
+
+def _walk(root: Path, include_hidden: bool) -> Iterator[tuple[str, str] | Failure | Skipped]:
+    """(path, path relative to ``root``) of the files under ``root``, sorted by name (symlinks
+    last), depth first, each folder entered once, never leaving ``root``."""
+    real_root = os.path.realpath(root)
+    seen = {_identity(str(root)): str(root)}
+    folders: list[Iterator[os.DirEntry[str]]] = []
+    prefixes: list[str] = []
+
+    def enter(folder: str, prefix: str) -> Failure | None:
+        try:
+            with os.scandir(folder) as entries:
+                # Real folders before symlinks to them: a folder reached twice keeps its own path.
+                folders.append(iter(sorted(entries, key=lambda entry: (entry.is_symlink(), entry.name))))
+        except OSError as error:
+            return Failure(folder, f"cannot be read: {error.strerror or error}")
+        prefixes.append(prefix)
+        return None
+
+    if failed := enter(str(root), ""):
+        yield failed
+    while folders:
+        entry = next(folders[-1], None)
+        if entry is None:
+            folders.pop()
+            prefixes.pop()
+            continue
+        relative = prefixes[-1] + entry.name
+        # Where a symlink really leads, relative to the root (the root's own path is followed).
+        inside = os.path.relpath(os.path.realpath(entry.path), real_root) if entry.is_symlink() else relative
+        if inside.split(os.sep)[0] == "..":
+            yield Skipped(entry.path, "a symlink that leads out of the folder")
+        elif not include_hidden and (entry.name.startswith(".") or _hidden(inside)):
+            yield Skipped(entry.path, "hidden: a dot file or folder, or a symlink to one (include_hidden = true "
+                                      "indexes it)")
+        elif _is_dir(entry):
+            key = _identity(entry.path)
+            if key in seen and entry.path.startswith(seen[key] + os.sep):
+                yield Failure(entry.path, f"symlink loop: the same folder as {seen[key]}")
+            elif key in seen:
+                yield Skipped(entry.path, f"the same folder as {seen[key]}, indexed once")
+            else:
+                seen[key] = entry.path
+                if failed := enter(entry.path, relative + "/"):
+                    yield failed
+        elif _is_file(entry):
+            yield entry.path, relative
+        else:
+            yield Failure(entry.path, "cannot be read: not a regular file, or a broken symlink")
+
+
+def _identity(path: str) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def read_file(file: LocalFile, max_bytes: int) -> bytes | Failure:
+    """The bytes of ``file``, or why it is not read."""
+    if file.size > max_bytes:
+        return Failure(file.path, f"{file.size} bytes, over max_page_bytes ({max_bytes})")
+    try:
+        with open(file.path, "rb") as handle:
+            data = handle.read(max_bytes + 1)  # it may have grown since it was looked at
+    except OSError as error:
+        return Failure(file.path, f"cannot be read: {error.strerror or error}")
+    if len(data) > max_bytes:
+        return Failure(file.path, f"over max_page_bytes ({max_bytes})")
+    return data
+
+
+def request(file: LocalFile, data: bytes) -> Request:
+    """What the parser needs to read ``file``."""
+    return data, None, file.kind, PurePosixPath(file.path).stem
+
+
+def document(file: LocalFile, parsed: Page | ParseFailed) -> Document | Failure:
+    if isinstance(parsed, ParseFailed):
+        return Failure(file.path, str(parsed))
+    if parsed.noindex:
+        return Failure(file.path, "marked noindex")
+    return Document(file.url, parsed)
+
+
+def read_local(file: LocalFile, parser: Parser, max_bytes: int) -> Document | Failure:
+    """The page in ``file``, or why it is not indexed."""
+    data = read_file(file, max_bytes)
+    if isinstance(data, Failure):
+        return data
+    return document(file, parser.pages([request(file, data)])[0])
+
+
+def load_local(source: str, options: SqliteOptions, parser: Parser) -> Iterator[Document | Failure | Skipped]:
+    """Every page of a folder or file source, read."""
+    for found in walk_local(source, options):
+        yield read_local(found, parser, options.max_page_bytes) if isinstance(found, LocalFile) else found
