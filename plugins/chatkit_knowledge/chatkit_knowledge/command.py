@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chatkit_core.platform.commands import Command
-from chatkit_core.platform.config import ConfigError, convert, load_config
+from chatkit_core.platform.config import ConfigError, load_config, options
 from chatkit_knowledge.index import IndexReader, IndexUnavailable
 from chatkit_knowledge.options import SqliteOptions
 
@@ -26,10 +26,10 @@ def load_options(config_path: str | None) -> SqliteOptions:
     if table.get("type") != "sqlite":
         raise ConfigError(f"knowledge.type is {table.get('type')!r}; `chatkit index` builds the index of "
                           "type \"sqlite\"")
-    options = convert(table, SqliteOptions, "knowledge")
-    if not options.sources:
+    decoded: SqliteOptions = options(config, table, SqliteOptions, "knowledge")  # paths as serve sees them
+    if not decoded.sources:
         raise ConfigError("knowledge.sources is empty; list folders, files, page URLs or sitemap URLs to index")
-    return options
+    return decoded
 
 
 class IndexCommand(Command):
@@ -43,11 +43,11 @@ class IndexCommand(Command):
         # The crawler and extractors load here, not in every `chatkit serve` worker.
         from chatkit_knowledge.build import build
 
-        options = load_options(args.config)
+        loaded = load_options(args.config)
         if args.status:
-            return status(options, sys.stdout)
+            return status(loaded, sys.stdout)
         with Progress(sys.stderr) as progress:
-            report = build(options, progress.advance)
+            report = build(loaded, progress.advance)
         summary(report, sys.stdout)
         return 0 if report.pages else 1
 

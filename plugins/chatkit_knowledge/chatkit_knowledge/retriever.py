@@ -63,5 +63,19 @@ class SqliteRetriever(Retriever):
             return Health("down", str(error))
         return Health("up", f"{reader.total} passages")
 
+    def describe(self) -> tuple[str, list[str]]:
+        try:
+            reader = IndexReader(self.path)
+        except IndexUnavailable as error:
+            return f"index: {self.path} (none yet)", [f"{error}; until then answers cite no page"]
+        try:
+            info = reader.status()
+        finally:
+            reader.close()
+        pages, sources = info["pages"], set(info["sources"])  # type: ignore[call-overload]
+        stale = ["the index was built from other sources than [knowledge] sources lists: run `chatkit index`"
+                 ] if sources != set(self.options.sources) else []
+        return f"index: {self.path} ({pages} pages)", stale
+
     def version(self) -> str:
         return "-".join(map(str, self._stamp)) if self._stamp else ""
