@@ -34,7 +34,8 @@ def page_of(url: str) -> str:
 def demo_config(tmp_path_factory) -> str:
     """The demo's [knowledge] table, its index built in a temporary file, behind an extractive-only chain."""
     knowledge = tomllib.loads((ROOT / "demo" / "chatkit.toml").read_text(encoding="utf-8"))["knowledge"]
-    knowledge["sources"] = [str((ROOT / "demo" / source).resolve()) for source in knowledge["sources"]]  # as written: relative to demo/
+    # Relative to the demo config's folder, as its paths are.
+    knowledge["sources"] = [str((ROOT / "demo" / source).resolve()) for source in knowledge["sources"]]
     knowledge["path"] = str(tmp_path_factory.mktemp("eval") / "knowledge.sqlite3")
     report = build(convert(knowledge, SqliteOptions, "knowledge"))
     assert report.pages >= 5 and not report.failed, report.failed
