@@ -32,20 +32,6 @@ from chatkit_core.platform.runtime import Runtime
 
 log = structlog.get_logger("chatkit.app")
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
-SOURCE_ROOT = PACKAGE_ROOT.parent
-
-
-def find_folder(configured: str, name: str) -> Path | None:
-    """``configured``, else ``./name``, else the copy installed inside the package (a wheel
-    ships ``widget/`` as package data), else ``name`` beside the source tree."""
-    candidates = [Path.cwd() / name, PACKAGE_ROOT / name, SOURCE_ROOT / name]
-    for candidate in ([Path(configured)] if configured else candidates):
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
 # What a site's folder may serve: pages and their assets, never its config files (nginx.conf),
 # sources or dot files that happen to sit beside them.
 SITE_ASSET_SUFFIXES = frozenset({

@@ -18,8 +18,8 @@ from litestar import HttpMethod, Request, Response, Router, route
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
-SOURCE_ROOT = PACKAGE_ROOT.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # chatkit_core/
+SOURCE_ROOT = PACKAGE_ROOT.parent  # the source tree, in an editable install
 NAME = "chatkit.js"
 READ = [HttpMethod.GET, HttpMethod.HEAD]
 JAVASCRIPT = "text/javascript"  # Litestar adds "; charset=utf-8"

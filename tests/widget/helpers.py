@@ -18,7 +18,7 @@ from chatkit_core.http.app import create_app
 from chatkit_core.platform.assembly import build_runtime
 from chatkit_core.platform.config import load_config
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (imported from here too)
-from tests.support.server import free_port
+from tests.support.server import free_port, with_site
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,8 @@ per_session = ["100000/minute"]
 
 def server_config(replies: list[str] | None = None, chunk_chars: int = 8, delay: float = 0.0,
                   extra: str = GENEROUS_LIMITS) -> str:
-    return f"""
+    """The canned provider behind the sample site's pages (served at / as the demo config does)."""
+    return with_site(f"""
 [chain]
 order = ["demo"]
 
@@ -64,7 +65,7 @@ store = "memory"
 [logging]
 level = "warning"
 {extra}
-"""
+""")
 
 
 def quoted(message: str) -> str:
