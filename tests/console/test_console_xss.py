@@ -122,7 +122,7 @@ def test_transcript_of_every_payload_as_question_answer_and_comment(watched, hos
     page.goto(f"/admin/conversations/{session}")
     assert_inert(page, foreign, dialogs)
     contents = page.locator("pre.content").all_text_contents()
-    assert "<script>window.__xss=1</script>" in contents  # the model's text, shown as text
+    assert any("<script>window.__xss=1</script>" in text for text in contents)  # code in an answer, as text
     assert page.locator("dl.details q").count() == len(PAYLOADS)
 
 

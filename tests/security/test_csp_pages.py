@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.security.conftest import canned
-from tests.support.server import running_server
+from tests.support.server import running_server, with_site
 from tests.widget.helpers import Chat
 
 pytestmark = pytest.mark.browser
@@ -25,7 +25,7 @@ document.addEventListener('securitypolicyviolation',
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    with running_server(canned(chunk_chars=6)) as url:
+    with running_server(with_site(canned(chunk_chars=6))) as url:
         yield url
 
 

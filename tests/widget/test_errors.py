@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.server import free_port, running_server
+from tests.support.server import free_port, running_server, with_site
 from tests.widget.helpers import Chat, blank_page, init, quoted, server_config
 
 pytestmark = pytest.mark.browser
@@ -25,7 +25,7 @@ per_ip = ["1000/minute"]
 per_session = ["2/2 seconds"]
 """)
 
-DOWN = f"""
+DOWN = with_site(f"""
 [chain]
 order = ["local"]
 retries = 0
@@ -37,7 +37,7 @@ timeout = 2
 
 [logging]
 level = "warning"
-"""
+""")
 
 
 @pytest.fixture(scope="module")

@@ -18,11 +18,11 @@ pytestmark = pytest.mark.browser
 
 HOSTILE_SOURCES = [
     {"title": "Opening hours", "url": "https://example.com/hours"},
-    {"title": "Pastries &amp; cakes", "url": "/menu.html#pastries"},
+    {"title": "Pastries & cakes", "url": "/menu.html#pastries"},
     {"title": "Script link", "url": "javascript:window.__xss=1"},
     {"title": "Data link", "url": "data:text/html,<script>window.__xss=1</script>"},
     {"title": "Mail us", "url": "mailto:hello@example.com"},
-    {"title": "&lt;img src=x onerror=window.__xss=1&gt;", "url": "https://example.com/escaped"},
+    {"title": "<img src=x onerror=window.__xss=1>", "url": "https://example.com/escaped"},
     {"title": "<b onmouseover=window.__xss=1>raw</b>", "url": ""},
     {"title": "", "url": "https://example.com/untitled"},
     {"title": "", "url": ""},
