@@ -15,8 +15,8 @@ LATEST := .venv-latest
 PACKAGES := . $(sort $(dir $(wildcard plugins/*/pyproject.toml))) examples/chatkit_canned/
 # pytest-xdist: one test process per core; tests that start servers pick free ports.
 PYTEST_WORKERS ?= auto
-# Tests that start no outside program (redis-server, nginx, Chromium, a fresh venv, an image).
-FAST := not browser and not redis and not nginx and not slow
+# Tests that start no outside program (redis-server, PostgreSQL, nginx, Chromium, a fresh venv, an image).
+FAST := not browser and not redis and not postgres and not nginx and not slow
 
 .PHONY: install demo test check test-latest lint types lock bench system-deps clean
 
