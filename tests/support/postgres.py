@@ -3,13 +3,15 @@
 ``initdb`` refuses to run as root, so as root the server runs as the ``postgres`` user the
 package creates, in a temporary folder owned by it (pytest's own folders are private to
 root). It listens on a free loopback port, with its unix socket in that folder, trusts every
-local connection, and keeps nothing worth syncing (``fsync=off``). One cluster is made per
+connection through that socket and asks for the password over TCP, and keeps nothing worth
+syncing (``fsync=off``). One cluster is made per
 test process with ``initdb``; every server after it starts from a copy of that folder, which
 takes milliseconds where ``initdb`` takes seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -27,7 +29,7 @@ import pytest
 from tests.support.server import free_port
 
 USER = "chatkit"
-PASSWORD = "s3cret-Pa55"  # the role has one, so tests can check it never shows; local connections are trusted
+PASSWORD = "s3cret-Pa55"  # asked over TCP (tests check it never shows); the unix socket is trusted
 
 
 def bin_dir() -> Path | None:
@@ -68,7 +70,8 @@ def init_cluster() -> Path:
     password_file = folder / "password"
     password_file.write_text(PASSWORD + "\n")
     _own(folder)
-    subprocess.run([*_as_owner(), str(BIN / "initdb"), "-D", str(folder / "data"), "-U", USER, "--auth=trust",
+    subprocess.run([*_as_owner(), str(BIN / "initdb"), "-D", str(folder / "data"), "-U", USER,
+                    "--auth-local=trust", "--auth-host=scram-sha-256",
                     "--pwfile", str(password_file), "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
                    check=True, capture_output=True, text=True)
     return folder / "data"
@@ -98,7 +101,7 @@ class PostgresServer:
         assert BIN is not None
         command = [*_as_owner(), str(BIN / "postgres"), "-D", str(self.data), "-p", str(self.port),
                    "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.folder}",
-                   "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                   "-c", "fsync=off", "-c", "full_page_writes=off",
                    "-c", "max_connections=200", "-c", "shared_buffers=32MB"]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -116,8 +119,8 @@ class PostgresServer:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         assert BIN is not None
-        done = subprocess.run([str(BIN / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
-                               "-p", str(self.port), "-U", USER, "-d", database, "-c", sql],
+        done = subprocess.run([str(BIN / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                               "-h", str(self.folder), "-p", str(self.port), "-U", USER, "-d", database, "-c", sql],
                               check=True, capture_output=True, text=True)
         return done.stdout.strip()
 
@@ -126,9 +129,14 @@ class PostgresServer:
         return self.url(name)
 
     def _signal(self, number: int, everyone: bool = False) -> None:
-        """Signal the postmaster, or with ``everyone`` its backends too (they share its group)."""
-        if self.process is not None and self.process.poll() is None:
-            (os.killpg if everyone else os.kill)(self.process.pid, number)
+        """Signal the postmaster, or with ``everyone`` its backends too (each is a process group of
+        its own, so they are found by their parent)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.kill(self.process.pid, number)
+        for child in _children(self.process.pid) if everyone else ():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, number)
 
     def stop(self) -> None:
         self._halt(signal.SIGINT)
@@ -158,6 +166,16 @@ class PostgresServer:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent:
+                found.append(int(Path(stat).parent.name))
+    return found
 
 
 def _skip_without_postgres() -> None:

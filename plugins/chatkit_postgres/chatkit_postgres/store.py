@@ -170,7 +170,9 @@ class PostgresStore(SessionStore):
         try:
             await self._value("SELECT 1")
         except StoreUnavailable as error:
-            return Health("down", str(error))
+            # /health is public: name the failure, keep addresses and server messages for the logs.
+            kind = type(error.__cause__).__name__ if error.__cause__ else "not ready"
+            return Health("down", f"postgres unreachable ({kind})")
         return Health("up")
 
     # The operator's view.
