@@ -13,8 +13,6 @@ import pytest
 from chatkit_postgres import PostgresOptions, PostgresStore
 from chatkit_postgres.migrate import LATEST, MIGRATION_LOCK
 
-from chatkit_core.assembly import build_store
-from chatkit_core.config import ConfigError, apply_environment, decode
 from chatkit_core.sessions import Message, StoreUnavailable, new_message_id, now_rfc3339
 from tests.support.postgres import PASSWORD, PostgresServer
 
@@ -227,31 +225,3 @@ async def test_retention_runs_on_the_instance_holding_the_lease(postgres_url):
         leases = await rows(postgres_url, "SELECT name, holder FROM chatkit_leases")
         assert [(row[0], row[1]) for row in leases] == [("retention", second.holder)]
 
-
-def test_the_core_builds_it_from_sessions_or_database_url(postgres_url):
-    config = decode({"sessions": {"store": "postgres", "url": postgres_url, "ttl": "2h"}})
-    built, type_name = build_store(config)
-    assert type_name == "postgres" and isinstance(built, PostgresStore) and built.ttl == 7200
-
-    raw = {"sessions": {"store": "postgres"}}
-    apply_environment(raw, {"DATABASE_URL": postgres_url})
-    built, _ = build_store(decode(raw))
-    assert built.options.url == postgres_url
-    raw = {"sessions": {"store": "postgres", "url": "postgresql://file@db/chat"}}
-    apply_environment(raw, {"DATABASE_URL": postgres_url})
-    assert build_store(decode(raw))[0].options.url == "postgresql://file@db/chat"  # the file wins
-
-
-@pytest.mark.parametrize(("table", "problem"), [
-    ({}, r"sessions\.url: no PostgreSQL URL; set url = .* or the DATABASE_URL environment variable"),
-    ({"url": "mysql://user:hunter2@db/chat"}, r"sessions\.url: not a PostgreSQL URL \(scheme 'mysql'\)"),
-    ({"url": "postgresql://user:hunter2@db:port/chat"}, r"sessions\.url: not a valid URL \(postgresql://user:\*\*\*@"),
-    ({"url": "postgresql://db/chat", "max_connections": 0}, "max_connections must be at least 1"),
-    ({"url": "postgresql://db/chat", "statement_timeout": 0}, "statement_timeout must be greater than 0"),
-    ({"url": "postgresql://db/chat", "sweep_lease": "soon"}, "is not a duration"),
-    ({"url": "postgresql://db/chat", "pool": 3}, "unknown key `pool`"),
-])
-def test_bad_options_are_refused_without_echoing_a_password(table, problem):
-    with pytest.raises(ConfigError, match=problem) as refused:
-        build_store(decode({"sessions": {"store": "postgres", **table}}))
-    assert "hunter2" not in str(refused.value)
