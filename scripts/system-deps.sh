@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the real programs the integration tests drive (Debian packages): redis-server,
-# nginx, Chromium, and openssl, wget, iproute2 and util-linux for the TLS and image tests.
+# PostgreSQL, nginx, Chromium, and openssl, wget, iproute2 and util-linux for the TLS and image tests.
 # Tests that need one of them are skipped with a reason when it is missing.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
