@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -140,7 +141,8 @@ def prepare(server: PostgresServer) -> tuple[str, list[str]]:
 
 async def run(rounds: int, exchanges: int) -> dict[tuple[str, int], dict[str, float]]:
     assert BIN is not None, "needs PostgreSQL (apt-get install postgresql)"
-    server = PostgresServer(init_cluster())
+    template = init_cluster()
+    server = PostgresServer(template)
     server.start()
     try:
         url, sessions = prepare(server)
@@ -153,6 +155,7 @@ async def run(rounds: int, exchanges: int) -> dict[tuple[str, int], dict[str, fl
                     print(driver, concurrency, {k: round(v, 3) for k, v in measured.items()}, flush=True)
     finally:
         server.remove()
+        shutil.rmtree(template.parent, ignore_errors=True)
     return {key: median_round(rows) for key, rows in results.items()}
 
 

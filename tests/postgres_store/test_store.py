@@ -13,7 +13,14 @@ import pytest
 from chatkit_postgres import PostgresOptions, PostgresStore
 from chatkit_postgres.migrate import LATEST, MIGRATION_LOCK
 
-from chatkit_core.sessions import Message, StoreUnavailable, new_message_id, now_rfc3339
+from chatkit_core.sessions import (
+    ConversationQuery,
+    Feedback,
+    Message,
+    StoreUnavailable,
+    new_message_id,
+    now_rfc3339,
+)
 from tests.support.postgres import PASSWORD, PostgresServer
 
 pytestmark = pytest.mark.postgres
@@ -99,6 +106,27 @@ async def test_appending_the_same_message_twice_stores_it_once(postgres_url):
         assert await sessions.append(session.id, hello)
         assert await sessions.append(session.id, hello)
         assert await sessions.messages(session.id) == [hello]
+
+
+async def test_the_console_counts_follow_trims_and_ratings(postgres_url):
+    """A conversation matches a filter while an answer it keeps carries the flag."""
+    async with store(postgres_url, max_messages=2) as sessions:
+        session = await sessions.create({})
+        cut = Message(id=new_message_id(), role="assistant", content="Half an", created_at=now_rfc3339(),
+                      provider="canned", incomplete=True)
+        await sessions.append(session.id, message("Opening hours?"))
+        await sessions.append(session.id, cut)
+        assert [item.id for item in (await sessions.list_conversations(ConversationQuery(incomplete=True))).items] \
+            == [session.id]
+        await sessions.set_feedback(session.id, cut.id, Feedback(rating="down"))
+        await sessions.set_feedback(session.id, cut.id, Feedback(rating="down", comment="again"))
+        assert (await sessions.list_conversations(ConversationQuery(thumbs_down=True))).items[0].thumbs_down
+        await sessions.append(session.id, message("Still there?"))
+        await sessions.append(session.id, message("Hello?"))  # the cut-off, rated answer is trimmed
+        for query in (ConversationQuery(incomplete=True), ConversationQuery(thumbs_down=True)):
+            assert (await sessions.list_conversations(query)).items == []
+        counts = await rows(postgres_url, "SELECT messages, down, incomplete, unsourced, title FROM chatkit_sessions")
+        assert tuple(counts[0]) == (2, 0, 0, 0, "Opening hours?")
 
 
 async def test_a_write_that_cannot_finish_leaves_nothing_behind(postgres_url):

@@ -1,10 +1,11 @@
 """The console's listing and search as SQL over the store's tables.
 
-A conversation is a session holding a message. A page walks ``chatkit_sessions_listed`` newest
-first; each filter and each search word is an ``EXISTS`` over the conversation's messages, which
-the planner answers from the partial flag indexes, the provider index or the GIN index on
-``words``, driving from whichever is most selective. What a page shows beyond the session row
-(providers and flags) is gathered for its conversations only.
+A conversation is a session holding a message. A page walks the sessions newest first, through
+``chatkit_sessions_listed`` or, with a flag filter, that flag's partial index (each session
+counts its flagged answers); the provider and each search word are an ``EXISTS`` over the
+conversation's messages, answered from the provider index or the GIN index on ``words`` (the
+planner drives from a rare word's hits instead of walking). The providers a page shows are
+gathered for its conversations only.
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ FLAG_COLUMNS = {"thumbs_down": "down", "incomplete": "incomplete", "fell_back": 
 _HAS = "EXISTS (SELECT 1 FROM chatkit_messages m WHERE m.session_id = s.id AND {})"
 
 _PAGE = """
-SELECT s.id, s.created_at, s.last_seen, s.title, s.messages FROM chatkit_sessions s
+SELECT s.id, s.created_at, s.last_seen, s.title, s.messages, s.down, s.incomplete, s.fell_back, s.unsourced
+FROM chatkit_sessions s
 WHERE s.messages > 0 AND {where}
 ORDER BY s.created_at DESC, s.id DESC LIMIT {limit}
 """
 
-_DETAILS = """
-SELECT session_id, bool_or(down), bool_or(incomplete), bool_or(fell_back), bool_or(unsourced),
-       coalesce(array_agg(DISTINCT provider ORDER BY provider) FILTER (WHERE provider IS NOT NULL), '{}')
-FROM chatkit_messages WHERE session_id = ANY($1::text[]) GROUP BY session_id
+_PROVIDERS = """
+SELECT session_id, array_agg(DISTINCT provider ORDER BY provider) FROM chatkit_messages
+WHERE session_id = ANY($1::text[]) AND provider IS NOT NULL GROUP BY session_id
 """
 
 
@@ -46,7 +47,7 @@ def page_query(query: ConversationQuery, after: tuple[float, str] | None, limit:
         args.append(value)
         return f"${len(args)}"
 
-    where += [_HAS.format(f"m.{column}") for flag, column in FLAG_COLUMNS.items() if getattr(query, flag)]
+    where += [f"s.{column} > 0" for flag, column in FLAG_COLUMNS.items() if getattr(query, flag)]
     if query.provider:
         where.append(_HAS.format(f"m.provider = {arg(query.provider)}"))
     for word in dict.fromkeys(words(query.text)):
@@ -65,14 +66,13 @@ async def page(conn: Conn, query: ConversationQuery, after: tuple[float, str] | 
     sql, args = page_query(query, after, limit, alive_after)
     rows = await conn.fetch(sql, *args)
     more, rows = len(rows) > limit, rows[:limit]
-    details = {row[0]: row for row in await conn.fetch(_DETAILS, [row[0] for row in rows])} if rows else {}
-    items = [_summary(row, details.get(row[0])) for row in rows]
+    providers: dict[str, list[str]] = {
+        found[0]: found[1] for found in await conn.fetch(_PROVIDERS, [row[0] for row in rows])} if rows else {}
+    items = [_summary(row, providers.get(row[0], [])) for row in rows]
     return ConversationPage(items=items, next=encode_cursor(items[-1].created_at, items[-1].id) if more else None)
 
 
-def _summary(row: asyncpg.Record, details: asyncpg.Record | None) -> ConversationSummary:
-    flags = tuple(details[1:5]) if details else (False,) * 4
+def _summary(row: asyncpg.Record, providers: list[str]) -> ConversationSummary:
     return ConversationSummary(
-        id=row[0], created_at=row[1], last_seen=row[2], title=row[3], messages=row[4],
-        providers=list(details[5]) if details else [], thumbs_down=bool(flags[0]), incomplete=bool(flags[1]),
-        fell_back=bool(flags[2]), unsourced=bool(flags[3]))
+        id=row[0], created_at=row[1], last_seen=row[2], title=row[3], messages=row[4], providers=list(providers),
+        thumbs_down=row[5] > 0, incomplete=row[6] > 0, fell_back=row[7] > 0, unsourced=row[8] > 0)

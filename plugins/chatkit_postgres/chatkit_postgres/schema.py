@@ -8,11 +8,13 @@ Tables:
 
 - ``chatkit_sessions``: one row a session. ``created_at`` and ``last_seen`` are epoch seconds (the
   store's own clock, as the other stores keep them); ``metadata`` the JSON the widget sent;
-  ``messages`` how many are kept and ``title`` the first question, for the console.
+  ``messages`` how many are kept, ``title`` the first question, and how many kept answers were
+  rated down, cut off, fell back or had no sources, for the console's filters.
 - ``chatkit_messages``: one row a message, in ``seq`` order within its session. ``body`` is the
   whole message as JSON text (``text``, not ``jsonb``: a ``\\u0000`` escape that ``jsonb`` refuses
   stays storable); beside it what the console filters and searches on: ``role``, ``provider``, the
-  flags, and ``words``, the message's distinct search words (``chatkit_core.sessions.words``).
+  flags (which the session's counts add up), and ``words``, the message's distinct search words
+  (``chatkit_core.sessions.words``).
 - ``chatkit_leases``: which instance runs a periodic chore (the retention sweep) until when.
 
 The chat's two writes are functions, so each is one round trip and one transaction:
@@ -40,11 +42,20 @@ CREATE TABLE chatkit_sessions (
     last_seen double precision NOT NULL,
     metadata text NOT NULL DEFAULT '{}',
     messages integer NOT NULL DEFAULT 0,
-    title text NOT NULL DEFAULT ''
+    title text NOT NULL DEFAULT '',
+    down integer NOT NULL DEFAULT 0,
+    incomplete integer NOT NULL DEFAULT 0,
+    fell_back integer NOT NULL DEFAULT 0,
+    unsourced integer NOT NULL DEFAULT 0
 );
 CREATE INDEX chatkit_sessions_last_seen ON chatkit_sessions (last_seen);
--- The console lists conversations (sessions holding a message) newest first.
+-- The console lists conversations (sessions holding a message) newest first, each filter
+-- from an index of its own, so a rare flag is found without walking every conversation.
 CREATE INDEX chatkit_sessions_listed ON chatkit_sessions (created_at, id) WHERE messages > 0;
+CREATE INDEX chatkit_sessions_down ON chatkit_sessions (created_at, id) WHERE down > 0;
+CREATE INDEX chatkit_sessions_incomplete ON chatkit_sessions (created_at, id) WHERE incomplete > 0;
+CREATE INDEX chatkit_sessions_fell_back ON chatkit_sessions (created_at, id) WHERE fell_back > 0;
+CREATE INDEX chatkit_sessions_unsourced ON chatkit_sessions (created_at, id) WHERE unsourced > 0;
 
 CREATE TABLE chatkit_messages (
     session_id text NOT NULL REFERENCES chatkit_sessions (id) ON DELETE CASCADE,
@@ -63,10 +74,6 @@ CREATE TABLE chatkit_messages (
 );
 CREATE INDEX chatkit_messages_words ON chatkit_messages USING gin (words);
 CREATE INDEX chatkit_messages_provider ON chatkit_messages (provider, session_id) WHERE provider IS NOT NULL;
-CREATE INDEX chatkit_messages_down ON chatkit_messages (session_id) WHERE down;
-CREATE INDEX chatkit_messages_incomplete ON chatkit_messages (session_id) WHERE incomplete;
-CREATE INDEX chatkit_messages_fell_back ON chatkit_messages (session_id) WHERE fell_back;
-CREATE INDEX chatkit_messages_unsourced ON chatkit_messages (session_id) WHERE unsourced;
 
 CREATE TABLE chatkit_leases (
     name text PRIMARY KEY,
@@ -75,28 +82,42 @@ CREATE TABLE chatkit_leases (
 );
 
 -- Insert one message into a session whose row the caller has locked and which holds
--- p_count messages; drop the oldest beyond p_keep. A message already stored (the same id:
--- a write retried after its acknowledgement was lost) is not stored twice.
+-- p_count messages; drop the oldest beyond p_keep, and keep the session's counts of flagged
+-- answers in step. A message already stored (the same id: a write retried after its
+-- acknowledgement was lost) is not stored twice.
 CREATE FUNCTION chatkit_add(p_session text, p_count integer, p_now double precision, p_keep integer,
                             p_id text, p_role text, p_body text, p_title text, p_provider text,
                             p_down boolean, p_incomplete boolean, p_fell_back boolean, p_unsourced boolean,
                             p_words text[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    kept integer := p_count;
+    gone integer := 0;
+    gone_down integer := 0;
+    gone_incomplete integer := 0;
+    gone_fell_back integer := 0;
+    gone_unsourced integer := 0;
 BEGIN
     INSERT INTO chatkit_messages (session_id, id, role, body, provider, down, incomplete, fell_back, unsourced, words)
         VALUES (p_session, p_id, p_role, p_body, p_provider, p_down, p_incomplete, p_fell_back, p_unsourced, p_words)
         ON CONFLICT (session_id, id) DO NOTHING;
-    IF FOUND THEN
-        kept := kept + 1;
-        IF kept > p_keep THEN
-            DELETE FROM chatkit_messages WHERE session_id = p_session AND seq <= (
-                SELECT seq FROM chatkit_messages WHERE session_id = p_session ORDER BY seq DESC OFFSET p_keep LIMIT 1);
-            kept := p_keep;
-        END IF;
+    IF NOT FOUND THEN
+        UPDATE chatkit_sessions SET last_seen = p_now WHERE id = p_session;
+        RETURN;
     END IF;
-    UPDATE chatkit_sessions SET last_seen = p_now, messages = kept,
-        title = CASE WHEN title = '' AND p_role = 'user' THEN p_title ELSE title END
+    IF p_count + 1 > p_keep THEN
+        WITH trimmed AS (
+            DELETE FROM chatkit_messages WHERE session_id = p_session AND seq <= (
+                SELECT seq FROM chatkit_messages WHERE session_id = p_session ORDER BY seq DESC OFFSET p_keep LIMIT 1)
+            RETURNING down, incomplete, fell_back, unsourced)
+        SELECT count(*), count(*) FILTER (WHERE down), count(*) FILTER (WHERE incomplete),
+               count(*) FILTER (WHERE fell_back), count(*) FILTER (WHERE unsourced)
+            INTO gone, gone_down, gone_incomplete, gone_fell_back, gone_unsourced FROM trimmed;
+    END IF;
+    UPDATE chatkit_sessions SET last_seen = p_now, messages = p_count + 1 - gone,
+        title = CASE WHEN title = '' AND p_role = 'user' THEN p_title ELSE title END,
+        down = down + p_down::integer - gone_down,
+        incomplete = incomplete + p_incomplete::integer - gone_incomplete,
+        fell_back = fell_back + p_fell_back::integer - gone_fell_back,
+        unsourced = unsourced + p_unsourced::integer - gone_unsourced
         WHERE id = p_session;
 END $$;
 

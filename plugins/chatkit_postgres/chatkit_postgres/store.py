@@ -49,10 +49,13 @@ _CREATE = ("INSERT INTO chatkit_sessions (id, created_at, last_seen, metadata) V
            "ON CONFLICT (id) DO NOTHING")
 _GET = "SELECT created_at, last_seen, metadata FROM chatkit_sessions WHERE id = $1 AND last_seen > $2"
 _RATED = """
-SELECT m.seq, m.body FROM chatkit_messages m JOIN chatkit_sessions s ON s.id = m.session_id
+SELECT m.seq, m.body, m.down FROM chatkit_messages m JOIN chatkit_sessions s ON s.id = m.session_id
 WHERE m.session_id = $1 AND m.id = $2 AND m.role = 'assistant' AND s.last_seen > $3 FOR UPDATE OF m
 """
-_RATE = "UPDATE chatkit_messages SET body = $3, down = $4 WHERE session_id = $1 AND seq = $2"
+_RATE = """
+WITH rated AS (UPDATE chatkit_messages SET body = $3, down = $4 WHERE session_id = $1 AND seq = $2)
+UPDATE chatkit_sessions SET down = down + $4::integer - $5::integer WHERE id = $1
+"""
 _LEASE = """
 INSERT INTO chatkit_leases AS l (name, holder, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
@@ -185,7 +188,8 @@ class PostgresStore(SessionStore):
                     return None
                 message = _decode_message(row[1])
                 message.feedback = feedback
-                await conn.execute(_RATE, session_id, row[0], encode(message).decode(), feedback.rating == "down")
+                await conn.execute(_RATE, session_id, row[0], encode(message).decode(), feedback.rating == "down",
+                                   row[2])
             return message
 
         return await self._run(rate)
