@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import random
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import tempfile
@@ -84,10 +85,9 @@ def conversations(count: int, seed: int = 7) -> list[tuple[str, float, list[Mess
     return [conversation(rng, now - SPAN + SPAN * index / count) for index in range(count)]
 
 
-def fill_sqlite(store: SQLiteStore, data: list[tuple[str, float, list[Message]]]) -> None:
+def fill_sqlite(db: sqlite3.Connection, data: list[tuple[str, float, list[Message]]]) -> None:
     """Plain inserts in big transactions: the store's triggers build its console index."""
     encode = msgspec.json.encode
-    db = store.db
     for start in range(0, len(data), 10_000):
         batch = data[start:start + 10_000]
         db.execute("BEGIN")
@@ -198,7 +198,7 @@ async def run(count: int) -> dict[str, dict[str, tuple[float, float, int]]]:
         store = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp}/bench.sqlite3"))
         await store.start()
         began = time.perf_counter()
-        await store._run(fill_sqlite, store, data)
+        await store._run(fill_sqlite, data)
         print(f"sqlite: {count} conversations stored in {time.perf_counter() - began:.1f}s")
         results["SQLite"] = await measure(store)
         await store.close()

@@ -4,9 +4,11 @@ One exchange is what a chat turn asks of the store: ``ask`` (store the visitor's
 the recent history, one call of ``chatkit_ask``) then ``append`` (store the answer, one call of
 ``chatkit_append``), with the store's own encoding and decoding around them. Each driver runs
 the same exchanges against one real PostgreSQL started here (Debian's ``postgresql``), through
-its own pool, at two concurrencies: 1 (latency of each call) and 16 (CPU per exchange when the
-pool is busy). Rounds alternate between the drivers and the median round is reported; CPU is
-this process's CPU time (the client's: what a ChatKit worker spends), not the server's.
+its own pool (psycopg_pool; asyncpg's own with its defaults; asyncpg's as chatkit-postgres opens
+it, which runs no reset query when a connection goes back), at two concurrencies: 1 (latency
+of each call) and 16 (CPU per exchange when the pool is busy). Rounds alternate between the
+drivers and the median round is reported; CPU is this process's CPU time (the client's: what a
+ChatKit worker spends), not the server's.
 
 Writes ``bench/results/postgres-drivers.md``.
 """
@@ -99,7 +101,21 @@ async def asyncpg_calls(url: str, size: int) -> tuple[Call, Callable[[], Awaitab
     return call, pool.close
 
 
-DRIVERS = {"psycopg 3": psycopg_calls, "asyncpg": asyncpg_calls}
+async def store_calls(url: str, size: int) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    """asyncpg through the pool chatkit-postgres opens (no reset query on release)."""
+    from chatkit_postgres.connection import open_pool
+    from chatkit_postgres.options import PostgresOptions
+
+    pool = await open_pool(msgspec.convert({"store": "postgres", "url": url, "max_connections": size},
+                                           PostgresOptions))
+
+    async def call(sql: str, args: tuple[Any, ...]) -> Any:
+        return await pool.fetchval(sql, *args)
+
+    return call, pool.close
+
+
+DRIVERS = {"psycopg 3": psycopg_calls, "asyncpg": asyncpg_calls, "asyncpg, chatkit-postgres's pool": store_calls}
 
 
 async def one_round(driver: str, url: str, sessions: list[str], exchanges: int, concurrency: int) -> dict[str, float]:
