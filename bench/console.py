@@ -207,7 +207,7 @@ async def run(count: int) -> dict[str, dict[str, tuple[float, float, int]]]:
             from chatkit_redis import RedisOptions, RedisStore
 
             async with redis_server(Path(tmp)) as url:
-                redis_store = RedisStore(_msgspec.convert({"store": "redis", "url": url}, RedisOptions))
+                redis_store = RedisStore(_msgspec.convert({"store": "redis", "url": url, "timeout": 30}, RedisOptions))
                 began = time.perf_counter()
                 await fill_redis(redis_store, data)
                 print(f"redis: {count} conversations stored in {time.perf_counter() - began:.1f}s")

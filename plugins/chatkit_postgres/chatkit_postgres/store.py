@@ -85,7 +85,7 @@ class PostgresStore(SessionStore):
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         """This instance's name in ``chatkit_leases``."""
         self._ready = False
-        self._migrating = asyncio.Lock()
+        self._migrating: asyncio.Task[None] | None = None
         self._leading = False
 
     async def start(self) -> None:
@@ -104,20 +104,27 @@ class PostgresStore(SessionStore):
             log.warning("postgres_unreachable", error=str(error), url=self.pool.where)
 
     async def close(self) -> None:
+        if self._migrating is not None and not self._migrating.done():
+            self._migrating.cancel()
         await self.pool.close()
 
     async def _prepare(self) -> None:
-        async with self._migrating:
-            if self._ready:
-                return
-            async with self.pool.connection() as conn:
-                outcome = await migrate(conn)
-            if outcome.applied:
-                log.info("postgres_migrated", before=outcome.before, after=outcome.after)
-            if outcome.before > LATEST:
-                log.warning("postgres_schema_newer", found=outcome.before, known=LATEST,
-                            detail="this instance is older than the schema; upgrade chatkit-postgres")
-            self._ready = True
+        """Bring the schema up to date, once: calls arriving meanwhile share the attempt (and its
+        failure, while the server is unreachable) instead of queueing one each."""
+        if self._migrating is None or self._migrating.done():
+            self._migrating = asyncio.create_task(self._migrate())
+            self._migrating.add_done_callback(lambda task: task.cancelled() or task.exception())
+        await asyncio.shield(self._migrating)
+
+    async def _migrate(self) -> None:
+        async with self.pool.connection() as conn:
+            outcome = await migrate(conn)
+        if outcome.applied:
+            log.info("postgres_migrated", before=outcome.before, after=outcome.after)
+        if outcome.before > LATEST:
+            log.warning("postgres_schema_newer", found=outcome.before, known=LATEST,
+                        detail="this instance is older than the schema; upgrade chatkit-postgres")
+        self._ready = True
 
     async def _run(self, work: Any, *args: Any) -> Any:
         if not self._ready:
