@@ -129,6 +129,25 @@ async def test_the_console_counts_follow_trims_and_ratings(postgres_url):
         assert tuple(counts[0]) == (2, 0, 0, 0, "Opening hours?")
 
 
+async def test_ratings_and_trimming_appends_at_once_never_deadlock(postgres_url):
+    async with store(postgres_url, max_messages=2) as first, store(postgres_url, max_messages=2) as second:
+        session = await first.create({})
+        answers = [message(f"a{n}", "assistant") for n in range(30)]
+
+        async def rate() -> None:
+            for answer in answers:
+                await second.set_feedback(session.id, answer.id, Feedback(rating="down"))
+
+        async def write() -> None:
+            for answer in answers:
+                await first.append(session.id, answer)
+
+        await asyncio.wait_for(asyncio.gather(write(), rate(), rate()), 30)
+        counts = await rows(postgres_url, "SELECT messages, down FROM chatkit_sessions")
+        kept = await first.messages(session.id)
+        assert tuple(counts[0]) == (2, sum(m.feedback is not None for m in kept))
+
+
 async def test_a_write_that_cannot_finish_leaves_nothing_behind(postgres_url):
     """A statement cancelled by its timeout (another transaction holds the conversation) rolls
     back whole: no message, no trim, no new activity time."""

@@ -48,10 +48,10 @@ _MESSAGES = "SELECT chatkit_recent(id, $2) FROM chatkit_sessions WHERE id = $1 A
 _CREATE = ("INSERT INTO chatkit_sessions (id, created_at, last_seen, metadata) VALUES ($1, $2, $3, $4) "
            "ON CONFLICT (id) DO NOTHING")
 _GET = "SELECT created_at, last_seen, metadata FROM chatkit_sessions WHERE id = $1 AND last_seen > $2"
-_RATED = """
-SELECT m.seq, m.body, m.down FROM chatkit_messages m JOIN chatkit_sessions s ON s.id = m.session_id
-WHERE m.session_id = $1 AND m.id = $2 AND m.role = 'assistant' AND s.last_seen > $3 FOR UPDATE OF m
-"""
+# The session row first, as every write takes it: a rating and an append trimming the rated
+# answer queue on it instead of deadlocking on each other's rows.
+_LOCK = "SELECT 1 FROM chatkit_sessions WHERE id = $1 AND last_seen > $2 FOR UPDATE"
+_RATED = "SELECT seq, body, down FROM chatkit_messages WHERE session_id = $1 AND id = $2 AND role = 'assistant'"
 _RATE = """
 WITH rated AS (UPDATE chatkit_messages SET body = $3, down = $4 WHERE session_id = $1 AND seq = $2)
 UPDATE chatkit_sessions SET down = down + $4::integer - $5::integer WHERE id = $1
@@ -190,7 +190,9 @@ class PostgresStore(SessionStore):
     async def set_feedback(self, session_id: str, message_id: str, feedback: Feedback) -> Message | None:
         async def rate(conn: asyncpg.Connection) -> Message | None:
             async with conn.transaction():
-                row = await conn.fetchrow(_RATED, session_id, message_id, time.time() - self.ttl)
+                if await conn.fetchval(_LOCK, session_id, time.time() - self.ttl) is None:
+                    return None
+                row = await conn.fetchrow(_RATED, session_id, message_id)
                 if row is None:
                     return None
                 message = _decode_message(row[1])
