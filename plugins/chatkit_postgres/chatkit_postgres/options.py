@@ -23,7 +23,7 @@ class PostgresOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=T
     statement_timeout: float = 5.0
     """Seconds one statement may run (PostgreSQL cancels it) before the call fails."""
     pool_timeout: float = 2.0
-    """Seconds a call waits for a free connection of the pool."""
+    """Seconds a call waits for a connection of the pool, opening a new one included."""
     statement_cache_size: int = 100
     """Prepared statements kept per connection; 0 behind PgBouncer in transaction mode."""
     sweep_lease: str | float = "10m"

