@@ -26,8 +26,9 @@ def config(url: str, delay: float = 0, extra: str = "") -> str:
 order = ["demo"]
 [providers.demo]
 type = "canned"
-replies = ["Rye and spelt, every morning. We also bake sourdough on Fridays."]
+replies = ["Rye and spelt, every morning. We also bake sourdough on Fridays, and gluten-free loaves on Saturdays."]
 delay = {delay}
+chunk_chars = 4
 [rate_limit]
 type = "none"
 [sessions]
@@ -112,22 +113,27 @@ def test_retention_runs_on_one_instance_only(postgres_url, tmp_path: Path):
 def test_postgres_stopped_and_started_mid_conversation(own_postgres: PostgresServer, tmp_path: Path):
     url = own_postgres.create_database("chat")
     log = tmp_path / "server.log"
-    with running_server(config(url, delay=0.05), log=log) as base:
+    with running_server(config(url, delay=0.1), log=log) as base:
         session = httpx.post(f"{base}/api/create-session", timeout=10).json()["sessionId"]
         assert chat(base, session, "Which breads do you bake?").status_code == 200
 
         events: list[str] = []
+        streaming = threading.Event()
 
         def stream() -> None:  # an answer streaming while PostgreSQL goes away
             with httpx.stream("POST", f"{base}/api/chat", timeout=20,
                               json={"sessionId": session, "message": "And on Sundays?", "stream": True}) as response:
-                events.extend(line for line in response.iter_lines() if line.startswith(("event:", "data:")))
+                for line in response.iter_lines():
+                    if line.startswith(("event:", "data:")):
+                        events.append(line)
+                    if line == "event: delta":
+                        streaming.set()
 
-        streaming = threading.Thread(target=stream)
-        streaming.start()
-        time.sleep(0.3)
+        reader = threading.Thread(target=stream)
+        reader.start()
+        assert streaming.wait(10), events  # the question is stored, the answer under way
         own_postgres.stop()
-        streaming.join(20)
+        reader.join(20)
         assert events[-2:][0] == "event: error" and '"store_unavailable"' in events[-1], events
 
         down = chat(base, session, "Anyone there?")
