@@ -19,8 +19,8 @@ PYTEST_WORKERS ?= auto
 WIDGET := widget/dist/chatkit.js
 WIDGET_INPUTS := $(wildcard widget/src/*.js) widget/build.mjs widget/package.json widget/package-lock.json \
 	chatkit_core/VERSION
-# Tests that start no outside program (redis-server, nginx, Chromium, a fresh venv, an image).
-FAST := not browser and not redis and not nginx and not slow
+# Tests that start no outside program (redis-server, PostgreSQL, nginx, Chromium, a fresh venv, an image).
+FAST := not browser and not redis and not postgres and not nginx and not slow
 
 .PHONY: install widget demo test check test-latest lint types lock bench system-deps clean
 

@@ -1,8 +1,9 @@
 """Console listing and search at scale: ``python -m bench.console [--conversations N]``.
 
-Fills a SQLite store and a Redis store (a redis-server started here, on a free port) with N
-conversations (default 100,000) through the stores' own schema, triggers and scripts, then
-times the first page of the console's listing for each kind of query. Writes
+Fills a SQLite store, a Redis store (a redis-server started here, on a free port) and a
+PostgreSQL store (a server started here from Debian's ``postgresql``) with N conversations
+(default 100,000) through the stores' own schema, triggers, scripts and functions, then times
+the first page of the console's listing for each kind of query. Writes
 ``bench/results/console.md``; the target is p95 <= 50 ms.
 """
 
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import random
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import tempfile
@@ -76,10 +78,9 @@ def conversations(count: int, seed: int = 7) -> list[tuple[str, float, list[Mess
     return [conversation(rng, now - SPAN + SPAN * index / count) for index in range(count)]
 
 
-def fill_sqlite(store: SQLiteStore, data: list[tuple[str, float, list[Message]]]) -> None:
+def fill_sqlite(db: sqlite3.Connection, data: list[tuple[str, float, list[Message]]]) -> None:
     """Plain inserts in big transactions: the store's triggers build its console index."""
     encode = msgspec.json.encode
-    db = store.db
     for start in range(0, len(data), 10_000):
         batch = data[start:start + 10_000]
         db.execute("BEGIN")
@@ -109,6 +110,31 @@ async def fill_redis(store, data: list[tuple[str, float, list[Message]]]) -> Non
                     await console._add(keys=[session_key, console.started, console.seen, console._keys_of(sid),
                                              *console._sets(message)], args=[sid, repr(created + 2)], client=pipe)
             await pipe.execute()
+
+
+async def fill_postgres(store, data: list[tuple[str, float, list[Message]]]) -> None:
+    """Sessions by COPY, then each message through the store's own ``chatkit_append``."""
+    from chatkit_postgres.store import _APPEND, _title, _words
+
+    from chatkit_core.chat.listing import Flags
+
+    async with store.pool.connection() as conn:
+        await conn.execute("SET statement_timeout = 0")  # bulk loading, not the store's own calls
+        await conn.copy_records_to_table("chatkit_sessions", columns=["id", "created_at", "last_seen"],
+                                         records=[(sid, created, created + 2) for sid, created, _ in data],
+                                         timeout=600)
+        for start in range(0, len(data), 5000):
+            rows = []
+            for sid, created, messages in data[start:start + 5000]:
+                for message in messages:
+                    flags = Flags.of([message])
+                    rows.append((sid, 0.0, created + 2, store.options.max_messages, message.id, message.role,
+                                 msgspec.json.encode(message).decode(), _title(message.content),
+                                 next(iter(flags.providers), None), flags.thumbs_down, flags.incomplete,
+                                 flags.fell_back, flags.unsourced, _words(message.content)))
+            await conn.executemany(_APPEND, rows, timeout=600)
+        await conn.execute("ANALYZE", timeout=600)
+        await conn.execute("RESET statement_timeout")
 
 
 async def timed(call: Callable[[], Awaitable[object]], runs: int = RUNS) -> list[float]:
@@ -165,7 +191,7 @@ async def run(count: int) -> dict[str, dict[str, tuple[float, float, int]]]:
         store = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp}/bench.sqlite3"))
         await store.start()
         began = time.perf_counter()
-        await store._run(fill_sqlite, store, data)
+        await store._run(fill_sqlite, data)
         print(f"sqlite: {count} conversations stored in {time.perf_counter() - began:.1f}s")
         results["SQLite"] = await measure(store)
         await store.close()
@@ -174,12 +200,38 @@ async def run(count: int) -> dict[str, dict[str, tuple[float, float, int]]]:
             from chatkit_redis import RedisOptions, RedisStore
 
             async with redis_server(Path(tmp)) as url:
-                redis_store = RedisStore(_msgspec.convert({"store": "redis", "url": url}, RedisOptions))
+                redis_store = RedisStore(_msgspec.convert({"store": "redis", "url": url, "timeout": 30}, RedisOptions))
                 began = time.perf_counter()
                 await fill_redis(redis_store, data)
                 print(f"redis: {count} conversations stored in {time.perf_counter() - began:.1f}s")
                 results["Redis"] = await measure(redis_store)
                 await redis_store.close()
+        results.update(await run_postgres(data))
+    return results
+
+
+async def run_postgres(data: list[tuple[str, float, list[Message]]]) -> dict[str, dict[str, tuple[float, float, int]]]:
+    from chatkit_postgres import PostgresOptions, PostgresStore
+
+    from tests.support.postgres import BIN, PostgresServer, init_cluster
+
+    if BIN is None:
+        return {}
+    template = init_cluster()
+    server = PostgresServer(template)
+    server.start()
+    try:
+        store = PostgresStore(msgspec.convert({"store": "postgres", "url": server.create_database("console")},
+                                              PostgresOptions))
+        await store.start()
+        began = time.perf_counter()
+        await fill_postgres(store, data)
+        print(f"postgres: {len(data)} conversations stored in {time.perf_counter() - began:.1f}s")
+        results = {"PostgreSQL": await measure(store)}
+        await store.close()
+    finally:
+        server.remove()
+        shutil.rmtree(template.parent, ignore_errors=True)
     return results
 
 

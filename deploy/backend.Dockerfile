@@ -35,7 +35,7 @@ RUN pip install "uv==0.13.9" \
  && uv export --frozen --quiet --no-dev --all-packages --no-emit-workspace --no-hashes -o /tmp/constraints.txt \
  && pip wheel --constraint /tmp/constraints.txt --wheel-dir /wheels . \
         plugins/chatkit_ollama plugins/chatkit_openai plugins/chatkit_ratelimit plugins/chatkit_redis \
-        plugins/chatkit_knowledge \
+        plugins/chatkit_postgres plugins/chatkit_knowledge \
  && python -m venv --without-pip /opt/chatkit \
  && pip --python /opt/chatkit/bin/python install --no-index /wheels/*.whl
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real programs the integration tests drive (Debian packages): redis-server,
-# nginx, Chromium, and openssl, wget, iproute2 and util-linux for the TLS and image tests;
+# PostgreSQL, nginx, Chromium, and openssl, wget, iproute2 and util-linux for the TLS and image tests;
 # for the host install (tests/deploy/test_host_install.py) systemd's systemd-analyze, socat,
 # curl, procps, ca-certificates and libseccomp's Python bindings for Debian's python3.
 # Also Node.js and npm, which build the widget bundle (make install runs this script when npm
@@ -8,6 +8,7 @@
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)

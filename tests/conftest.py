@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+# A real PostgreSQL for any test that asks (tests/support/postgres.py).
+from tests.support.postgres import own_postgres, postgres_server, postgres_template, postgres_url
+
+__all__ = ["own_postgres", "postgres_server", "postgres_template", "postgres_url"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -58,11 +63,13 @@ def browser():
         launched.close()
 
 
-# Markers from what a test uses, so `make check` (-m "not browser and not redis and not nginx and
-# not slow") leaves out every test that starts an outside program, however it gets one.
+# Markers from what a test uses, so `make check` (-m "not browser and not redis and not postgres and
+# not nginx and not slow") leaves out every test that starts an outside program, however it gets one.
 _MARKED_BY_FIXTURE = {"browser": "browser", "page": "browser", "fresh_venv": "slow", "llama_url": "slow",
                       "redis_server": "redis",
-                      "redis_url": "redis"}
+                      "redis_url": "redis",
+                      "postgres_template": "postgres", "postgres_server": "postgres", "postgres_url": "postgres",
+                      "own_postgres": "postgres"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -72,5 +79,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if fixture in used:
                 item.add_marker(marker)
         params = getattr(getattr(item, "callspec", None), "params", {})
-        if "redis" in params.values():
-            item.add_marker("redis")
+        for backend in ("redis", "postgres"):
+            if backend in params.values():
+                item.add_marker(backend)

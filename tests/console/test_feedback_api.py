@@ -12,9 +12,12 @@ from tests.core.conftest import CANNED, config_from, new_session
 LIMITED = CANNED.replace('type = "none"', 'type = "limits"\nper_ip = ["4/minute"]\nper_session = ["100/minute"]')
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def client(request, tmp_path):
-    table = f'\n[sessions]\nstore = "sqlite"\nurl = "sqlite:///{tmp_path}/s.db"\n' if request.param == "sqlite" else ""
+    url = {"memory": "", "sqlite": f"sqlite:///{tmp_path}/s.db"}.get(request.param)
+    if url is None:
+        url = request.getfixturevalue("postgres_url")
+    table = f'\n[sessions]\nstore = "{request.param}"\nurl = "{url}"\n'
     app = create_app(build_runtime(config_from(CANNED + table)))
     async with AsyncTestClient(app, raise_server_exceptions=False) as client:
         yield client

@@ -13,9 +13,11 @@ from chatkit_core.platform.config import ConfigError
 from tests.core.conftest import CANNED, config_from, new_session
 
 
-@pytest.mark.parametrize("store", ["memory", "sqlite"])
-async def test_idle_conversations_are_erased_after_the_retention_period(store, tmp_path):
-    url = f"sqlite:///{tmp_path}/s.db" if store == "sqlite" else ""
+@pytest.mark.parametrize("store", ["memory", "sqlite", "postgres"])
+async def test_idle_conversations_are_erased_after_the_retention_period(store, tmp_path, request):
+    url = {"memory": "", "sqlite": f"sqlite:///{tmp_path}/s.db"}.get(store)
+    if url is None:
+        url = request.getfixturevalue("postgres_url")
     config = config_from(CANNED + f'[sessions]\nstore = "{store}"\nurl = "{url}"\n[admin]\nretention = "2s"\n')
     async with AsyncTestClient(create_app(build_runtime(config)), raise_server_exceptions=False) as client:
         old = await new_session(client)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from tests.conftest import ROOT
 from tests.support.server import running_server
@@ -107,8 +108,10 @@ def test_serve_refuses_several_workers_with_the_memory_store(tmp_path):
     assert result.returncode == 1 and 'sessions.store = "memory"' in result.stderr and "sqlite" in result.stderr
 
 
-def test_two_workers_share_conversations_through_sqlite(tmp_path):
-    config = CANNED + f'[sessions]\nstore = "sqlite"\nurl = "sqlite:///{tmp_path}/chat.sqlite3"\n'
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_two_workers_share_conversations(tmp_path, store, request):
+    url = f"sqlite:///{tmp_path}/chat.sqlite3" if store == "sqlite" else request.getfixturevalue("postgres_url")
+    config = CANNED + f'[sessions]\nstore = "{store}"\nurl = "{url}"\n'
     with running_server(config, workers=2) as url, httpx.Client(base_url=url, timeout=10) as http:
         session = http.post("/api/create-session").json()["sessionId"]
         for index in range(12):  # a new connection each time, so both workers take turns

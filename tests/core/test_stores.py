@@ -1,4 +1,5 @@
-"""The built-in session stores: memory (bounded, expiring) and sqlite (durable, shared)."""
+"""The session store contract, in the built-in stores (memory: bounded, expiring; sqlite: durable,
+shared) and in PostgreSQL's, on a real server."""
 
 import asyncio
 import fcntl
@@ -7,7 +8,9 @@ import subprocess
 import sys
 import time
 
+import msgspec
 import pytest
+from chatkit_postgres import PostgresOptions, PostgresStore
 
 from chatkit_core.builtins import sqlite_store
 from chatkit_core.builtins.memory_store import MemoryOptions, MemoryStore
@@ -20,13 +23,16 @@ def message(text: str, role: str = "user") -> Message:
     return Message(id=new_message_id(), role=role, content=text, created_at=now_rfc3339())
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request, tmp_path):
     if request.param == "memory":
         made = MemoryStore(MemoryOptions(ttl="1h", max_messages=5))
-    else:
+    elif request.param == "sqlite":
         made = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/s.db", ttl="1h",
                                                max_messages=5))
+    else:
+        made = PostgresStore(msgspec.convert({"store": "postgres", "url": request.getfixturevalue("postgres_url"),
+                                              "ttl": "1h", "max_messages": 5}, PostgresOptions))
     await made.start()
     yield made
     await made.close()

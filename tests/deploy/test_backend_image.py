@@ -19,7 +19,7 @@ REASON = "rehearsing an image needs root" if os.geteuid() != 0 else rehearsable(
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
 
 DISTRIBUTIONS = {"chatkit_core", "chatkit_ollama", "chatkit_openai", "chatkit_ratelimit", "chatkit_redis",
-                 "chatkit_knowledge"}
+                 "chatkit_postgres", "chatkit_knowledge"}
 
 PROBE = """
 import json, urllib.request, urllib.error

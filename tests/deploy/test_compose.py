@@ -17,7 +17,7 @@ import yaml
 
 from tests.deploy.conftest import ROOT
 
-LONG_RUNNING = {"ollama", "backend", "web", "redis", "prometheus", "grafana"}
+LONG_RUNNING = {"ollama", "backend", "web", "redis", "postgres", "prometheus", "grafana"}
 MONITORING = {"prometheus", "grafana"}
 ONE_SHOT = {"ollama-pull", "index"}
 
@@ -102,7 +102,7 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path):
         pytest.skip("no docker CLI on this machine")
     if subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
         pytest.skip("the docker CLI has no compose plugin here")
-    for profile in ([], ["--profile", "scale"], ["--profile", "monitoring"]):
+    for profile in ([], ["--profile", "scale"], ["--profile", "postgres"], ["--profile", "monitoring"]):
         result = subprocess.run(
             [docker, "compose", "-f", str(ROOT / "compose.yaml"), *profile, "config", "--quiet"],
             capture_output=True, text=True, cwd=tmp_path,
@@ -134,14 +134,17 @@ def test_start_order_waits_for_health_and_for_the_model_pull(compose):
     assert backend["ollama"] == {"condition": "service_healthy"}
     assert backend["ollama-pull"] == {"condition": "service_completed_successfully"}
     assert backend["index"] == {"condition": "service_completed_successfully"}
-    # redis runs only in the `scale` profile; without it the backend starts all the same.
+    # redis and postgres run only in their profiles; without them the backend starts all the same.
     assert backend["redis"] == {"condition": "service_healthy", "required": False}
+    assert backend["postgres"] == {"condition": "service_healthy", "required": False}
     assert services["web"]["depends_on"] == {"backend": {"condition": "service_healthy"}}
 
 
-def test_redis_only_runs_in_the_scale_profile(compose):
+def test_redis_and_postgres_only_run_in_their_profiles(compose):
     assert compose["services"]["redis"]["profiles"] == ["scale"]
-    assert all("profiles" not in s for n, s in compose["services"].items() if n not in {"redis", *MONITORING})
+    assert compose["services"]["postgres"]["profiles"] == ["postgres"]
+    assert all("profiles" not in s for n, s in compose["services"].items()
+               if n not in {"redis", "postgres", *MONITORING})
     assert all(compose["services"][name]["profiles"] == ["monitoring"] for name in MONITORING)
 
 
@@ -161,6 +164,20 @@ def test_our_containers_run_hardened(compose):
         assert service["cap_drop"] == ["ALL"], name
         assert "no-new-privileges:true" in service["security_opt"], name
     assert compose["services"]["redis"]["user"] == "redis"
+    postgres = compose["services"]["postgres"]
+    assert postgres["user"] == "postgres" and postgres["read_only"] is True and postgres["cap_drop"] == ["ALL"]
+    assert "ports" not in postgres  # reachable from the backends' network only
+
+
+def test_postgres_keeps_its_data_in_a_volume_and_has_no_default_password(compose):
+    postgres = compose["services"]["postgres"]
+    assert "postgres-data:/var/lib/postgresql/data" in postgres["volumes"] and "postgres-data" in compose["volumes"]
+    assert with_defaults(postgres["environment"]["POSTGRES_PASSWORD"]) == ""
+    assert postgres["environment"]["POSTGRES_USER"] == "chatkit" and postgres["environment"]["POSTGRES_DB"] == "chatkit"
+    assert "DATABASE_URL" in environment(compose["services"]["backend"])
+    example = env_example()
+    url = example["DATABASE_URL"]
+    assert url == f"postgresql://chatkit:{example['POSTGRES_PASSWORD']}@postgres:5432/chatkit"
 
 
 def test_ollama_models_live_in_a_named_volume(compose):

@@ -14,7 +14,7 @@ import pytest
 
 from tests.deploy.conftest import ROOT
 from tests.deploy.edge import NGINX, running_nginx
-from tests.deploy.test_compose import environment, interpolate
+from tests.deploy.test_compose import env_example, environment, interpolate
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Script
@@ -73,6 +73,17 @@ def test_config_check_accepts_the_deployed_file(compose):
     assert "1. local (type ollama, model llama3.2 at http://ollama:11434)" in result.stdout
     assert "2. cloud (type openai" in result.stdout
     assert "session store: memory" in result.stdout
+
+
+def test_the_deployed_file_keeps_conversations_in_postgres_when_env_says_so(compose):
+    url = env_example()["DATABASE_URL"]
+    dotenv = backend_env(compose, SESSION_STORE="postgres", DATABASE_URL=url, OPENAI_API_KEY="sk-deploy-test")
+    result = subprocess.run([sys.executable, "-m", "chatkit_core", "config", "check", "--config",
+                             str(ROOT / "deploy/chatkit.toml")], capture_output=True, text=True,
+                            env={**os.environ, **dotenv, "LOG_LEVEL": "warning"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "session store: postgres" in result.stdout
+    assert env_example()["POSTGRES_PASSWORD"] not in result.stdout + result.stderr
 
 
 @pytest.mark.nginx

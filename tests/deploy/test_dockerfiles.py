@@ -73,7 +73,8 @@ def test_backend_image_is_a_venv_on_python_slim():
 def test_backend_image_installs_the_core_and_the_bundled_plugins():
     steps = instructions("deploy/backend.Dockerfile")
     build = next(args for op, args in steps if op == "RUN" and "wheel" in args)
-    bundled = ["chatkit_ollama", "chatkit_openai", "chatkit_ratelimit", "chatkit_redis", "chatkit_knowledge"]
+    bundled = ["chatkit_ollama", "chatkit_openai", "chatkit_ratelimit", "chatkit_redis", "chatkit_postgres",
+               "chatkit_knowledge"]
     for plugin in bundled:
         assert f"plugins/{plugin}" in build
     assert "pip wheel --constraint /tmp/constraints.txt --wheel-dir /wheels . " in build
