@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from chatkit_postgres.migrate import LATEST
 
 from tests.support.postgres import PASSWORD, PostgresServer
 
@@ -26,9 +27,10 @@ def test_status_then_migrate_then_up_to_date(postgres_url, tmp_path):
     before = chatkit(tmp_path, postgres_url, "db", "status")
     assert before.returncode == 1 and "schema 0" in before.stdout and "pending 1: " in before.stdout, before
     applied = chatkit(tmp_path, postgres_url, "db", "migrate")
-    assert applied.returncode == 0 and "schema 0 -> 1 (applied 1)" in applied.stdout, applied
+    every = ", ".join(str(version) for version in range(1, LATEST + 1))
+    assert applied.returncode == 0 and f"schema 0 -> {LATEST} (applied {every})" in applied.stdout, applied
     again = chatkit(tmp_path, postgres_url, "db", "migrate")
-    assert again.returncode == 0 and "schema 1 is up to date" in again.stdout
+    assert again.returncode == 0 and f"schema {LATEST} is up to date" in again.stdout
     after = chatkit(tmp_path, postgres_url, "db", "status")
     assert after.returncode == 0 and "pending" not in after.stdout
     for done in (before, applied, again, after):
@@ -44,7 +46,7 @@ def test_two_migrations_at_once_apply_it_once(postgres_server: PostgresServer, t
     outputs = [run.communicate(timeout=60)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0]
     assert sorted("applied" in out for out in outputs) == [False, True], outputs
-    assert postgres_server.psql("SELECT count(*) FROM chatkit_migrations", "together") == "1"
+    assert postgres_server.psql("SELECT count(*) FROM chatkit_migrations", "together") == str(LATEST)
 
 
 def test_unreachable_or_another_store_is_a_clear_error(own_postgres: PostgresServer, tmp_path):
