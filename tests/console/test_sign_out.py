@@ -21,9 +21,13 @@ def sign_in(base: str, headers: dict[str, str] | None = None) -> httpx.Client:
     return client
 
 
-@pytest.mark.parametrize("store", ["memory", "sqlite"])
-def test_a_copied_cookie_stops_working_once_its_owner_signs_out(tmp_path, store: str):
-    table = f'[sessions]\nstore = "sqlite"\nurl = "sqlite:///{tmp_path}/s.db"\n' if store == "sqlite" else ""
+@pytest.mark.parametrize("store", ["memory", "sqlite", "redis", "postgres"])
+def test_a_copied_cookie_stops_working_once_its_owner_signs_out(tmp_path, request, store: str):
+    url = {"memory": "", "sqlite": f"sqlite:///{tmp_path}/s.db"}.get(store)
+    if url is None:
+        url = request.getfixturevalue("postgres_url" if store == "postgres" else "redis_server")
+        url = getattr(url, "url", url)
+    table = f'[sessions]\nstore = "{store}"\nurl = "{url}"\n'
     with running_server(CANNED + ADMIN + table) as url:
         operator = sign_in(url)
         copied = httpx.Client(base_url=url, cookies={"chatkit_admin": operator.cookies["chatkit_admin"]})
