@@ -2,7 +2,8 @@
 
 - retriever type ``sqlite``: an SQLite FTS5 index of the ``[knowledge]`` sources;
 - command ``chatkit index``: builds or refreshes it (``--status`` describes it);
-- provider type ``extractive``: answers from the passages alone, with no model.
+- provider type ``extractive``: answers from the passages alone, with no model;
+- command ``chatkit eval``: asks a file of questions through the chain and counts right answers.
 
     [knowledge]
     type = "sqlite"
@@ -17,10 +18,11 @@ from __future__ import annotations
 
 from chatkit_core import hookimpl
 from chatkit_knowledge.command import IndexCommand
+from chatkit_knowledge.eval import EvalCommand
 from chatkit_knowledge.extractive import ExtractiveProvider
 from chatkit_knowledge.retriever import SqliteRetriever
 
-__all__ = ["ExtractiveProvider", "IndexCommand", "SqliteRetriever"]
+__all__ = ["EvalCommand", "ExtractiveProvider", "IndexCommand", "SqliteRetriever"]
 
 
 @hookimpl
@@ -36,3 +38,4 @@ def register_providers(register):
 @hookimpl
 def register_commands(register):
     register(IndexCommand())
+    register(EvalCommand())
