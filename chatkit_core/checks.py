@@ -16,6 +16,7 @@ import msgspec
 
 from chatkit_core.answer_cache import AnswerCache, CacheOptions
 from chatkit_core.commands import Command
+from chatkit_core.embeddings import Embedder, EmbedderOptions
 from chatkit_core.knowledge import Retriever, RetrieverOptions
 from chatkit_core.providers import Provider, ProviderOptions
 from chatkit_core.ratelimit import RateLimiter, RateLimitOptions
@@ -29,6 +30,7 @@ KINDS = {
     "register_answer_caches": "answer cache type",
     "register_middleware": "middleware",
     "register_retrievers": "retriever type",
+    "register_embedders": "embedder type",
     "register_commands": "command",
 }
 
@@ -58,6 +60,13 @@ def _provider(thing: Any) -> str | None:
     if problem is None and thing.stream is Provider.stream:
         problem = f"{thing.__name__} does not implement stream(request)"
     return problem
+
+
+def _embedder(thing: Any) -> str | None:
+    problem = _subclass(Embedder, EmbedderOptions, "chatkit_core.embeddings")(thing)
+    missing = [name for name in ("identity", "embed") if problem is None and getattr(thing, name) is
+               getattr(Embedder, name)]
+    return problem or (f"{thing.__name__} does not implement {', '.join(missing)}" if missing else None)
 
 
 def _answer_cache(thing: Any) -> str | None:
@@ -140,5 +149,6 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "register_answer_caches": _answer_cache,
     "register_middleware": _middleware,
     "register_retrievers": _subclass(Retriever, RetrieverOptions, "chatkit_core.knowledge"),
+    "register_embedders": _embedder,
     "register_commands": _command,
 }

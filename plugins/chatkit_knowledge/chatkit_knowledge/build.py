@@ -12,6 +12,7 @@ from pathlib import Path
 
 from chatkit_knowledge.chunks import Chunk, chunk_page
 from chatkit_knowledge.crawl import crawl
+from chatkit_knowledge.embedders import embedder_for
 from chatkit_knowledge.guard import Resolver, resolve
 from chatkit_knowledge.index import IndexWriter
 from chatkit_knowledge.options import SqliteOptions
@@ -42,7 +43,7 @@ def build(options: SqliteOptions, progress: Callable[[str], None] = lambda where
           resolver: Resolver = resolve) -> Report:
     started = time.monotonic()
     settings = json.dumps({"chunk_chars": options.chunk_chars, "text": TEXT_VERSION})
-    writer = IndexWriter(Path(options.path), settings)
+    writer = IndexWriter(Path(options.path), settings, embedder_for(options))
     report = Report()
     try:
         indexed = writer.hashes()

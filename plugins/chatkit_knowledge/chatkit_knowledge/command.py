@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from chatkit_core.commands import Command
 from chatkit_core.config import ConfigError, convert, load_config
+from chatkit_core.embeddings import EmbedderError
 from chatkit_knowledge.index import IndexReader, IndexUnavailable
 from chatkit_knowledge.options import SqliteOptions
 
@@ -46,7 +47,10 @@ class IndexCommand(Command):
         if args.status:
             return status(options, sys.stdout)
         with Progress(sys.stderr) as progress:
-            report = build(options, progress.advance)
+            try:
+                report = build(options, progress.advance)
+            except EmbedderError as error:
+                raise ConfigError(f"the passages could not be embedded: {error}") from None
         summary(report, sys.stdout)
         return 0 if report.pages else 1
 
@@ -105,4 +109,5 @@ def status(options: SqliteOptions, out: TextIO) -> int:
     print(f"chunks:  {info['chunks']}", file=out)
     print(f"built:   {built:%Y-%m-%d %H:%M:%S} UTC", file=out)
     print(f"sources: {', '.join(info['sources'])}", file=out)  # type: ignore[arg-type]
+    print(f"vectors: {info['embedder'] or 'none (words only)'}", file=out)
     return 0
