@@ -21,6 +21,8 @@ from chatkit_knowledge.text import TYPO_MIN, is_word, query_words, spelled, term
 
 _SENTENCE = re.compile("(?<=[.!?\u3002\uff01\uff1f])\\s+(?=[^a-z])|(?<=[\u3002\uff01\uff1f])")
 _LEAD_IN = re.compile(r"[:\uff1a]\s*$")
+_HEADER_ROW = re.compile(r"^[^|\n]{1,60}(?: \| [^|\n]{1,60})+$")
+"""A table's header row alone ("Plan | Price | Seats"): its rows already name the columns."""
 _FOLLOWERS = 4
 """Most lines a lead-in takes with it."""
 QUOTE_CHARS = 420
@@ -116,7 +118,8 @@ def _scores(question: str, title: str, found: list[Unit], similarity: Similarity
     wanted = _fuzzy(question, set().union(*bags) | heading, words)
     rarity = {t: math.log(1 + len(bags) / (1 + sum(t in bag for bag in bags))) for t in wanted}
     total = sum(rarity.values()) or 1.0
-    scores = [sum(rarity[t] for t in wanted if t in bag) / total for bag in bags]
+    scores = [0.0 if _HEADER_ROW.match(unit.text) else sum(rarity[t] for t in wanted if t in bag) / total
+              for unit, bag in zip(found, bags, strict=True)]
     if similarity is not None:
         cosines = similarity(question, [unit.text for unit in found])
         scores = [value + _MEANING * max(0.0, cosine) for value, cosine in zip(scores, cosines, strict=True)]
@@ -138,7 +141,7 @@ def best_units(question: str, title: str, text: str, most: int, similarity: Simi
     chosen = [best]
     if most > 1 and scored.in_title >= _ABOUT_HEADING and best > 0 and len(found[0].text) < _ENOUGH:
         chosen.insert(0, 0)  # about the heading itself: its opening line states the value
-    rest = [i for i in range(len(found)) if scored.held[i] - scored.held[best]]
+    rest = [i for i in range(len(found)) if scored.held[i] - scored.held[best] and scores[i] > 0]
     if len(chosen) < most and rest:  # another unit answers the part of the question this one does not
         chosen.append(max(rest, key=lambda i: (scores[i], -i)))
     while len(chosen) < most and max(chosen) + 1 < len(found) and sum(len(found[i].text) for i in chosen) < _ENOUGH:
