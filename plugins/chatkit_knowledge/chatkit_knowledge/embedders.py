@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 MODEL = "l2_supercat"
 MAX_CHARS = 4000
 """Longest text embedded: a passage is shorter; a longer one is cut (its start says most)."""
+_FEW = 64
+_CACHED_WORDS = 100_000
+"""Most words whose token ids are kept (about 20 MB); past it the cache starts again."""
 
 
 class StaticOptions(EmbedderOptions, kw_only=True, forbid_unknown_fields=True):
@@ -44,38 +47,72 @@ class StaticEmbedder(Embedder):
 
     def __init__(self, options: StaticOptions) -> None:
         super().__init__(options)
-        self._model: Any = None
+        self._model: tuple[Any, Any] | None = None
+        self._tokens: dict[str, list[int]] = {}
+        """Each word's token ids: a site repeats its words, so each is tokenized once."""
         self._lock = threading.Lock()
 
     def identity(self) -> str:
         return f"static:wordllama-{MODEL}-{self.options.dimensions}"
 
-    def _loaded(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                self._model = load(self.options.dimensions)
-            return self._model
-
     def embed(self, texts: Sequence[str]) -> Vectors:
-        import numpy as np
+        """The mean of each text's token vectors, as WordLlama computes it, tokenized a word at a
+        time (the tokenizer's cost grows faster than the text's length; a word is met again)."""
 
-        if not texts:
-            return np.zeros((0, self.options.dimensions), dtype=np.float32)
-        return self._loaded().embed([text[:MAX_CHARS] or " " for text in texts], batch_size=64)
+        with self._lock:
+            matrix, tokenizer = self._loaded()
+            words = [text[:MAX_CHARS].split() for text in texts]
+            new = list({word for text in words for word in text if word not in self._tokens})
+            if len(self._tokens) + len(new) > _CACHED_WORDS:
+                self._tokens.clear()
+                new = list({word for text in words for word in text})
+            # A few words (a question) one by one: the batch call starts a thread pool, which costs
+            # more than it saves on a busy machine.
+            encoded = (tokenizer.encode_batch_fast(new, add_special_tokens=False) if len(new) > _FEW
+                       else [tokenizer.encode(word, add_special_tokens=False) for word in new])
+            for word, encoding in zip(new, encoded, strict=True):
+                self._tokens[word] = encoding.ids
+            return _means(matrix, words, self._tokens)
+
+    def _loaded(self) -> tuple[Any, Any]:
+        if self._model is None:
+            self._model = load(self.options.dimensions)
+        return self._model
 
 
-def load(dimensions: int) -> Any:
-    """WordLlama's inference object from the files in its wheel, opened by path."""
+def _means(matrix: Any, texts: list[list[str]], tokens: dict[str, list[int]]) -> Any:
+    """Each text's mean token vector: the sum of each distinct word's token vectors first, then
+    each text's sum of its words' sums (small numpy sums: faster here than reduceat or BLAS)."""
+    import numpy as np
+
+    distinct = list({word for text in texts for word in text if tokens[word]})
+    vectors = np.zeros((len(texts), matrix.shape[1]), dtype=np.float32)
+    if not distinct:
+        return vectors
+    lengths = np.array([len(tokens[word]) for word in distinct], dtype=np.int64)
+    sums = np.stack([matrix[tokens[word]].sum(axis=0) for word in distinct])
+    place = {word: i for i, word in enumerate(distinct)}
+    for row, text in enumerate(texts):
+        positions = [place[word] for word in text if word in place]
+        if positions:
+            vectors[row] = sums[positions].sum(axis=0) / lengths[positions].sum()
+    return vectors
+
+
+def load(dimensions: int) -> tuple[Any, Any]:
+    """WordLlama's token vectors (float32) and tokenizer, from the files in its wheel, opened by path."""
+    import numpy as np
     import wordllama
     from safetensors import safe_open
     from tokenizers import Tokenizer
-    from wordllama.inference import WordLlamaInference
 
     root = Path(wordllama.__file__).parent
     tokenizer = Tokenizer.from_file(str(root / "tokenizers" / f"{MODEL}_tokenizer_config.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
     with safe_open(str(root / "weights" / f"{MODEL}_256.safetensors"), framework="np") as weights:
-        matrix = weights.get_tensor("embedding.weight")[:, :dimensions]
-    return WordLlamaInference(matrix, tokenizer)
+        matrix = np.ascontiguousarray(weights.get_tensor("embedding.weight")[:, :dimensions], dtype=np.float32)
+    return matrix, tokenizer
 
 
 def embedder_for(options: SqliteOptions) -> Embedder | None:

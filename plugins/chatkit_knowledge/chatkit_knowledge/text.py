@@ -177,7 +177,7 @@ def is_cjk(term: str) -> bool:
 def spelled(text: str) -> set[tuple[str, str]]:
     """Each word of ``text`` long enough to be misspelt, with its term: (``"transactions"``,
     ``"transact"``). Misspellings are corrected against words as written, then stemmed."""
-    return {(word, _stem(word)) for word in _WORD.findall(_plain(text))
+    return {(word, _stem(word)) for word in set(_WORD.findall(_plain(text)))
             if len(word) >= TYPO_MIN and word.isalpha() and not _CJK.search(word)}
 
 
