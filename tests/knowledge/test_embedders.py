@@ -62,6 +62,8 @@ def test_the_static_embedder_needs_no_download_and_puts_paraphrases_near(monkeyp
     assert vectors.shape == (3, 256) and embedder.identity() == "static:wordllama-l2_supercat-256"
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
     assert np.asarray(StaticEmbedder(StaticOptions(type="static", dimensions=64)).embed([""])).shape == (1, 64)
+    # another script: no meaning known (a zero vector), so words alone decide
+    assert not np.asarray(embedder.embed(["هل لديكم بطاقات هدايا؟", "你们有礼品卡吗"])).any()
     with pytest.raises(msgspec.ValidationError, match="dimensions must be 64, 128 or 256"):
         msgspec.convert({"type": "static", "dimensions": 100}, StaticOptions)
 

@@ -7,8 +7,10 @@ use and then downloads it, so the files are opened here by path: nothing is fetc
 A passage embeds in a few microseconds on one core.
 
 Its vectors are trained on English: paraphrases in English match, other languages mostly
-match through the words they share with the page. A site with an embedding server can use
-the ``ollama`` or ``openai`` embedder types instead (multilingual models such as bge-m3).
+match through the words they share with the page. A text mostly in another script (Arabic,
+Chinese...) gets a zero vector: "no meaning known", and is matched by its words alone. A site
+with an embedding server can use the ``ollama`` or ``openai`` embedder types instead
+(multilingual models such as bge-m3).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ class StaticEmbedder(Embedder):
 
         with self._lock:
             matrix, tokenizer = self._loaded()
-            words = [text[:MAX_CHARS].split() for text in texts]
+            words = [text[:MAX_CHARS].split() if _latin(text) else [] for text in texts]
             new = list({word for text in words for word in text if word not in self._tokens})
             if len(self._tokens) + len(new) > _CACHED_WORDS:
                 self._tokens.clear()
@@ -78,6 +80,13 @@ class StaticEmbedder(Embedder):
         if self._model is None:
             self._model = load(self.options.dimensions)
         return self._model
+
+
+def _latin(text: str) -> bool:
+    """Whether most of ``text``'s letters are Latin: the vectors know English (and something of
+    its neighbours), not Arabic or Chinese, where they would call any two texts alike."""
+    letters = [c for c in text[:MAX_CHARS] if c.isalpha()]
+    return sum(c <= "\u024f" for c in letters) * 2 >= len(letters)
 
 
 def _means(matrix: Any, texts: list[list[str]], tokens: dict[str, list[int]]) -> Any:

@@ -272,6 +272,9 @@ class IndexReader:
             self.embedder = self.meta.get("embedder", "")
             """Identity of the embedder that built the vectors ("" when there are none)."""
             self.ids, self.vectors = self._load_vectors()
+            self.blank: np.ndarray = (np.zeros(0, dtype=bool) if self.vectors is None
+                                      else np.logical_not(self.vectors.any(axis=1)))
+            """Passages whose text the embedder knows no meaning of (a zero vector): words only."""
         except sqlite3.DatabaseError as error:
             raise IndexUnavailable(f"the index at {path} cannot be read ({error}): run `chatkit index`") from None
 
@@ -318,7 +321,8 @@ class IndexReader:
             words_, heading = body.split(), title.split()
             counts = {term: words_.count(term) + 2 * heading.count(term) for term in known}
             share = sum(weights[term][0] for term in known if counts[term]) / total if total else 0.0
-            cosine = float(similarity[np.searchsorted(self.ids, rowid)]) if similarity is not None else None
+            row = np.searchsorted(self.ids, rowid)
+            cosine = float(similarity[row]) if similarity is not None and not self.blank[row] else None
             scored.append((rowid, share, self._bm25(counts, known, weights, len(title) + len(body)), cosine))
         best = _fuse(scored, list(similar))[:limit]
         rows = {row[0]: row[1:] for row in self.db.execute(
@@ -347,8 +351,8 @@ class IndexReader:
     def _similarity(self, vector: np.ndarray) -> np.ndarray | None:
         """Cosine of every passage with ``vector``, in ``self.ids`` order (None without vectors)."""
         query = unit(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
-        if self.vectors is None or query.shape[0] != self.vectors.shape[1]:
-            return None  # another embedder's vector: the retriever checks identities, this is a guard
+        if self.vectors is None or query.shape[0] != self.vectors.shape[1] or not query.any():
+            return None  # another embedder's vector (a guard), or one that knows no meaning of the question
         # numpy's own loop, not BLAS: a matrix-vector product gains nothing from BLAS threads,
         # which spin against other processes on a busy machine (4x slower here under load)
         return np.einsum("ij,j->i", self.vectors, query)

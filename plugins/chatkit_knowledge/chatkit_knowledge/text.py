@@ -42,6 +42,7 @@ a about am an and any anything are as at be been but by can could did do does do
 have he her here him his how i if in into is it its just me much many my no not of off on or our ours please
 she should so some tell than that the their them then there these they this those to too us very was we were
 what whats when where which who whom why will with would you your yours hi hello thanks thank
+exactly actually really currently usually ever also just still maybe perhaps possible possibly
 u ur r wat pls plz ya
 el la los las un una unos unas y o de del al en con por para que qué es son está están hay se su sus lo le les
 me mi mis tu tus te nos vosotros ustedes usted cómo como cuándo cuando dónde donde cuál cuánto cuánta
