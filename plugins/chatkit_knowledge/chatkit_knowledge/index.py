@@ -99,6 +99,7 @@ class IndexWriter:
             self.db.executescript(_SCHEMA)
         self.db.execute("BEGIN")
         self._spelled: set[tuple[str, str]] = set()
+        self._spelled_words: set[str] = set()
 
     def _copy_current(self, settings: str) -> bool:
         """Start from the current index when it was built the same way; else from nothing."""
@@ -129,7 +130,7 @@ class IndexWriter:
             heading = " ".join(chunk.headings) + " " + chunk.title
             self.db.execute("INSERT INTO search(rowid, title, body) VALUES (?, ?, ?)",
                             (cursor.lastrowid, indexable(heading), indexable(chunk.text)))
-            self._spelled |= spelled(heading + " " + chunk.text)
+            self._spelled |= spelled(heading + " " + chunk.text, self._spelled_words)
         self.db.execute("INSERT INTO pages VALUES (?, ?, ?, ?, ?, ?)",
                         (url, source, title, digest, time.time(), len(chunks)))
 

@@ -175,11 +175,15 @@ def is_cjk(term: str) -> bool:
     return bool(_CJK.match(term))
 
 
-def spelled(text: str) -> set[tuple[str, str]]:
+def spelled(text: str, seen: set[str] | None = None) -> set[tuple[str, str]]:
     """Each word of ``text`` long enough to be misspelt, with its term: (``"transactions"``,
-    ``"transact"``). Misspellings are corrected against words as written, then stemmed."""
-    return {(word, _stem(word)) for word in set(_WORD.findall(_plain(text)))
-            if len(word) >= TYPO_MIN and word.isalpha() and not _CJK.search(word)}
+    ``"transact"``). Misspellings are corrected against words as written, then stemmed.
+    Words in ``seen`` are skipped, and the others added to it."""
+    words = set(_WORD.findall(_plain(text)))
+    if seen is not None:
+        words -= seen
+        seen |= words
+    return {(word, _stem(word)) for word in words if len(word) >= TYPO_MIN and word.isalpha() and not _CJK.search(word)}
 
 
 def indexable(text: str) -> str:
