@@ -33,8 +33,8 @@ MAX_CHARS = 4000
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _OTHER = re.compile(r"[^\W\dA-Za-z\u00c0-\u024f_]")
 _NEW_AT_ONCE = 2000
-_CACHED_WORDS = 40_000
-"""Most words whose summed vectors are kept (40 MB at 256 dimensions); past it the cache starts
+_CACHED_WORDS = 60_000
+"""Most words whose summed vectors are kept (60 MB at 256 dimensions); past it the cache starts
 again."""
 
 
@@ -62,8 +62,8 @@ class StaticEmbedder(Embedder):
         return f"static:wordllama-{MODEL}-{self.options.dimensions}"
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        """The mean of each text's token vectors, as WordLlama computes it, but summed a word at a
-        time: a site repeats its words, so each is tokenized and summed once."""
+        """The mean of each text's token vectors, as WordLlama computes it, but tokenized and summed
+        a word at a time: a site repeats its words, so each is tokenized and summed once."""
         with self._lock:
             matrix, tokenizer = self._loaded()
             return self._words.means(matrix, tokenizer, [text[:MAX_CHARS].split() if _latin(text) else []
