@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-
-import httpx
+from typing import TYPE_CHECKING
 
 from chatkit_core.embeddings import Embedder, EmbedderError, EmbedderOptions, Vectors
+
+if TYPE_CHECKING:  # imported when an embedder is built: a serving worker without one never loads it
+    import httpx
 
 MAX_BYTES = 64_000_000
 """Largest answer read: a batch of 256 vectors of 4,096 numbers is about 10 MB of JSON."""
@@ -44,6 +46,8 @@ class OllamaEmbedder(Embedder):
     options: OllamaEmbedderOptions
 
     def __init__(self, options: OllamaEmbedderOptions) -> None:
+        import httpx
+
         super().__init__(options)
         self.client = httpx.Client(base_url=options.base_url.rstrip("/"), timeout=options.timeout, trust_env=False,
                                    transport=httpx.HTTPTransport(retries=0))
@@ -52,6 +56,8 @@ class OllamaEmbedder(Embedder):
         return f"ollama:{self.options.model}"
 
     def embed(self, texts: Sequence[str]) -> Vectors:
+        import httpx
+
         where = f"Ollama at {self.options.base_url}"
         try:
             with self.client.stream("POST", "/api/embed", json={"model": self.options.model, "input": list(texts)}) \
