@@ -1,11 +1,12 @@
 """``python -m bench.knowledge``: the knowledge index's build rate, size and search latency.
 
-1. Builds an index of 5,000 generated pages (10 sections each: 50,000 passages) and reports
-   pages per second and the file's size; a second build of the same pages measures the
-   incremental path (every file unchanged: looked at, not read; the target is under 10% of
-   the first build).
+1. Builds an index of 10,000 generated pages (10 sections each: 100,000 passages) with
+   ``chatkit index`` in its own process and reports pages per second, its peak memory (RSS)
+   and the file's size; a second build of the same pages measures the incremental path
+   (every file unchanged: looked at, not read; the target is under 10% of the first build).
 2. Searches it with 2,000 generated questions through the ``sqlite`` retriever (worker
-   thread included) and reports p50/p99 against the targets p50 <= 2 ms, p99 <= 10 ms.
+   thread and question embedding included) and reports p50/p99 against the targets
+   p50 <= 10 ms, p99 <= 30 ms.
 3. Sends the same chats to an in-process app with and without ``[knowledge]`` (canned
    provider, no delay) and reports the latency retrieval adds to a chat.
 
@@ -19,7 +20,10 @@ import asyncio
 import os
 import platform
 import random
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -31,8 +35,8 @@ from chatkit_knowledge.options import SqliteOptions
 from chatkit_knowledge.retriever import SqliteRetriever
 
 RESULTS = Path(__file__).parent / "results" / "knowledge.md"
-TARGET_P50_MS = 2.0
-TARGET_P99_MS = 10.0
+TARGET_P50_MS = 10.0
+TARGET_P99_MS = 30.0
 STOPWORDS = ["what", "when", "where", "how", "do", "you", "is", "are", "the", "a", "of", "on", "for", "can", "I"]
 
 
@@ -70,6 +74,22 @@ def questions(rng: random.Random, words: list[str], count: int) -> list[str]:
         topic = zipf_words(rng, words[:5000], rng.randint(2, 5))
         found.append(" ".join([*rng.sample(STOPWORDS, 2), *topic]) + "?")
     return found
+
+
+def index_in_a_process(web: Path, path: Path) -> tuple[float, float, float]:
+    """Seconds, CPU seconds and peak RSS (MB) of ``chatkit index`` building the index from nothing."""
+    config = path.with_name("chatkit.toml")
+    config.write_text(f'[knowledge]\ntype = "sqlite"\nsources = ["{web}"]\npath = "{path}"\n', encoding="utf-8")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu = children.ru_maxrss, children.ru_utime + children.ru_stime
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "chatkit_core", "index", "--config", str(config)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if children.ru_maxrss <= before:
+        raise SystemExit("the index process's peak memory could not be told apart from an earlier child's")
+    return seconds, children.ru_utime + children.ru_stime - cpu, children.ru_maxrss / 1024
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -143,12 +163,11 @@ def run(pages: int, sections: int, searches: int, chats: int) -> dict:
         write_pages(web, pages, sections, rng, words)
         options = msgspec.convert({"type": "sqlite", "sources": [str(web)], "path": str(Path(tmp) / "k.sqlite3")},
                                   SqliteOptions)
-        started = time.perf_counter()
-        report = build(options)
-        first = time.perf_counter() - started
+        first, first_cpu, peak = index_in_a_process(web, Path(options.path))
         started = time.perf_counter()
         again = build(options)
         second = time.perf_counter() - started
+        report = again
         size = Path(options.path).stat().st_size
         asked = questions(rng, words, searches)
         timings, cpu = asyncio.run(search_latency(options, asked))
@@ -158,7 +177,8 @@ def run(pages: int, sections: int, searches: int, chats: int) -> dict:
         plain = asyncio.run(chat_latency(CHAT, asked[:chats]))
         grounded = asyncio.run(chat_latency(CHAT + knowledge, asked[:chats]))
     return {
-        "pages": report.pages, "chunks": report.chunks, "build_s": first, "rebuild_s": second,
+        "pages": report.pages, "chunks": report.chunks, "build_s": first, "build_cpu_s": first_cpu, "peak_mb": peak,
+        "rebuild_s": second,
         "unchanged": again.unchanged, "size": size, "load_before": load_before, "search": timings, "cpu": cpu,
         "plain": plain, "grounded": grounded,
     }
@@ -187,10 +207,13 @@ Python {platform.python_version()}, SQLite {__import__("sqlite3").sqlite_version
 
 ## Index build
 
-| pages | passages | first build | pages/s | unchanged rebuild | share of the first | index size |
-| --- | --- | --- | --- | --- | --- | --- |
-| {result["pages"]:,} | {result["chunks"]:,} | {result["build_s"]:.1f} s | {result["pages"] / result["build_s"]:.0f} \
-| {result["rebuild_s"]:.2f} s | {result["rebuild_s"] / result["build_s"]:.1%} | {result["size"] / 1e6:.1f} MB |
+| pages | passages | first build (`chatkit index`) | its CPU time | pages/s | peak RSS | unchanged rebuild \
+| share of the first | index size |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| {result["pages"]:,} | {result["chunks"]:,} | {result["build_s"]:.1f} s | {result["build_cpu_s"]:.1f} s \
+| {result["pages"] / result["build_s"]:.0f} \
+| {result["peak_mb"]:.0f} MB | {result["rebuild_s"]:.2f} s | {result["rebuild_s"] / result["build_s"]:.1%} \
+| {result["size"] / 1e6:.1f} MB |
 
 Generated pages: 10 sections of 60 words each, drawn with a Zipf-like skew from 30,000 made-up words.
 The rebuild looks at every file's size and modification time, reads none, finds all
@@ -231,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_logging("warning", "console")
     parser = argparse.ArgumentParser(prog="python -m bench.knowledge", description=__doc__.split("\n")[0])
-    parser.add_argument("--pages", type=int, default=5000)
+    parser.add_argument("--pages", type=int, default=10_000)
     parser.add_argument("--sections", type=int, default=10, help="sections (passages) per page")
     parser.add_argument("--searches", type=int, default=2000)
     parser.add_argument("--chats", type=int, default=300)

@@ -99,6 +99,18 @@ def register_retrievers(register):
 
 
 @hookspec
+def register_embedders(register):
+    """Register embedder types (text to vectors, for semantic search of the knowledge base).
+
+    Call ``register(type_name, embedder_class)``; ``embedder_class`` subclasses
+    :class:`chatkit_core.chat.embeddings.Embedder` and implements ``identity`` and ``embed``. A
+    retriever that uses embeddings decodes its ``[knowledge.embedder]`` table with
+    ``type = type_name`` into ``embedder_class.Options`` (see
+    :func:`chatkit_core.platform.assembly.build_embedder`).
+    """
+
+
+@hookspec
 def register_commands(register):
     """Register ``chatkit`` subcommands.
 

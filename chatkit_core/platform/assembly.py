@@ -22,6 +22,7 @@ import structlog
 
 from chatkit_core.chat.answer_cache import AnswerCache, CachedAnswers
 from chatkit_core.chat.chain import Chain
+from chatkit_core.chat.embeddings import Embedder
 from chatkit_core.chat.knowledge import Knowledge, Retriever
 from chatkit_core.chat.listing import Listing
 from chatkit_core.chat.metrics import Metrics
@@ -32,7 +33,7 @@ from chatkit_core.chat.sessions import SessionStore
 from chatkit_core.chat.turn import Conversation
 from chatkit_core.platform.checks import options_type
 from chatkit_core.platform.config import Config, ConfigError, convert, join_key, options
-from chatkit_core.platform.plugins import PluginError, Registry, clash_message, owner, problems, registry
+from chatkit_core.platform.plugins import PluginError, Registry, clash_message, collect, owner, problems, registry
 from chatkit_core.platform.runtime import Runtime
 
 log = structlog.get_logger("chatkit.assembly")
@@ -184,6 +185,17 @@ def build_knowledge(config: Config) -> Knowledge | None:
         raise ConfigError(f"knowledge.type is missing; installed retriever types: {installed}")
     cls: type[Retriever] = _pick(found, type_name, "knowledge.type", installed)
     return Knowledge(_build("knowledge", cls, options(config, config.knowledge, cls.Options, "knowledge")), type_name)
+
+
+def build_embedder(table: dict[str, Any], where: str = "knowledge.embedder") -> Embedder:
+    """The embedder a ``[knowledge.embedder]`` table configures; ConfigError names what to change."""
+    registered = collect("register_embedders")
+    type_name = table.get("type")
+    if type_name not in registered:
+        known = ", ".join(sorted(registered)) or "none installed"
+        raise ConfigError(f"{where}.type is {type_name!r}; embedder types: {known}")
+    embedder_class: type[Embedder] = registered[type_name][0]
+    return embedder_class(convert(table, embedder_class.Options, where))
 
 
 def build_cache(config: Config, providers: list[Provider], knowledge: Knowledge | None,

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from chatkit_core.chat.answer_cache import AnswerCache, CacheOptions
+from chatkit_core.chat.embeddings import Embedder, EmbedderOptions
 from chatkit_core.chat.knowledge import Retriever, RetrieverOptions
 from chatkit_core.chat.providers import Provider, ProviderOptions
 from chatkit_core.chat.ratelimit import RateLimiter, RateLimitOptions
@@ -29,6 +30,7 @@ KINDS = {
     "register_answer_caches": "answer cache type",
     "register_middleware": "middleware",
     "register_retrievers": "retriever type",
+    "register_embedders": "embedder type",
     "register_commands": "command",
 }
 
@@ -76,6 +78,13 @@ def _provider(thing: Any) -> str | None:
         problem = (f"{thing.__name__}.stream must be an async generator: write it `async def stream(self, request)` "
                    "and `yield Chunk(...)` for each piece of the answer")
     return problem
+
+
+def _embedder(thing: Any) -> str | None:
+    problem = _subclass(Embedder, EmbedderOptions, "chatkit_core.chat.embeddings")(thing)
+    missing = [name for name in ("identity", "embed") if problem is None and getattr(thing, name) is
+               getattr(Embedder, name)]
+    return problem or (f"{thing.__name__} does not implement {', '.join(missing)}" if missing else None)
 
 
 def _answer_cache(thing: Any) -> str | None:
@@ -158,5 +167,6 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "register_answer_caches": _answer_cache,
     "register_middleware": _middleware,
     "register_retrievers": _subclass(Retriever, RetrieverOptions, "chatkit_core.chat.knowledge"),
+    "register_embedders": _embedder,
     "register_commands": _command,
 }

@@ -6,6 +6,7 @@
         assert ollama.chat_requests()[0].json["model"] == "llama3.2"
 
 Routes: ``POST /api/chat`` (NDJSON stream, or one JSON object with ``"stream": false``),
+``POST /api/embed`` (``{"embeddings": [[...], ...]}``, see :mod:`tests.fakes.vectors`),
 ``GET /api/tags``, ``POST /api/pull`` (NDJSON progress), ``GET /api/version`` and ``GET /``.
 Bodies are encoded as Go's encoding/json does: compact, HTML characters escaped.
 """
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tests.fakes.server import FakeServer, Frames, Recorded, Responder, Script, arrive, play
+from tests.fakes.vectors import embed
 
 DEFAULT_ERRORS = {
     400: "invalid options: unknown option",
@@ -42,6 +44,8 @@ class FakeOllama(FakeServer):
         route = (request.method, request.path)
         if route == ("POST", "/api/chat"):
             await self._chat(request, respond)
+        elif route == ("POST", "/api/embed"):
+            await self._embed(request, respond)
         elif route == ("GET", "/api/tags"):
             script = self.next_script("/api/tags")
             if await arrive(respond, script):
@@ -83,6 +87,21 @@ class FakeOllama(FakeServer):
             malformed=b'{"model":"' + model.encode() + b'","created_at":"' + _now().encode() + b'","message":{"ro\n',
         )
         await play(respond, script, frames)
+
+    async def _embed(self, request: Recorded, respond: Responder) -> None:
+        script = self.next_script("/api/embed")
+        body = request.json
+        model = body.get("model", "")
+        if not await arrive(respond, script):
+            return
+        if _tagged(model) not in self.models and script.status < 400:
+            await _error(respond, Script(status=404, error=f'model "{model}" not found, try pulling it first'))
+            return
+        texts = body.get("input", [])
+        texts = [texts] if isinstance(texts, str) else texts
+        await self._simple(respond, script, {"model": model, "embeddings": [embed(text) for text in texts],
+                                             "total_duration": 14143917, "load_duration": 1019500,
+                                             "prompt_eval_count": sum(len(t.split()) for t in texts)})
 
     async def _pull(self, request: Recorded, respond: Responder) -> None:
         script = self.next_script("/api/pull")

@@ -4,20 +4,24 @@
         openai.script(Script(status=429, retry_after="2"), Script(text="Hi there"))
         ...  # point a client at openai.url + "/v1"
 
-Routes: ``POST /v1/chat/completions`` (SSE ``data: {chunk}`` frames ending with
+Routes: ``POST /v1/embeddings`` (floats or base64 float32, see :mod:`tests.fakes.vectors`),
+``POST /v1/chat/completions`` (SSE ``data: {chunk}`` frames ending with
 ``data: [DONE]``, a usage chunk when ``stream_options.include_usage``; or one JSON object)
 and ``GET /v1/models``. Errors carry OpenAI's ``{"error": {message, type, param, code}}``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from tests.fakes.server import FakeServer, Frames, Recorded, Responder, Script, arrive, play
+from tests.fakes.vectors import DIMENSIONS, embed
 
 # status -> (message, type, code)
 DEFAULT_ERRORS: dict[int, tuple[str, str, str | None]] = {
@@ -78,6 +82,8 @@ class FakeOpenAI(FakeServer):
             await self._chat(request, respond)
         elif route == ("GET", "/v1/models"):
             await self._models(respond, self.next_script("/v1/models"))
+        elif route == ("POST", "/v1/embeddings"):
+            await self._embeddings(request, respond)
         else:
             await _error(respond, Script(status=404, error=f"Invalid URL ({request.method} {request.path})"))
 
@@ -115,6 +121,30 @@ class FakeOpenAI(FakeServer):
             malformed=b'data: {"id":"' + completion.id.encode() + b'","object":"chat.completion.chunk","cho\n\n',
         )
         await play(respond, script, frames)
+
+    async def _embeddings(self, request: Recorded, respond: Responder) -> None:
+        """OpenAI's embeddings: floats, or little-endian float32 in base64 (the SDK's default)."""
+        script = self.next_script("/v1/embeddings")
+        body = request.json
+        model = body.get("model", "")
+        if not await arrive(respond, script):
+            return
+        if script.status >= 400:
+            await _error(respond, script, model)
+            return
+        if model not in self.models:
+            await _error(respond, Script(status=404), model)
+            return
+        texts = body.get("input", [])
+        texts = [texts] if isinstance(texts, str) else texts
+        vectors = [embed(text, body.get("dimensions") or DIMENSIONS) for text in texts]
+        as_base64 = body.get("encoding_format") == "base64"
+        data = [{"object": "embedding", "index": index,
+                 "embedding": base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode() if as_base64 else v}
+                for index, v in enumerate(vectors)]
+        tokens = sum(len(text.split()) for text in texts)
+        await respond.json(200, {"object": "list", "data": data, "model": model,
+                                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     async def _models(self, respond: Responder, script: Script) -> None:
         if not await arrive(respond, script):

@@ -1,8 +1,11 @@
 """ChatKit knowledge base: answers grounded in the site's own pages.
 
-- retriever type ``sqlite``: an SQLite FTS5 index of the ``[knowledge]`` sources;
+- retriever type ``sqlite``: an SQLite index of the ``[knowledge]`` sources, searched by words
+  (FTS5) and by meaning (vectors);
+- embedder type ``static``: the default embedder, shipped in a wheel, no server or download;
 - command ``chatkit index``: builds or refreshes it (``--status`` describes it);
-- provider type ``extractive``: answers from the passages alone, with no model.
+- provider type ``extractive``: answers from the passages alone, with no model;
+- command ``chatkit eval``: asks a file of questions through the chain and counts right answers.
 
     [knowledge]
     type = "sqlite"
@@ -17,10 +20,12 @@ from __future__ import annotations
 
 from chatkit_core import hookimpl
 from chatkit_knowledge.command import IndexCommand
+from chatkit_knowledge.embedders import StaticEmbedder
+from chatkit_knowledge.eval import EvalCommand
 from chatkit_knowledge.extractive import ExtractiveProvider
 from chatkit_knowledge.retriever import SqliteRetriever
 
-__all__ = ["ExtractiveProvider", "IndexCommand", "SqliteRetriever"]
+__all__ = ["EvalCommand", "ExtractiveProvider", "IndexCommand", "SqliteRetriever", "StaticEmbedder"]
 
 
 @hookimpl
@@ -34,5 +39,11 @@ def register_providers(register):
 
 
 @hookimpl
+def register_embedders(register):
+    register("static", StaticEmbedder)
+
+
+@hookimpl
 def register_commands(register):
     register(IndexCommand())
+    register(EvalCommand())

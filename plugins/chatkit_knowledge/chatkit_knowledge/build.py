@@ -17,6 +17,7 @@ from pathlib import Path
 
 from chatkit_knowledge.chunks import Chunk, chunk_page
 from chatkit_knowledge.crawl import crawl, split_credentials
+from chatkit_knowledge.embedders import embedder_for
 from chatkit_knowledge.guard import Resolver, resolve
 from chatkit_knowledge.index import IndexWriter
 from chatkit_knowledge.options import SqliteOptions, is_local
@@ -152,7 +153,7 @@ def build(options: SqliteOptions, progress: Callable[[str], None] = lambda where
           resolver: Resolver = resolve) -> Report:
     started = time.monotonic()
     settings = json.dumps({"chunk_chars": options.chunk_chars, "text": TEXT_VERSION})
-    writer = IndexWriter(Path(options.path), settings)
+    writer = IndexWriter(Path(options.path), settings, embedder_for(options))
     try:
         with Parser() as parser:
             run = _Run(options, writer, parser, progress, resolver, started + options.crawl_seconds)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from chatkit_core.chat.embeddings import EmbedderError
 from chatkit_core.platform.commands import Command
 from chatkit_core.platform.config import ConfigError, load_config, options
 from chatkit_knowledge.index import IndexReader, IndexUnavailable
@@ -47,7 +48,10 @@ class IndexCommand(Command):
         if args.status:
             return status(loaded, sys.stdout)
         with Progress(sys.stderr) as progress:
-            report = build(loaded, progress.advance)
+            try:
+                report = build(loaded, progress.advance)
+            except EmbedderError as error:
+                raise ConfigError(f"the passages could not be embedded: {error}") from None
         summary(report, sys.stdout)
         return 0 if report.pages else 1
 
@@ -114,4 +118,5 @@ def status(options: SqliteOptions, out: TextIO) -> int:
     print(f"chunks:  {info['chunks']}", file=out)
     print(f"built:   {built:%Y-%m-%d %H:%M:%S} UTC", file=out)
     print(f"sources: {', '.join(info['sources'])}", file=out)  # type: ignore[arg-type]
+    print(f"vectors: {info['embedder'] or 'none (words only)'}", file=out)
     return 0

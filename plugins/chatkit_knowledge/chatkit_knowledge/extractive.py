@@ -3,29 +3,34 @@
     [providers.site]
     type = "extractive"
     contact = "Call us on +33 1 23 45 67 89."   # added when nothing was found (optional)
-    sentences = 2                               # most sentences quoted
+    sentences = 2                               # most answer units quoted
 
-The answer is the sentences of the best passage that share the most informative words with
-the question, then a link to the page and a ``[1]`` citation, so the answer's sources are
-the page it quotes. With no passage (nothing scored above ``min_score``) it says, in the
-visitor's language, that it could not find that on this site. Its text is model output to
+The answer is the answer unit of the best passage (:mod:`chatkit_knowledge.units`: a
+sentence, or a lead-in line with the list or code it introduces) that holds the most of the
+question's words, misspellings corrected, and is nearest in meaning; then a link to the page
+and a ``[1]`` citation, so the answer's sources are the page it quotes. With no passage
+(nothing scored above ``min_score``) it says, in the visitor's language, that it could not
+find that on this site. Its text is model output to
 the core: it passes the output sanitizer like any other answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
+import functools
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
+
+import numpy as np
 
 from chatkit_core.chat.health import Health
 from chatkit_core.chat.providers import ChatRequest, Chunk, Provider, ProviderOptions
 from chatkit_core.models import Passage
+from chatkit_knowledge.embedders import StaticEmbedder, StaticOptions
+from chatkit_knowledge.index import unit
 from chatkit_knowledge.language import NOT_FOUND, SOURCE, language
-from chatkit_knowledge.text import query_terms, terms
+from chatkit_knowledge.units import best_units
 
-_SENTENCE = re.compile("(?<=[.!?\u3002\uff01\uff1f])\\s+|(?<=[\u3002\uff01\uff1f])|\n+")
 _ENDINGS = ".!?:;\"'\u3002\uff01\uff1f"
 _CJK_END = re.compile("[\u3040-\u30ff\u3400-\u9fff]$")
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>#|])")
@@ -36,7 +41,9 @@ class ExtractiveOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=Tru
     contact: str = ""
     """A line added to "I could not find that", such as how to reach the shop."""
     sentences: int = 2
-    """Most sentences quoted from the passage."""
+    """Most answer units quoted from the passage (a second one only when the first is short)."""
+    semantic: bool = True
+    """Score units by meaning too, with the built-in static embedder (no server)."""
     chunk_chars: int = 24
     """Characters per streamed chunk."""
     delay: float = 0.0
@@ -75,7 +82,7 @@ def compose(request: ChatRequest, options: ExtractiveOptions) -> str:
     if not request.passages:
         return NOT_FOUND[lang] + (f"\n\n{options.contact}" if options.contact else "")
     passage = request.passages[0]
-    quoted = best_sentences(question, passage, options.sentences)
+    quoted = best_sentences(question, passage, options.sentences, options.semantic)
     link = f"[{_escape(passage.title or passage.url)}]({passage.url})" if passage.url else _escape(passage.title)
     return f"{' '.join(_escape(s) for s in quoted)}\n\n{SOURCE[lang]}: {link} [1]"
 
@@ -85,19 +92,20 @@ def _escape(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text)
 
 
-def best_sentences(question: str, passage: Passage, most: int) -> list[str]:
-    """The sentences of ``passage`` that match ``question`` best, in the passage's order."""
-    sentences = [s.strip() for s in _SENTENCE.split(passage.text) if s and s.strip()]
-    if not sentences:
-        return [passage.text.strip()]
-    wanted = set(query_terms(question))
-    bags = [set(terms(s)) for s in sentences]
-    rarity = {t: math.log(1 + len(bags) / (1 + sum(t in bag for bag in bags))) for t in wanted}
-    scores = [sum(rarity[t] for t in wanted if t in bag) for bag in bags]
-    ranked = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
-    best = scores[ranked[0]]
-    chosen = [i for i in ranked[:most] if scores[i] > 0 and scores[i] >= best / 2] or ranked[:1]
-    return [_ended(sentences[i]) for i in sorted(chosen)]
+def best_sentences(question: str, passage: Passage, most: int, semantic: bool = True) -> list[str]:
+    """The units of ``passage`` that answer ``question`` best, in the passage's order."""
+    quoted = best_units(question, passage.title, passage.text, most, _similarity if semantic else None)
+    return [_ended(unit) for unit in quoted]
+
+
+def _similarity(question: str, texts: Sequence[str]) -> list[float]:
+    vectors = unit(np.asarray(_embedder().embed([question, *texts]), dtype=np.float32))
+    return [float(value) for value in vectors[1:] @ vectors[0]]
+
+
+@functools.cache
+def _embedder() -> StaticEmbedder:
+    return StaticEmbedder(StaticOptions(type="static"))
 
 
 def _ended(sentence: str) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
+
+import msgspec
 
 from chatkit_core.chat.knowledge import RetrieverOptions
 
@@ -40,6 +42,8 @@ class SqliteOptions(RetrieverOptions, kw_only=True, forbid_unknown_fields=True):
     request_timeout: float = 10.0
     """Longest one request may take in all, from connecting to the body's last byte."""
     user_agent: str = "ChatKit-indexer/0.1"
+    embedder: dict[str, Any] = msgspec.field(default_factory=lambda: {"type": "static"})
+    """``[knowledge.embedder]``: the embedder type and its keys; ``type = "none"``: words only."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -62,6 +66,8 @@ class SqliteOptions(RetrieverOptions, kw_only=True, forbid_unknown_fields=True):
                 raise ValueError(f"{key} must be at least 1")
         if self.max_depth < 0:
             raise ValueError("max_depth must not be negative")
+        if not isinstance(self.embedder.get("type"), str):
+            raise ValueError('embedder needs a type: "static" (built in), "ollama", "openai" or "none"')
         if self.crawl_seconds <= 0 or self.request_timeout <= 0:
             raise ValueError("crawl_seconds and request_timeout must be greater than 0")
 

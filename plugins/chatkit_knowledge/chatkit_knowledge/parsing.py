@@ -172,9 +172,15 @@ class Parser:
         if self._connection is None or self._process is None or not self._process.is_alive():
             self._stop()
             ours, theirs = _context.Pipe()
-            self._process = _context.Process(target=_serve, args=(theirs,), name="chatkit-parse", daemon=True)
-            self._process.start()
-            theirs.close()
+            process = _context.Process(target=_serve, args=(theirs,), name="chatkit-parse", daemon=True)
+            try:
+                process.start()
+            except BaseException:
+                ours.close()
+                raise
+            finally:
+                theirs.close()
+            self._process = process
             self._connection = ours
         return self._connection
 

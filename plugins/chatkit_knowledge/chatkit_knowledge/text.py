@@ -6,7 +6,8 @@ scoring agree exactly: the FTS5 table receives text that is already split into t
 
 - accents, case and Arabic vowel marks do not matter (NFKD, combining marks dropped);
 - Latin-script words are stemmed with the English Snowball stemmer ("cakes", "cake"),
-  Arabic words with the Arabic one;
+  Arabic words with the Arabic one; an irregular past form becomes its verb first, so
+  "found" (of "find") is not "founded" (of "found");
 - Chinese, Japanese and Korean runs, written without spaces, become overlapping character
   pairs ("营业时间" -> 营业 业时 时间), a single character stays itself;
 - questions lose their stopwords ("what", "are", "you", "el", "的"...), which carry nothing
@@ -22,6 +23,11 @@ import unicodedata
 import snowballstemmer
 
 _WORD = re.compile(r"[^\W_]+")
+TYPO_MIN = 4
+_CAMEL_HINT = re.compile(r"[a-z][A-Z]")
+_CAMEL = re.compile(r"\b[A-Za-z]*[a-z][A-Z][A-Za-z]*\b")
+_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
+"""Shortest word corrected when misspelt: shorter ones have too many neighbours."""
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 # Alef with hamza or madda -> alef, alef maqsura -> yeh, teh marbuta -> heh.
@@ -36,6 +42,7 @@ a about am an and any anything are as at be been but by can could did do does do
 have he her here him his how i if in into is it its just me much many my no not of off on or our ours please
 she should so some tell than that the their them then there these they this those to too us very was we were
 what whats when where which who whom why will with would you your yours hi hello thanks thank
+exactly actually really currently usually ever also just still maybe perhaps possible possibly
 u ur r wat pls plz ya
 el la los las un una unos unas y o de del al en con por para que qué es son está están hay se su sus lo le les
 me mi mis tu tus te nos vosotros ustedes usted cómo como cuándo cuando dónde donde cuál cuánto cuánta
@@ -48,6 +55,18 @@ sie ich du wir ihr es wie wann wo was welche welcher welches wieviel wie viel ka
 hat hallo danke bitte gibt es euch ihnen
 هل في من على ما ماذا متى اين أين كم عن الى إلى انتم أنتم لديكم هو هي مع او أو و يا
 """
+
+# Past forms that the stemmer would take for another verb's stem ("found" -> "found", as in
+# "founded"), or leave apart from their own verb ("built" and "build").
+_IRREGULAR = {
+    "found": "find", "built": "build", "sent": "send", "spent": "spend", "held": "hold", "told": "tell",
+    "sold": "sell", "thought": "think", "bought": "buy", "brought": "bring", "caught": "catch", "taught": "teach",
+    "wrote": "write", "written": "write", "chose": "choose", "chosen": "choose", "knew": "know", "known": "know",
+    "took": "take", "taken": "take", "gave": "give", "given": "give", "went": "go", "gone": "go", "came": "come",
+    "became": "become", "made": "make", "paid": "pay", "said": "say", "kept": "keep", "ran": "run",
+    "began": "begin", "begun": "begin", "lost": "lose", "met": "meet", "led": "lead", "ate": "eat",
+    "eaten": "eat", "drove": "drive", "driven": "drive", "forgot": "forget", "forgotten": "forget",
+}
 
 # Characters that make a CJK pair useless as a search term (particles, pronouns, "do you have").
 _CJK_STOP = frozenset("的了吗嗎呢吧么麼是你您我们們他她它这這那哪有在和与與及请請问問能可以会會要")
@@ -70,7 +89,7 @@ def _stem(word: str) -> str:
     if _ARABIC.search(word):
         return _arabic.stemWord(word.translate(_ARABIC_LETTERS))
     if word.isascii() and word.isalpha():
-        return _english.stemWord(word)
+        return _english.stemWord(_IRREGULAR.get(word, word))
     return word
 
 
@@ -80,10 +99,17 @@ def _pairs(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
+def _split_identifiers(text: str) -> str:
+    """``bodyLimit`` becomes ``bodyLimit body Limit``: an identifier matches its words too."""
+    if not _CAMEL_HINT.search(text):
+        return text
+    return _CAMEL.sub(lambda match: f"{match[0]} {_HUMP.sub(' ', match[0])}", text)
+
+
 def terms(text: str) -> list[str]:
     """Every term of ``text``, in order, repeats kept (for the index)."""
     found: list[str] = []
-    for word in _WORD.findall(_plain(text)):
+    for word in _WORD.findall(_plain(_split_identifiers(text))):
         if _CJK.search(word):
             for part in re.split(f"({_CJK.pattern})", word):
                 if not part:
@@ -94,19 +120,70 @@ def terms(text: str) -> list[str]:
     return found
 
 
+def query_words(text: str) -> list[tuple[str, str]]:
+    """The distinct terms of a question, each with the word it comes from (to correct a
+    misspelling), stopwords and particle pairs left out."""
+    chosen: dict[str, str] = {}
+    for word in _WORD.findall(_plain(_split_identifiers(text))):
+        if word in STOPWORDS:
+            continue
+        for term in terms(word):
+            if _CJK.match(term) and (len(term) == 1 or any(c in _CJK_STOP for c in term)):
+                continue
+            chosen.setdefault(term, word)
+    return [(word, term) for term, word in chosen.items()]
+
+
+_DICTIONARY_LANGUAGES = ("en", "es", "fr", "de")
+_COMMON = 100
+"""Occurrences in pyspellchecker's word lists (subtitles) from which a word counts as a real word."""
+
+
+@functools.cache
+def dictionary() -> tuple[frozenset[str], frozenset[str]]:
+    """The real words of English, and those of Spanish, French and German that are not English,
+    accents dropped (~110,000 words, read once per process, about a second)."""
+    from spellchecker import SpellChecker
+
+    found: dict[str, set[str]] = {}
+    for language in _DICTIONARY_LANGUAGES:
+        counts = SpellChecker(language=language, distance=1).word_frequency.dictionary
+        found[language] = {_plain(word) for word, count in counts.items() if count >= _COMMON}
+    english = frozenset(found.pop("en"))
+    return english, frozenset(set().union(*found.values()) - english)
+
+
+def is_word(word: str) -> bool:
+    """Whether ``word`` (plain, as :func:`query_words` gives it) is a real word, not a misspelling:
+    a real word is never "corrected" into another."""
+    english, foreign = dictionary()
+    return word in english or word in foreign
+
+
+def is_foreign(word: str) -> bool:
+    """Whether ``word`` is Spanish, French or German and not English: on an English site it
+    cannot be on the page, so its absence says nothing about the topic."""
+    return word in dictionary()[1]
+
+
 def query_terms(text: str) -> list[str]:
     """The distinct terms of a question, stopwords and particle pairs left out."""
-    words = [w for w in _WORD.findall(_plain(text)) if w not in STOPWORDS]
-    chosen: dict[str, None] = {}
-    for term in terms(" ".join(words)):
-        if _CJK.match(term) and (len(term) == 1 or any(c in _CJK_STOP for c in term)):
-            continue
-        chosen[term] = None
-    return list(chosen)
+    return [term for _, term in query_words(text)]
 
 
 def is_cjk(term: str) -> bool:
     return bool(_CJK.match(term))
+
+
+def spelled(text: str, seen: set[str] | None = None) -> set[tuple[str, str]]:
+    """Each word of ``text`` long enough to be misspelt, with its term: (``"transactions"``,
+    ``"transact"``). Misspellings are corrected against words as written, then stemmed.
+    Words in ``seen`` are skipped, and the others added to it."""
+    words = set(_WORD.findall(_plain(text)))
+    if seen is not None:
+        words -= seen
+        seen |= words
+    return {(word, _stem(word)) for word in words if len(word) >= TYPO_MIN and word.isalpha() and not _CJK.search(word)}
 
 
 def indexable(text: str) -> str:

@@ -1,0 +1,161 @@
+"""The answer unit of a passage: the smallest piece of it that states what was asked.
+
+A passage is lines (a paragraph, a list item, a table row that names its columns, a code
+block); a line is sentences. A unit is one sentence, or a lead-in line ending with ":" together
+with the lines it introduces (a list, a code block), so "Remove the service:" is never quoted
+without what follows. Units are scored by the question's words they hold (each weighted by
+its rarity among the passage's units; a misspelt question word counts for the passage word one
+or two edits away) plus their semantic similarity to the question. The best unit is quoted
+with its neighbours when it is short: a definition's first line ("Default: 0") with the sentence
+that explains it, a heading's value with its description.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from chatkit_knowledge.text import TYPO_MIN, is_word, query_words, spelled, terms
+
+_SENTENCE = re.compile("(?<=[.!?\u3002\uff01\uff1f])\\s+(?=[^a-z])|(?<=[\u3002\uff01\uff1f])")
+_LEAD_IN = re.compile(r"[:\uff1a]\s*$")
+_HEADER_ROW = re.compile(r"^[^|\n]{1,60}(?: \| [^|\n]{1,60})+$")
+"""A table's header row alone ("Plan | Price | Seats"): its rows already name the columns."""
+_FOLLOWERS = 4
+"""Most lines a lead-in takes with it."""
+QUOTE_CHARS = 420
+"""Most characters quoted (a long code line is cut)."""
+_ENOUGH = 240
+"""Characters from which a quote needs no further unit: a shorter one takes the next."""
+_MEANING = 1.0
+"""Weight of semantic similarity against the share of the question's words a unit holds."""
+_TITLE = 0.5
+"""Bonus, per share of the question's words in the passage's title, for the section's opening:
+a question about a heading ("What is bodyLimit?") is answered by the lines right under it."""
+
+_ABOUT_HEADING = 0.5
+"""Share of the question's words in the title from which the question is about the heading."""
+
+Similarity = Callable[[str, Sequence[str]], Sequence[float]]
+"""Cosine of the question with each text (a semantic embedder), or nothing."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    text: str
+    line: int
+    """Index of the line it starts on."""
+
+
+def units(text: str) -> list[Unit]:
+    """The passage's units, in order."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    found: list[Unit] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if _LEAD_IN.search(line) and index + 1 < len(lines):
+            taken = [line]
+            for follower in lines[index + 1 : index + 1 + _FOLLOWERS]:
+                if len(taken) > 1 and sum(map(len, taken)) + len(follower) > QUOTE_CHARS:
+                    break
+                taken.append(follower)
+            found.append(Unit("\n".join(taken), index))
+            index += len(taken)
+            continue
+        found += [Unit(sentence, index) for sentence in _SENTENCE.split(line) if sentence.strip()]
+        index += 1
+    return found
+
+
+def _fuzzy(question: str, passage_terms: set[str], passage_words: set[tuple[str, str]]) -> set[str]:
+    """The question's terms, each misspelt word replaced by the term of the passage word it
+    most likely means (one edit, or two for a word of eight letters or more)."""
+    wanted = set()
+    for word, term in query_words(question):
+        if term in passage_terms or len(word) < TYPO_MIN or not word.isalpha() or is_word(word):
+            wanted.add(term)
+            continue
+        near = [t for w, t in passage_words if _distance(word, w) <= (2 if len(word) >= 8 else 1)]
+        wanted.add(near[0] if near else term)
+    return wanted
+
+
+def _distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (adjacent swaps count once), stopping early beyond 2."""
+    if abs(len(a) - len(b)) > 2:
+        return 3
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+@dataclass
+class _Scored:
+    scores: list[float]
+    """Each unit's: the share of the question's words it holds, plus its cosine with the question."""
+    held: list[set[str]]
+    """The question's terms each unit holds."""
+    in_title: float
+    """The share of the question's words the passage's title holds."""
+
+
+def _scores(question: str, title: str, found: list[Unit], similarity: Similarity | None) -> _Scored:
+    """The units scored for ``question``; the title's words help the section's opening."""
+    bags = [set(terms(unit.text)) for unit in found]
+    heading = set(terms(title))
+    words = spelled(" ".join(unit.text for unit in found) + " " + title)
+    wanted = _fuzzy(question, set().union(*bags) | heading, words)
+    rarity = {t: math.log(1 + len(bags) / (1 + sum(t in bag for bag in bags))) for t in wanted}
+    total = sum(rarity.values()) or 1.0
+    scores = [0.0 if _HEADER_ROW.match(unit.text) else sum(rarity[t] for t in wanted if t in bag) / total
+              for unit, bag in zip(found, bags, strict=True)]
+    if similarity is not None:
+        cosines = similarity(question, [unit.text for unit in found])
+        scores = [value + _MEANING * max(0.0, cosine) for value, cosine in zip(scores, cosines, strict=True)]
+    in_title = sum(rarity[t] for t in wanted if t in heading) / total
+    scores[0] += _TITLE * in_title
+    return _Scored(scores, [bag & wanted for bag in bags], in_title)
+
+
+def best_units(question: str, title: str, text: str, most: int, similarity: Similarity | None = None) -> list[str]:
+    """The units of a passage that answer ``question`` best, in the passage's order: the best one,
+    then the next ones while the quote is short; at most ``most`` units and :data:`QUOTE_CHARS`
+    characters each."""
+    found = units(text)
+    if not found:
+        return [text.strip()]
+    scored = _scores(question, title, found, similarity)
+    scores = scored.scores
+    best = max(range(len(found)), key=lambda i: (scores[i], -i))
+    chosen = [best]
+    if most > 1 and scored.in_title >= _ABOUT_HEADING and best > 0 and len(found[0].text) < _ENOUGH:
+        chosen.insert(0, 0)  # about the heading itself: its opening line states the value
+    rest = [i for i in range(len(found)) if scored.held[i] - scored.held[best] and scores[i] > 0]
+    if len(chosen) < most and rest:  # another unit answers the part of the question this one does not
+        chosen.append(max(rest, key=lambda i: (scores[i], -i)))
+    while len(chosen) < most and max(chosen) + 1 < len(found) and sum(len(found[i].text) for i in chosen) < _ENOUGH:
+        chosen.append(max(chosen) + 1)
+    return [_cut(found[i].text) for i in sorted(set(chosen))]
+
+
+def score(question: str, title: str, text: str, similarity: Similarity | None = None) -> float:
+    """How well the best unit of a passage answers ``question`` (to choose the passage to quote)."""
+    found = units(text)
+    return max(_scores(question, title, found, similarity).scores) if found else 0.0
+
+
+def _cut(text: str) -> str:
+    if len(text) <= QUOTE_CHARS:
+        return text
+    return text[:QUOTE_CHARS].rsplit(" ", 1)[0] + " …"

@@ -1,0 +1,89 @@
+"""Right answers on pages not written for the tests' questions: what is matched, what is
+quoted, and what is declined."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chatkit_knowledge.extractive import ExtractiveOptions, compose
+from chatkit_knowledge.text import is_word, query_terms, terms
+from chatkit_knowledge.units import best_units, units
+
+from chatkit_core.chat.providers import ChatMessage, ChatRequest
+from chatkit_core.models import Passage
+
+DOCS = {
+    "services.md": "# Services\n\n## Remove a service\n\nStop it first, then remove the service:\n\n"
+                   "```\ndocker compose rm web\n```\n\nRemoved services keep their volumes.\n",
+    "server.md": "# Server options\n\n## bodyLimit\n\nDefault: `1048576` (1MiB)\n\n"
+                 "Defines the maximum payload, in bytes, the server is allowed to accept. Larger bodies are "
+                 "refused with a 413 error before your handler runs.\n",
+    "files.md": "# Storage\n\nUploaded files are located in the data folder. We found that SSD disks are "
+                "fastest for it.\n\n## Transactions\n\nEvery write runs in a transaction; isolation is serializable.\n",
+    "prices.html": "<title>Prices</title><main><table><tr><th>Plan</th><th>Price</th><th>Seats</th></tr>"
+                   "<tr><td>Team</td><td>12 euros</td><td>10</td></tr>"
+                   "<tr><td>Business</td><td>40 euros</td><td>50</td></tr></table></main>",
+}
+
+
+@pytest.fixture
+def reader(tmp_path: Path, make_index):
+    web = tmp_path / "web"
+    web.mkdir()
+    for name, text in DOCS.items():
+        (web / name).write_text(text)
+    return make_index([str(web)])[1]
+
+
+def answer(reader, question: str) -> str:
+    passages = [p for p in reader.search(question, 4, 0.35) if p.score >= 0.35]
+    request = ChatRequest(messages=[ChatMessage("user", question)], passages=passages)
+    return compose(request, ExtractiveOptions(type="extractive", semantic=False))
+
+
+def test_a_lead_in_is_quoted_with_the_code_it_introduces(reader):
+    quoted = answer(reader, "How do I remove a service?")
+    assert quoted.startswith("Stop it first, then remove the service:\ndocker compose rm web")
+    assert next(u.text for u in units("Run this:\nnpm i fastify\nnpm start")) == "Run this:\nnpm i fastify\nnpm start"
+
+
+def test_a_question_about_a_heading_gets_its_value_and_its_description(reader):
+    quoted = answer(reader, "What is the default body size limit?")
+    assert quoted.startswith("Default: 1048576 (1MiB). ")
+    assert "Source: [Server options \u203a bodyLimit](/server#bodylimit)" in quoted
+
+
+def test_a_table_row_is_quoted_with_its_column_names(reader):
+    assert answer(reader, "How much is the Business plan?").startswith("Business — Price: 40 euros, Seats: 50.")
+
+
+def test_misspellings_are_corrected_against_the_words_of_the_site(reader):
+    assert "serializable" in answer(reader, "transacton isolaton")
+    assert best_units("wher are uplodaed fils", "Storage", DOCS["files.md"].split("\n\n")[1], 1) == [
+        "Uploaded files are located in the data folder."]
+
+
+def test_a_real_word_is_never_corrected_and_founded_is_not_found(reader):
+    assert is_word("rain") and is_word("founded") and not is_word("transacton")
+    assert terms("founded") != terms("found") and terms("found") == terms("find")
+    assert answer(reader, "Who founded the company?").startswith("I could not find that on this site.")
+    assert answer(reader, "Is it going to rain?").startswith("I could not find that on this site.")
+
+
+def test_identifiers_match_their_words():
+    assert {"bodi", "limit", "bodylimit"} <= set(terms("the bodyLimit option"))
+    assert {"request", "id", "header"} <= set(query_terms("what is requestIdHeader"))
+
+
+def test_words_of_other_languages_do_not_count_against_an_english_site(reader):
+    # "comment", "créer" and "un" cannot be on an English page; "index" can
+    assert not answer(reader, "¿Cómo activo las transactions?").startswith("No he encontrado")
+    assert answer(reader, "¿Tienen aparcamiento?").startswith("No he encontrado eso en este sitio.")
+
+
+def test_two_units_answer_two_halves_of_a_question():
+    passage = Passage(text="We bake from 5:00. On Sunday we open from 8:00 to 13:00. Parking is behind the shop.",
+                      title="Opening hours", url="/hours.html")
+    assert best_units("Sunday parking?", passage.title, passage.text, 2) == [
+        "On Sunday we open from 8:00 to 13:00.", "Parking is behind the shop."]
