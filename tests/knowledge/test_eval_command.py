@@ -52,6 +52,7 @@ def test_pages_match_ignoring_scheme_host_extension_slash_and_index():
 
 
 def test_the_json_report_counts_what_a_reader_counts(site, capsys):
+    capsys.readouterr()  # the index build's summary
     assert main(["eval", str(site / "questions.jsonl"), "--config", str(site / "chatkit.toml"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     results = report["results"]
@@ -69,6 +70,7 @@ def test_the_json_report_counts_what_a_reader_counts(site, capsys):
 
 
 def test_the_text_report_has_a_line_per_question_and_the_totals(site, capsys):
+    capsys.readouterr()  # the index build's summary
     assert main(["eval", str(site / "questions.jsonl"), "--config", str(site / "chatkit.toml")]) == 0
     out = capsys.readouterr().out
     assert "1. Are you open on Sunday? [direct]\n   source right (/hours.html#sunday); right page in top 4: yes; " \

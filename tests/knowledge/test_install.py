@@ -26,7 +26,7 @@ def test_the_knowledge_plugin_installs_indexes_and_answers(fresh_venv, tmp_path)
     fresh_venv.pip("install", str(ROOT / "plugins" / "chatkit_knowledge"))
     try:
         assert registered(fresh_venv) == {"retrievers": ["sqlite"], "providers": ["extractive"],
-                                          "commands": ["index"]}
+                                          "commands": ["eval", "index"], "embedders": ["static"]}
         built = fresh_venv.run("chatkit", "index", "--config", str(config), check=True)
         assert "1 added" in built.stdout
         answer = fresh_venv.run("chatkit", "chat", "--config", str(config), "open on sunday?", check=True)
