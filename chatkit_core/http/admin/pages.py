@@ -1,7 +1,8 @@
 """Rendering console pages: Jinja2 with autoescaping everywhere, and the console's headers.
 
-Visitor and model text is stored as written and only ever reaches a page through autoescaping:
-templates never mark anything safe.
+Visitor and model text is stored as written and only ever reaches a page through autoescaping,
+or, for answers, through the ``markdown`` filter (:mod:`chatkit_core.http.admin.markdown`), which
+escapes every piece of text itself: templates never mark anything else safe.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from litestar import Request, Response
 
 from chatkit_core import __version__
 from chatkit_core.http.admin.auth import SESSION_COOKIE, Keys
+from chatkit_core.http.admin.markdown import markdown
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -36,6 +38,7 @@ def when(timestamp: float | str | None) -> str:
 _environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
                            trim_blocks=True, lstrip_blocks=True)
 _environment.filters["when"] = when
+_environment.filters["markdown"] = markdown
 _environment.globals["version"] = __version__
 
 
