@@ -13,10 +13,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Request, Response
+from markupsafe import Markup
 
 from chatkit_core import __version__
 from chatkit_core.http.admin.auth import SESSION_COOKIE, Keys
-from chatkit_core.http.admin.markdown import markdown
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -33,6 +33,13 @@ def when(timestamp: float | str | None) -> str:
     moment = (datetime.fromisoformat(timestamp.replace("Z", "+00:00")) if isinstance(timestamp, str)
               else datetime.fromtimestamp(timestamp, UTC))
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def markdown(text: str) -> Markup:
+    """An answer's Markdown as HTML; markdown-it loads with the first transcript, not in every worker."""
+    from chatkit_core.http.admin.markdown import markdown
+
+    return markdown(text)
 
 
 _environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
