@@ -11,6 +11,9 @@ import os
 import sys
 from typing import Any
 
+PLUGIN_KINDS = ("provider", "retriever", "store", "sanitizer", "middleware")
+"""What ``chatkit plugins new --kind`` writes (``chatkit_core.skeleton`` has a template for each)."""
+
 
 def _run(module: str, function: str) -> Any:
     """The command ``function`` of ``chatkit_core.cli.module``, imported when it runs."""
@@ -41,8 +44,10 @@ def parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(run=_run("plugins", "cmd_plugins"))
     plugin_commands = plugins.add_subparsers(dest="plugins_command")
-    new = plugin_commands.add_parser("new", help="write a ready-to-install provider plugin with its tests")
-    new.add_argument("name", help="the provider type, e.g. mymodel (writes ./chatkit-mymodel)")
+    new = plugin_commands.add_parser("new", help="write a ready-to-install plugin with its tests")
+    new.add_argument("name", help="what the config calls it, e.g. mymodel (writes ./chatkit-mymodel)")
+    new.add_argument("--kind", default="provider", choices=PLUGIN_KINDS,
+                     help="what it adds to ChatKit (default: provider)")
     new.add_argument("--dir", default=".", help="folder to write it in (default: the current one)")
     new.set_defaults(run=_run("plugins", "cmd_plugins_new"))
 

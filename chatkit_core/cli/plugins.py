@@ -33,8 +33,6 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def cmd_plugins_new(args: argparse.Namespace) -> int:
     from chatkit_core import skeleton
 
-    target = skeleton.write(args.name, Path(args.dir))
-    print(f"wrote {target}: pip install -e '{target}[test]', then run pytest in it")
+    target = skeleton.write(args.name, Path(args.dir), args.kind)
+    print(f"wrote {target}, a {args.kind} plugin: pip install -e '{target}[test]', then run pytest in it")
     return 0
-
-

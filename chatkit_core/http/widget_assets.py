@@ -18,8 +18,9 @@ from litestar import HttpMethod, Request, Response, Router, route
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # chatkit_core/
-SOURCE_ROOT = PACKAGE_ROOT.parent  # the source tree, in an editable install
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+"""``chatkit_core/``, where a wheel installs the bundle (this module is in ``chatkit_core/http/``)."""
+SOURCE_ROOT = PACKAGE_ROOT.parent
 NAME = "chatkit.js"
 READ = [HttpMethod.GET, HttpMethod.HEAD]
 JAVASCRIPT = "text/javascript"  # Litestar adds "; charset=utf-8"

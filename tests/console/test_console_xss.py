@@ -24,7 +24,9 @@ pytestmark = pytest.mark.browser
 
 ALLOWED = {"H1", "H2", "P", "FORM", "INPUT", "LABEL", "SELECT", "OPTION", "BUTTON", "A", "TABLE", "THEAD", "TBODY",
            "TR", "TH", "TD", "SPAN", "OL", "LI", "DIV", "PRE", "DL", "DT", "DD", "Q", "CODE", "SECTION", "NAV",
-           "FIGURE", "FIGCAPTION", "svg", "rect", "line", "text", "title"}
+           "FIGURE", "FIGCAPTION", "svg", "rect", "line", "text", "title",
+           # an answer's Markdown, as the widget renders it
+           "UL", "STRONG", "EM", "BR", "BLOCKQUOTE"}
 
 AUDIT = """(allowed) => {
     const problems = [];
@@ -35,8 +37,12 @@ AUDIT = """(allowed) => {
             if (/^on/i.test(attr.name) || ['src', 'srcdoc', 'style', 'xlink:href', 'formaction'].includes(attr.name))
                 problems.push(node.tagName + ' ' + attr.name + '=' + attr.value);
         }
-        if (node.tagName === 'A' && !node.getAttribute('href').startsWith('/admin/'))
-            problems.push('href ' + node.getAttribute('href'));
+        const href = node.tagName === 'A' ? node.getAttribute('href') : null;
+        // An answer's own links: web pages and mail only, opened apart, with no referrer.
+        const answerLink = node.closest('.markdown') && /^(https?:[/][/]|mailto:)/i.test(href)
+            && node.rel === 'noopener noreferrer' && node.target === '_blank';
+        if (href !== null && !href.startsWith('/admin/') && !answerLink)
+            problems.push('href ' + href);
     }
     return problems;
 }"""
@@ -121,8 +127,8 @@ def test_transcript_of_every_payload_as_question_answer_and_comment(watched, hos
     _, session = hostile
     page.goto(f"/admin/conversations/{session}")
     assert_inert(page, foreign, dialogs)
-    contents = page.locator("pre.content").all_text_contents()
-    assert any("<script>window.__xss=1</script>" in text for text in contents)  # code in an answer, as text
+    code = page.locator(".markdown code").all_text_contents()
+    assert "<script>window.__xss=1</script>" in code  # the model's code, shown as text
     assert page.locator("dl.details q").count() == len(PAYLOADS)
 
 

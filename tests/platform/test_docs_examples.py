@@ -5,16 +5,21 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 import types
 from collections.abc import Iterator
 
 import pytest
 
+from chatkit_core.chat.listing import BadCursor, ConversationQuery
 from chatkit_core.cli import parser
+from chatkit_core.models import Feedback, Message, new_message_id, now_rfc3339
 from chatkit_core.platform.assembly import build_runtime
+from chatkit_core.platform.config import load_config
 from chatkit_core.platform.plugins import problems
 from chatkit_core.testing.app import config_from, registered
 from tests.conftest import ROOT
+from tests.console.helpers import ADMIN, sign_in
 
 DOC = (ROOT / "docs" / "plugins.md").read_text()
 EXAMPLES = dict(re.findall(r"```python\n# example: (\w+)\n(.*?)```", DOC, re.S))
@@ -58,7 +63,7 @@ async def test_provider_sanitizer_middleware_and_store_work_together(examples, c
         # The provider's usage, plus the time to first token the core adds for the console.
         usage = history[1]["usage"]
         assert isinstance(usage.pop("ttftMs"), int)
-        assert usage == {"prompt_tokens": 4, "completion_tokens": 1}
+        assert usage == {"prompt_tokens": 4, "completion_tokens": 6}
 
 
 async def test_limiter_refuses_past_its_limit(examples, chatkit_app):
@@ -100,3 +105,67 @@ def test_command_runs(examples, tmp_path, capsys):
     args = parser().parse_args(["providers", "--config", str(path), "--separator", ","])
     assert isinstance(args, argparse.Namespace) and args.run(args) == 0
     assert capsys.readouterr().out == "main\n"
+
+
+async def test_provider_honours_the_cap_and_says_it_stopped_there(examples, chatkit_app):
+    async with chatkit_app(BASE + "[chat]\nmax_tokens = 3\n") as client:
+        session = (await client.post("/api/create-session", json={})).json()["sessionId"]
+        capped = (await client.post("/api/chat", json={"sessionId": session, "message": "one two three"})).json()
+        assert capped["message"]["content"] == "You said: one" and capped["message"]["truncated"] is True
+        health = (await client.get("/health")).json()
+    assert health["providers"] == [{"name": "main", "type": "parrot", "status": "up"}]
+    async with chatkit_app(BASE + "[chat]\nmax_tokens = 0\n") as client:  # 0: no cap
+        session = (await client.post("/api/create-session", json={})).json()["sessionId"]
+        whole = (await client.post("/api/chat", json={"sessionId": session, "message": "one two three"})).json()
+    assert whole["message"]["content"] == "You said: one two three" and whole["message"]["truncated"] is False
+
+
+async def test_retriever_file_is_found_beside_the_config_from_any_folder(examples, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "faq.json").write_text('{"Do you deliver?": "Within the city, every morning."}')
+    (site / "chatkit.toml").write_text(BASE + '[knowledge]\ntype = "faq"\nfaq_file = "faq.json"\n')
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    runtime = build_runtime(load_config(site / "chatkit.toml"))
+    assert runtime.knowledge is not None and runtime.knowledge.options.faq_file == str(site / "faq.json")
+    async with runtime.running():
+        found = await runtime.knowledge.find("do you deliver")
+    assert [(p.title, p.text) for p in found] == [("Do you deliver?", "Within the city, every morning.")]
+
+
+def said(text: str, role: str = "user") -> Message:
+    return Message(id=new_message_id(), role=role, content=text, created_at=now_rfc3339())
+
+
+async def test_store_lists_searches_and_rates_for_the_console(examples):
+    store = examples["store"].DictStore(examples["store"].DictOptions())
+    sessions = []
+    for topic in ("sourdough", "rye", "delivery"):
+        session = await store.create({})
+        answer = said(f"About {topic}: ask at the counter.", "assistant")
+        assert await store.append(session.id, said(f"Tell me about {topic}"))
+        assert await store.append(session.id, answer)
+        sessions.append((session, answer))
+        await store.create({})  # never written in: not listed
+    first = await store.list_conversations(ConversationQuery(), limit=2)
+    assert [c.title for c in first.items] == ["Tell me about delivery", "Tell me about rye"] and first.next
+    rest = await store.list_conversations(ConversationQuery(), cursor=first.next, limit=2)
+    assert [c.title for c in rest.items] == ["Tell me about sourdough"] and rest.next is None
+    with pytest.raises(BadCursor):
+        await store.list_conversations(ConversationQuery(), cursor="made-up")
+    searched = await store.list_conversations(ConversationQuery(text="RYE counter"))
+    assert [c.id for c in searched.items] == [sessions[1][0].id]
+    rated = await store.set_feedback(sessions[0][0].id, sessions[0][1].id, Feedback(rating="down"))
+    assert rated is not None and rated.feedback == Feedback(rating="down")
+    down = await store.list_conversations(ConversationQuery(thumbs_down=True))
+    assert [c.id for c in down.items] == [sessions[0][0].id]
+    assert await store.erase_inactive(time.time() + 1) == 6 and await store.count() == 0
+
+
+async def test_store_turns_the_console_on(examples, chatkit_app):
+    async with chatkit_app(BASE + '[sessions]\nstore = "dict"\n' + ADMIN) as client:
+        session = (await client.post("/api/create-session", json={})).json()["sessionId"]
+        await client.post("/api/chat", json={"sessionId": session, "message": "Is the rye ready?"})
+        assert (await sign_in(client)).status_code in (302, 303)
+        listed = await client.get("/admin/conversations?q=rye")
+        assert listed.status_code == 200 and "Is the rye ready?" in listed.text

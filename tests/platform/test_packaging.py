@@ -33,15 +33,15 @@ def wheels(tmp_path_factory) -> Path:
 BUNDLE = ROOT / "widget" / "dist" / "chatkit.js"
 
 
-def test_the_core_wheel_holds_every_package_and_the_widget_but_no_sample_site(wheels):
+def test_the_core_wheel_holds_every_package_and_the_widget_but_no_site(wheels):
     wheel = zipfile.ZipFile(next(wheels.glob("chatkit_core-*.whl")))
     names = set(wheel.namelist())
-    assert "chatkit_core/widget/chatkit.js" in names
-    assert not [n for n in names if n.startswith("chatkit_core/web/")]  # web/ is the demo's, not every site's
+    assert "chatkit_core/widget/chatkit.js" in names and not [n for n in names if n.startswith("chatkit_core/web/")]
     # The widget is the built bundle alone: no sources, no build files.
     assert wheel.read("chatkit_core/widget/chatkit.js") == BUNDLE.read_bytes()
     assert [n for n in names if n.startswith("chatkit_core/widget/")] == ["chatkit_core/widget/chatkit.js"]
-    assert "chatkit_core/skeleton/package/provider.py.tmpl" in names
+    templates = {str(path.relative_to(ROOT)) for path in (ROOT / "chatkit_core" / "skeleton").rglob("*.tmpl")}
+    assert "chatkit_core/skeleton/store/package/store.py.tmpl" in templates and templates <= names
     packages = {str(path.parent.relative_to(ROOT)) for path in (ROOT / "chatkit_core").rglob("__init__.py")}
     missing = {p for p in packages if f"{p}/__init__.py" not in names}
     assert not missing, f"add these to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
@@ -82,7 +82,7 @@ def test_installed_from_wheels_chatkit_serves_the_widget_from_an_empty_directory
             assert widget.status_code == 200 and widget.content == BUNDLE.read_bytes()
             hashed = httpx.get(url + "/widget/" + httpx.get(url + "/widget/manifest.json").json()["chatkit.js"])
             assert hashed.content == widget.content and "immutable" in hashed.headers["cache-control"]
-            assert httpx.get(url + "/").status_code == 404  # no [server] web_root: no site of its own
+            assert httpx.get(url + "/").status_code == 404  # no site unless the config names one
     finally:
         fresh_venv.pip("uninstall", "--yes", "chatkit-ollama")
 
@@ -118,21 +118,27 @@ def test_the_wheel_builds_without_nodejs_from_a_fresh_bundle_and_says_what_is_mi
     assert "needs Node.js 18 or later with npm" in stale.stderr + stale.stdout
 
 
-def test_a_new_plugin_skeleton_installs_and_passes_its_tests(fresh_venv, tmp_path):
-    made = fresh_venv.run("chatkit", "plugins", "new", "parrot", "--dir", str(tmp_path))
+@pytest.mark.parametrize(("kind", "passed"), [("provider", 10), ("retriever", 7), ("store", 13), ("sanitizer", 9),
+                                              ("middleware", 4)])
+def test_a_new_plugin_skeleton_installs_and_passes_its_tests(fresh_venv, tmp_path, kind, passed):
+    name = "parrot" if kind == "provider" else f"parrot_{kind}"
+    dist = "chatkit-" + name.replace("_", "-")
+    made = fresh_venv.run("chatkit", "plugins", "new", name, "--kind", kind, "--dir", str(tmp_path))
     assert made.returncode == 0, made.stderr
-    plugin = tmp_path / "chatkit-parrot"
+    plugin = tmp_path / dist
     fresh_venv.pip("install", f"{plugin}[test]")
     try:
         listed = fresh_venv.run("chatkit", "plugins", "--json", check=True).stdout
-        assert '"distribution": "chatkit-parrot"' in listed
+        assert f'"distribution": "{dist}"' in listed
         tests = fresh_venv.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", str(plugin / "tests"),
                                cwd=plugin)
         assert tests.returncode == 0, tests.stdout[-3000:]
-        assert "10 passed" in tests.stdout
+        assert f"{passed} passed" in tests.stdout
+        taken = fresh_venv.run("chatkit", "plugins", "new", name, "--kind", kind, "--dir", str(tmp_path / "other"))
+        assert taken.returncode == 1 and f"the distribution {dist} 0.1.0 is installed" in taken.stderr
     finally:
-        fresh_venv.pip("uninstall", "--yes", "chatkit-parrot")
-    again = fresh_venv.run("chatkit", "plugins", "new", "parrot", "--dir", str(tmp_path))
+        fresh_venv.pip("uninstall", "--yes", dist)
+    again = fresh_venv.run("chatkit", "plugins", "new", name, "--kind", kind, "--dir", str(tmp_path))
     assert again.returncode == 1 and "already exists" in again.stderr
     bad = fresh_venv.run("chatkit", "plugins", "new", "Bad-Name")
     assert bad.returncode == 1 and "lowercase letters" in bad.stderr

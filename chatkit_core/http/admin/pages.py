@@ -1,7 +1,8 @@
 """Rendering console pages: Jinja2 with autoescaping everywhere, and the console's headers.
 
-Visitor and model text is stored as written and only ever reaches a page through autoescaping:
-templates never mark anything safe.
+Visitor and model text is stored as written and only ever reaches a page through autoescaping,
+or, for answers, through the ``markdown`` filter (:mod:`chatkit_core.http.admin.markdown`), which
+escapes every piece of text itself: templates never mark anything else safe.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Request, Response
+from markupsafe import Markup
 
 from chatkit_core import __version__
 from chatkit_core.http.admin.auth import SESSION_COOKIE, Keys
@@ -33,9 +35,17 @@ def when(timestamp: float | str | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def markdown(text: str) -> Markup:
+    """An answer's Markdown as HTML; markdown-it loads with the first transcript, not in every worker."""
+    from chatkit_core.http.admin.markdown import markdown
+
+    return markdown(text)
+
+
 _environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
                            trim_blocks=True, lstrip_blocks=True)
 _environment.filters["when"] = when
+_environment.filters["markdown"] = markdown
 _environment.globals["version"] = __version__
 
 
