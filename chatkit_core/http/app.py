@@ -32,7 +32,7 @@ from chatkit_core.platform.runtime import Runtime
 
 log = structlog.get_logger("chatkit.app")
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # chatkit_core/, where a wheel puts widget/
 SOURCE_ROOT = PACKAGE_ROOT.parent
 
 

@@ -18,7 +18,7 @@ from litestar import HttpMethod, Request, Response, Router, route
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # chatkit_core/, where a wheel puts widget/
 SOURCE_ROOT = PACKAGE_ROOT.parent
 NAME = "chatkit.js"
 READ = [HttpMethod.GET, HttpMethod.HEAD]

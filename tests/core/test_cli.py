@@ -9,7 +9,7 @@ import sys
 import httpx
 
 from tests.conftest import ROOT
-from tests.support.server import running_server
+from tests.support.server import running_server, with_site
 
 CANNED = '[chain]\norder = ["demo"]\n[providers.demo]\ntype = "canned"\ndelay = 0\n[rate_limit]\ntype = "none"\n'
 
@@ -70,7 +70,7 @@ def test_chat_reports_when_no_provider_answers(tmp_path):
 
 
 def test_serve_answers_health_and_serves_the_site():
-    with running_server(CANNED) as url:
+    with running_server(with_site(CANNED)) as url:
         health = httpx.get(url + "/health").json()
         assert health["status"] == "ok" and health["providers"][0]["name"] == "demo"
         if (ROOT / "widget" / "dist" / "chatkit.js").exists():
