@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +24,8 @@ MIN_SAMPLE = 30
 and its interval are shown: with fewer, the interval is too wide to tell variants apart."""
 MAX_CONVERSATIONS = 10_000
 """The newest stored conversations read; beyond this the results are a sample (said so)."""
+MAX_VALUES = 10_000
+"""Most first-token times and lengths kept per variant for the percentiles (a uniform sample)."""
 Z = 1.959964
 """95% two-sided."""
 
@@ -64,6 +67,27 @@ def percentile(values: list[float], share: float) -> float | None:
     return ordered[max(0, math.ceil(share / 100 * len(ordered)) - 1)]
 
 
+class Sample:
+    """A uniform sample of at most ``size`` of the values added (reservoir sampling), so
+    percentiles take bounded memory however many answers there are."""
+
+    def __init__(self, size: int = MAX_VALUES) -> None:
+        self.size = size
+        self.values: list[float] = []
+        self.seen = 0
+        self._random = random.Random(0)  # the same answers give the same sample
+
+    def add(self, value: float) -> None:
+        self.seen += 1
+        if len(self.values) < self.size:
+            self.values.append(value)
+        elif (slot := self._random.randrange(self.seen)) < self.size:
+            self.values[slot] = value
+
+    def percentile(self, share: float) -> float | None:
+        return percentile(self.values, share)
+
+
 @dataclass
 class VariantResult:
     name: str
@@ -80,8 +104,8 @@ class VariantResult:
     fallbacks: int = 0
     errors: int = 0
     """Answers cut off, and questions left without an answer (every provider failed)."""
-    ttft_ms: list[float] = field(default_factory=list)
-    chars: list[float] = field(default_factory=list)
+    ttft_ms: Sample = field(default_factory=Sample)
+    chars: Sample = field(default_factory=Sample)
 
     def rates(self) -> dict[str, Rate]:
         return {"up": Rate(self.up, self.up + self.down), "declined": Rate(self.declined, self.answers),
@@ -174,8 +198,8 @@ def _count(messages: list[Message], rows: dict[tuple[str, str], VariantResult], 
             row.down += message.feedback.rating == "down"
         ttft = (message.usage or {}).get("ttftMs")
         if isinstance(ttft, int | float):
-            row.ttft_ms.append(float(ttft))
-        row.chars.append(len(message.content))
+            row.ttft_ms.add(float(ttft))
+        row.chars.add(len(message.content))
 
 
 class ResultsCache:

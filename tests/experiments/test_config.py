@@ -3,6 +3,7 @@ the base and built with the same checks, a bad one refused naming its key."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import pytest
 
 from chatkit_core.platform.assembly import build_runtime
 from chatkit_core.platform.config import ConfigError
+from tests.conftest import ROOT
 from tests.core.conftest import config_from
 
 BASE = """
@@ -133,3 +135,13 @@ def test_config_check_refuses_a_bad_variant_naming_the_key_and_shows_a_good_one(
     assert checked.returncode == 0, checked.stderr
     assert "experiment tone: running\n  a: weight 25 (33% of new conversations); changes nothing" in checked.stdout
     assert "  b: weight 50 (67% of new conversations); changes providers.demo.replies" in checked.stdout
+
+
+def test_the_documented_example_builds(tmp_path):
+    docs = (ROOT / "docs" / "configuration.md").read_text()
+    example = re.search(r"### `\[experiments.NAME\]`.*?```toml\n(.*?)```", docs, re.S)[1]
+    base = BASE.replace('order = ["demo"]', 'order = ["local"]') + (
+        f'[knowledge]\ntype = "sqlite"\nsources = ["{tmp_path}"]\npath = "{tmp_path}/index.sqlite3"\n')
+    b = build_runtime(config_from(base + example)).experiments.experiments["tone"].variants[1]
+    assert b.chain.providers[0].model == "qwen2.5:3b" and b.chain.max_tokens == 200
+    assert b.knowledge is not None and (b.knowledge.top_k, b.knowledge.min_score) == (6, 0.2)

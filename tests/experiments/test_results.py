@@ -7,7 +7,15 @@ import re
 
 import pytest
 
-from chatkit_core.chat.experiment_results import MIN_SAMPLE, ExperimentResult, Rate, VariantResult, collect, wilson
+from chatkit_core.chat.experiment_results import (
+    MIN_SAMPLE,
+    ExperimentResult,
+    Rate,
+    Sample,
+    VariantResult,
+    collect,
+    wilson,
+)
 from chatkit_core.models import Feedback, Message, Source, VariantTag, new_message_id, now_rfc3339
 from tests.console.helpers import TOKEN, sign_in
 from tests.experiments.helpers import BEARER, app, experiment_config, fake_openai, say, start
@@ -22,6 +30,15 @@ from tests.experiments.helpers import BEARER, app, experiment_config, fake_opena
 ])
 def test_the_wilson_interval(hits, n, low, high):
     assert wilson(hits, n) == (pytest.approx(low, abs=5e-5), pytest.approx(high, abs=5e-5))
+
+
+def test_percentiles_come_from_a_bounded_uniform_sample():
+    sample = Sample(size=1000)
+    for value in range(100_000):
+        sample.add(value)
+    assert len(sample.values) == 1000 and sample.seen == 100_000
+    assert abs(sample.percentile(50) - 50_000) < 5_000 and abs(sample.percentile(90) - 90_000) < 3_000
+    assert Sample().percentile(50) is None
 
 
 def test_a_rate_needs_enough_cases():
@@ -70,7 +87,7 @@ async def test_counts_from_the_stored_conversations():
     a, b = results.experiments[0].variants
     assert (a.conversations, a.questions, a.answers, a.up, a.down, a.followed_up, a.fallbacks, a.errors,
             a.declined) == (1, 3, 2, 1, 0, 2, 1, 2, 1)
-    assert (a.ttft_ms, a.chars) == ([120.0], [40, 4])
+    assert (a.ttft_ms.values, a.chars.values) == ([120.0], [40, 4])
     assert (b.conversations, b.answers, b.up, b.down, b.declined, b.errors) == (1, 1, 0, 1, 0, 0)
 
 

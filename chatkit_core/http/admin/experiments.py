@@ -16,7 +16,6 @@ from chatkit_core.chat.experiment_results import (
     Results,
     ResultsCache,
     VariantResult,
-    percentile,
 )
 from chatkit_core.http.admin.bearer import operator_api
 from chatkit_core.http.admin.pages import render
@@ -40,7 +39,7 @@ async def _results(request: Request, runtime: Runtime) -> Results:
 async def experiments_page(request: Request, runtime: NamedDependency[Runtime]) -> Response:
     results = await _results(request, runtime)
     return render(request, "experiments.html", results=results, rates=RATES, min_sample=MIN_SAMPLE,
-                  percentile=percentile, grounded=runtime.knowledge is not None)
+                  grounded=runtime.knowledge is not None)
 
 
 @get("/api/experiments", opt=OPERATOR_API, guards=[operator_api])
@@ -62,8 +61,8 @@ def _variant(row: VariantResult, apart: dict[str, dict[str, str]]) -> dict[str, 
         "name": row.name, "weight": row.weight, "conversations": row.conversations, "questions": row.questions,
         "answers": row.answers, "up": row.up, "down": row.down, "declined": row.declined, "handoffs": row.handoffs,
         "followUps": row.followed_up, "fallbacks": row.fallbacks, "errors": row.errors,
-        "ttftMs": {"p50": percentile(row.ttft_ms, 50), "p90": percentile(row.ttft_ms, 90)},
-        "chars": {"p50": percentile(row.chars, 50), "p90": percentile(row.chars, 90)},
+        "ttftMs": {"p50": row.ttft_ms.percentile(50), "p90": row.ttft_ms.percentile(90)},
+        "chars": {"p50": row.chars.percentile(50), "p90": row.chars.percentile(90)},
         "rates": {name: _rate(rate, apart[name].get(row.name)) for name, rate in row.rates().items()},
     }
 
