@@ -65,6 +65,13 @@ class Feedback(msgspec.Struct, kw_only=True):
     comment: str = ""
 
 
+class VariantTag(msgspec.Struct, frozen=True):
+    """The experiment variant an answer was given in (``[experiments.NAME.variants.VARIANT]``)."""
+
+    experiment: str
+    name: str
+
+
 class Message(msgspec.Struct, kw_only=True, rename="camel"):
     """One message of a conversation, as stored and as the API returns it.
 
@@ -73,7 +80,8 @@ class Message(msgspec.Struct, kw_only=True, rename="camel"):
     that failed before ``provider`` answered, as ``"name:kind"``. ``truncated`` marks an
     answer the provider stopped at its length cap. ``sources`` lists the site's pages the
     answer was grounded in. ``cached`` marks an answer given again from the answer cache,
-    without a model call.
+    without a model call. ``variant`` names the experiment variant the answer was given in;
+    absent (unset, left out of JSON) when none.
     """
 
     id: str
@@ -89,6 +97,7 @@ class Message(msgspec.Struct, kw_only=True, rename="camel"):
     sources: list[Source] = msgspec.field(default_factory=list)
     feedback: Feedback | None = None
     cached: bool = False
+    variant: VariantTag | msgspec.UnsetType = msgspec.UNSET
 
 
 class Session(msgspec.Struct, kw_only=True):

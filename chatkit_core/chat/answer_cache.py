@@ -21,7 +21,7 @@ from chatkit_core.chat.knowledge import Knowledge
 from chatkit_core.chat.metrics import Metrics
 from chatkit_core.chat.providers import ChatRequest, Provider
 from chatkit_core.durations import parse_duration
-from chatkit_core.models import Message, Source
+from chatkit_core.models import Message, Source, VariantTag, new_message_id, now_rfc3339
 
 log = structlog.get_logger("chatkit.answer_cache")
 
@@ -90,6 +90,11 @@ class Entry(msgspec.Struct, array_like=True):
     model: str | None
     sources: list[Source]
 
+    def message(self) -> Message:
+        """The answer given again, as a new message of the conversation."""
+        return Message(id=new_message_id(), role="assistant", content=self.content, created_at=now_rfc3339(),
+                       provider=self.provider, model=self.model, sources=self.sources, cached=True)
+
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(Entry).decode
@@ -112,16 +117,19 @@ class CachedAnswers:
     """The configured cache, used safely: keyed, bounded to first questions, failures as misses."""
 
     def __init__(self, cache: AnswerCache, type_name: str, system_prompt: str, providers: list[Provider],
-                 knowledge: Knowledge | None, history: int, metrics: Metrics | None = None) -> None:
+                 knowledge: Knowledge | None, history: int, metrics: Metrics | None = None,
+                 variant: VariantTag | None = None) -> None:
         self.cache = cache
         # With one message of history every question looks like a first one: cache nothing.
         self.history = history
         self.type_name = type_name
         self.knowledge = knowledge
         self.metrics = metrics
-        # What never changes while the app runs, hashed once.
-        self._fixed = hashlib.blake2b(msgspec.json.encode(
-            [_FORMAT, system_prompt, [(p.name, p.model) for p in providers]]), digest_size=16).digest()
+        # What never changes while the app runs, hashed once; an experiment variant's answers are its own.
+        fixed: list[Any] = [_FORMAT, system_prompt, [(p.name, p.model) for p in providers]]
+        if variant is not None:
+            fixed.append([variant.experiment, variant.name])
+        self._fixed = hashlib.blake2b(msgspec.json.encode(fixed), digest_size=16).digest()
         self._version: str | None = None
         self.failure: str | None = None
         """Why the last call failed, until one succeeds again (``/health`` shows it)."""
@@ -146,6 +154,12 @@ class CachedAnswers:
         question = normalise(asked[0].content)
         parts = msgspec.json.encode([version, request.locale.casefold().replace("_", "-"), question])
         return hashlib.blake2b(self._fixed + parts, digest_size=16).hexdigest() + ":" + version
+
+    async def lookup(self, request: ChatRequest) -> tuple[str | None, Message | None]:
+        """``request``'s key (None when it must not be cached) and the answer cached under it, if any."""
+        key = self.key(request)
+        entry = await self.get(key) if key is not None else None
+        return key, entry.message() if entry is not None else None
 
     async def get(self, key: str) -> Entry | None:
         version = key.rpartition(":")[2]

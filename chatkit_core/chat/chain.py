@@ -102,15 +102,20 @@ Event = Queued | Started | str | Finished
 
 class Chain:
     def __init__(self, providers: list[Provider], config: ChainConfig, metrics: Metrics,
-                 max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+                 max_tokens: int = DEFAULT_MAX_TOKENS, shared: Chain | None = None) -> None:
         self.providers = providers
         self.config = config
         self.metrics = metrics
         self.max_tokens = max_tokens
         """``[chat] max_tokens``: the cap of providers that set none."""
-        self.breakers = {p.name: Breaker(config.breaker_failures, config.breaker_cooldown) for p in providers}
-        self.slots = {p.name: Slots(p.options.max_concurrency, p.options.max_queue) for p in providers}
-        self.failure_listeners: list[Callable[[str], None]] = []
+        # An experiment variant's chain shares each provider's circuit and queue with the base
+        # chain (``shared``): the same server, whichever variant's visitor is asking.
+        self.breakers: dict[str, Breaker] = shared.breakers if shared else {}
+        self.slots: dict[str, Slots] = shared.slots if shared else {}
+        for p in providers:
+            self.breakers.setdefault(p.name, Breaker(config.breaker_failures, config.breaker_cooldown))
+            self.slots.setdefault(p.name, Slots(p.options.max_concurrency, p.options.max_queue))
+        self.failure_listeners: list[Callable[[str], None]] = shared.failure_listeners if shared else []
         """Called with a provider's name when it fails in a way that says it may be down."""
 
     def status(self, name: str) -> Health | None:

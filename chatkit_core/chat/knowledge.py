@@ -124,16 +124,19 @@ class Knowledge:
         self.failure: str | None = None
         """Why the last search failed, until one succeeds again (``/health`` shows it)."""
 
-    async def find(self, query: str) -> list[Passage]:
+    async def find(self, query: str, options: RetrieverOptions | None = None) -> list[Passage]:
+        """Passages for ``query`` under ``options`` (an experiment variant's ``top_k`` and
+        ``min_score``, say), by default ``[knowledge]``'s."""
+        options = options or self.options
         try:
-            async with asyncio.timeout(self.options.timeout):
-                found = await self.retriever.search(query, self.options.top_k)
+            async with asyncio.timeout(options.timeout):
+                found = await self.retriever.search(query, options.top_k)
         except Exception as error:  # the answer goes ahead without passages
             self.failure = "search timed out" if isinstance(error, TimeoutError) else type(error).__name__
             log.error("retrieval_failed", retriever=self.type_name, error=str(error) or repr(error))
             return []
         self.failure = None
-        return [p for p in found if p.score >= self.options.min_score][: self.options.top_k]
+        return [p for p in found if p.score >= options.min_score][: options.top_k]
 
     async def health(self) -> Health:
         if self.failure:

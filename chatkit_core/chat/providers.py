@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from chatkit_core.chat.health import Health
-from chatkit_core.models import Passage
+from chatkit_core.models import Passage, VariantTag
 
 
 class ProviderOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -81,6 +81,9 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True):
     max_tokens: int | None = None
     """Most tokens to generate; the chain sets it from the provider's or ``[chat]``'s
     ``max_tokens``. None: no cap."""
+    variant: VariantTag | None = None
+    """The experiment variant this turn is answered in (the core picks its chain and prompt);
+    None outside experiments. Providers may ignore it."""
 
 
 class Chunk(msgspec.Struct, frozen=True, kw_only=True):

@@ -21,7 +21,7 @@ import anyio
 import msgspec
 import structlog
 
-from chatkit_core.chat.answer_cache import CachedAnswers, Entry
+from chatkit_core.chat.answer_cache import CachedAnswers
 from chatkit_core.chat.chain import DEFAULT_MAX_TOKENS, Chain, ChainFailed, Finished, Queued, Started, StreamBroken
 from chatkit_core.chat.errors import (
     ChatError,
@@ -34,8 +34,9 @@ from chatkit_core.chat.errors import (
     StreamInterrupted,
     invalid,
 )
+from chatkit_core.chat.experiments import Experiments, Variant, named
 from chatkit_core.chat.grounding import cited_sources, system_message
-from chatkit_core.chat.knowledge import Knowledge, search_query
+from chatkit_core.chat.knowledge import Knowledge, RetrieverOptions, search_query
 from chatkit_core.chat.metrics import Metrics
 from chatkit_core.chat.providers import ChatMessage, ChatRequest
 from chatkit_core.chat.sanitize import Sanitizers, model_text
@@ -114,7 +115,7 @@ class Conversation:
 
     def __init__(self, *, store: SessionStore, chain: Chain, sanitizers: Sanitizers, metrics: Metrics,
                  settings: ChatConfig, max_message_chars: int, knowledge: Knowledge | None = None,
-                 cache: CachedAnswers | None = None) -> None:
+                 cache: CachedAnswers | None = None, experiments: Experiments | None = None) -> None:
         self.store = store
         self.chain = chain
         self.sanitizers = sanitizers
@@ -123,6 +124,7 @@ class Conversation:
         self.max_message_chars = max_message_chars
         self.knowledge = knowledge
         self.cache = cache
+        self.experiments = experiments or Experiments([], metrics)
 
     # Sessions
 
@@ -153,15 +155,20 @@ class Conversation:
         content = self._checked(text, locale)
         async with _store():
             history = await self.store.ask(session_id, self._question(content), self.settings.history)
-        if history is None:
-            raise SessionNotFound()
-        passages = await self._ground(history)
-        system = [self.settings.system_prompt] if self.settings.system_prompt else []
-        if self.knowledge is not None and (grounding := system_message(passages, self.knowledge.options)):
+            if history is None:
+                raise SessionNotFound()
+            variant = await self.experiments.turn(session_id, history, self.settings.history,
+                                                  lambda: self.store.messages(session_id))
+        options = variant.knowledge if variant else None
+        passages = await self._ground(history, options)
+        prompt = variant.system_prompt if variant else self.settings.system_prompt
+        system = [prompt] if prompt else []
+        if self.knowledge is not None and (grounding := system_message(passages, options or self.knowledge.options)):
             system.append(grounding)  # with a knowledge base, never a request without the site's message
         messages = [ChatMessage("system", line) for line in system]
         messages += [ChatMessage(m.role, model_text(m.content)) for m in history if m.content]
-        return ChatRequest(messages=messages, request_id=request_id, passages=passages, locale=locale)
+        return ChatRequest(messages=messages, request_id=request_id, passages=passages, locale=locale,
+                           variant=variant.tag if variant else None)
 
     def _checked(self, text: str, locale: str) -> str:
         text = text.strip()
@@ -181,12 +188,18 @@ class Conversation:
     def _question(content: str) -> Message:
         return Message(id=new_message_id(), role="user", content=content, created_at=now_rfc3339())
 
-    async def _ground(self, history: list[Message]) -> list[Passage]:
+    async def _ground(self, history: list[Message], options: RetrieverOptions | None) -> list[Passage]:
         """Passages of the site for the visitor's question; none without a knowledge base."""
         if self.knowledge is None:
             return []
         questions = [model_text(m.content) for m in history if m.role == "user"]
-        return await self.knowledge.find(search_query(questions[-1], questions[-2] if len(questions) > 1 else None))
+        query = search_query(questions[-1], questions[-2] if len(questions) > 1 else None)
+        return await self.knowledge.find(query, options)
+
+    def _pieces(self, request: ChatRequest) -> tuple[Variant | None, Chain, CachedAnswers | None]:
+        """The variant a turn is answered in, and the chain and answer cache it uses."""
+        variant = self.experiments.find(request.variant)
+        return (variant, variant.chain, variant.cache) if variant else (None, self.chain, self.cache)
 
     def _sources(self, content: str, passages: list[Passage]) -> list[Source]:
         """The pages behind an answer, their titles cleaned like any text the API returns."""
@@ -196,16 +209,17 @@ class Conversation:
 
     async def answer(self, session_id: str, request: ChatRequest) -> Message:
         """The whole answer at once. Nothing has been shown, so any failure may still fail over."""
-        key, cached = await self._from_cache(request)
+        variant, chain, cache = self._pieces(request)
+        key, cached = await self._from_cache(request, cache)
         if cached is not None:
             async with _store():
-                await self._save(session_id, cached)
+                await self._save(session_id, cached, variant)
             return cached
         started: Started | None = None
         parts: list[str] = []
         finished = Finished(None)
         try:
-            async with contextlib.aclosing(self.chain.stream(request, buffered=True)) as events:
+            async with contextlib.aclosing(chain.stream(request, buffered=True)) as events:
                 async for event in events:
                     if isinstance(event, Started):
                         started, parts = event, []
@@ -214,75 +228,80 @@ class Conversation:
                     elif isinstance(event, str):
                         parts.append(event)
         except ChainFailed as error:
+            self.experiments.failed(variant)
             raise _unavailable(error) from None
         content = self.sanitizers.clean_output("".join(parts))
         message = _assistant(started, content, finished.usage, complete=True,
                              sources=self._sources(content, request.passages), truncated=finished.truncated)
         async with _store():
-            await self._save(session_id, message)
-        await self._keep(key, message)
+            await self._save(session_id, message, variant)
+        await self._keep(key, message, cache)
         return message
 
     async def answer_events(self, session_id: str, request: ChatRequest) -> AsyncGenerator[Event, None]:
         """The answer as it streams: queued…, opened, deltas…, then exactly one of done or failed."""
-        key, cached = await self._from_cache(request)
+        variant, chain, cache = self._pieces(request)
+        key, cached = await self._from_cache(request, cache)
         if cached is not None:  # stored first: a visitor who leaves mid-stream still finds it in history
-            terminal = await self._saved(session_id, cached, Done(cached))
+            terminal = await self._saved(session_id, cached, Done(cached), variant)
             yield Opened(cached.id, cached.provider or "", cached.model or "", [])
             yield Delta(cached.content)
             yield terminal
             return
         stream = _Streamed(self, request)
         try:
-            async with contextlib.aclosing(self.chain.stream(request)) as events:
+            async with contextlib.aclosing(chain.stream(request)) as events:
                 async for event in events:
                     if (shown := stream.take(event)) is not None:
                         yield shown
         except ChainFailed as error:
+            self.experiments.failed(variant)
             yield Failed(_unavailable(error), error.fallbacks)
             return
         except StreamBroken as broken:
             log.warning("answer_interrupted", provider=broken.started.provider, kind=broken.error.kind)
-            yield await self._saved(session_id, stream.partial(broken.started), Failed(StreamInterrupted()))
+            yield await self._saved(session_id, stream.partial(broken.started), Failed(StreamInterrupted()), variant)
             return
         except (asyncio.CancelledError, GeneratorExit):
             if stream.started is not None:  # the visitor left mid-answer: keep what they saw
                 with contextlib.suppress(StoreUnavailable):
-                    await self._save(session_id, stream.partial(stream.started))
+                    await self._save(session_id, stream.partial(stream.started), variant)
             raise
         message = stream.message
         assert message is not None  # the chain ends every answer with Finished
-        terminal = await self._saved(session_id, message, Done(message))
+        terminal = await self._saved(session_id, message, Done(message), variant)
         if isinstance(terminal, Done):
-            await self._keep(key, message)
+            await self._keep(key, message, cache)
         yield terminal
 
-    async def _save(self, session_id: str, message: Message) -> None:
-        """Store an answer even while the request is being cancelled (the visitor left)."""
+    async def _save(self, session_id: str, message: Message, variant: Variant | None) -> None:
+        """Store an answer, with its variant, even while the request is being cancelled (the visitor left)."""
+        if variant is not None:
+            message.variant = variant.tag
         with anyio.CancelScope(shield=True):
             await self.store.append(session_id, message)
         self.metrics.answer(message.provider or "none", not message.incomplete)
+        self.experiments.answered(variant, message, self.knowledge is not None)
         log.info("answered", session=redact(session_id), provider=message.provider, fallbacks=message.fallbacks,
-                 incomplete=message.incomplete, chars=len(message.content))
+                 incomplete=message.incomplete, chars=len(message.content), **named(variant))
 
-    async def _saved(self, session_id: str, message: Message, terminal: Done | Failed) -> Done | Failed:
+    async def _saved(self, session_id: str, message: Message, terminal: Done | Failed,
+                     variant: Variant | None) -> Done | Failed:
         try:
-            await self._save(session_id, message)
+            await self._save(session_id, message, variant)
         except StoreUnavailable:
             return Failed(ConversationsUnavailable())
         return terminal
 
-    async def _from_cache(self, request: ChatRequest) -> tuple[str | None, Message | None]:
+    @staticmethod
+    async def _from_cache(request: ChatRequest, cache: CachedAnswers | None) -> tuple[str | None, Message | None]:
         """The request's cache key (None when it must not be cached) and the cached answer, if any."""
-        key = self.cache.key(request) if self.cache is not None else None
-        if self.cache is None or key is None:
-            return None, None
-        entry = await self.cache.get(key)
-        return key, _reused(entry) if entry is not None else None
+        return await cache.lookup(request) if cache is not None else (None, None)
 
-    async def _keep(self, key: str | None, message: Message) -> None:
-        if key is not None and self.cache is not None:
-            await self.cache.put(key, message)
+    @staticmethod
+    async def _keep(key: str | None, message: Message, cache: CachedAnswers | None) -> None:
+        if key is not None and cache is not None:
+            await cache.put(key, message)
 
     # Feedback
 
@@ -305,8 +324,16 @@ class Conversation:
             raise MessageNotFound()
         if not rated_before:  # a rating counts once per answer; rating again replaces it, uncounted
             self.metrics.feedback.labels(message.provider or "none", feedback.rating).inc()
+            self.experiments.rated(message, feedback.rating)
         log.info("rated", session=redact(session_id), provider=message.provider, rating=feedback.rating)
         return message
+
+    async def handoff_asked(self, session_id: str) -> None:
+        """Count a visitor's request for a person against the conversation's experiment variant:
+        the hook the handoff feature calls (docs/operators.md, "Experiments")."""
+        async with _store():
+            messages = await self.store.messages(session_id)
+        self.experiments.handoff(messages or [])
 
 
 class _Streamed:
@@ -359,7 +386,3 @@ def _unavailable(error: ChainFailed) -> ProvidersUnavailable:
     log.error("providers_unavailable", fallbacks=error.fallbacks)
     return ProvidersUnavailable(error.fallbacks)
 
-
-def _reused(entry: Entry) -> Message:
-    return Message(id=new_message_id(), role="assistant", content=entry.content, created_at=now_rfc3339(),
-                   provider=entry.provider, model=entry.model, sources=entry.sources, cached=True)

@@ -58,12 +58,28 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         cache_options = runtime.cache.cache.options
         say(f"answer cache: {runtime.cache.type_name} (ttl {cache_options.ttl_seconds:.0f}s, "
             f"max_entries {cache_options.max_entries})")
+    for line in _experiments(runtime):
+        say(line)
     say(_site(runtime))
     say(_console(runtime))
     for warning in warnings:
         say(f"warning: {warning}")
     say("ok")
     return 0
+
+
+def _experiments(runtime: Runtime) -> list[str]:
+    lines = []
+    for experiment in runtime.experiments.experiments.values():
+        lines.append(f"experiment {experiment.name}: " + ("running" if experiment.enabled else
+                     "ended (enabled = false): answered conversations keep their variant, new ones get the base"))
+        for variant in experiment.variants:
+            share = variant.weight / experiment.total if experiment.total else 0
+            lines.append(f"  {variant.name}: weight {variant.weight} ({share:.0%} of new conversations); changes "
+                         + (", ".join(variant.changes) or "nothing (the base config)"))
+            chain = variant.chain.providers
+            lines.append("     chain: " + ", ".join(f"{p.name} (model {p.model or '-'})" for p in chain))
+    return lines
 
 
 def _site(runtime: Runtime) -> str:

@@ -10,7 +10,9 @@ order in which plugins were discovered:
 - rate limiter: ``rate_limit.type``, else the only one installed (none installed: no limits);
 - session store: ``sessions.store`` (default ``memory``);
 - knowledge retriever: ``knowledge.type``; no ``[knowledge]`` table, no retriever;
-- answer cache: ``cache.type`` (default ``memory``) when ``cache.enabled``; else none.
+- answer cache: ``cache.type`` (default ``memory``) when ``cache.enabled``; else none;
+- experiments: ``[experiments.NAME]`` tables, each variant built from the base config with its
+  overrides (:mod:`chatkit_core.platform.variants`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import structlog
 from chatkit_core.chat.answer_cache import AnswerCache, CachedAnswers
 from chatkit_core.chat.chain import Chain
 from chatkit_core.chat.embeddings import Embedder
+from chatkit_core.chat.experiments import Experiments
 from chatkit_core.chat.knowledge import Knowledge, Retriever
 from chatkit_core.chat.listing import Listing
 from chatkit_core.chat.metrics import Metrics
@@ -35,6 +38,7 @@ from chatkit_core.platform.checks import options_type
 from chatkit_core.platform.config import Config, ConfigError, convert, join_key, options
 from chatkit_core.platform.plugins import PluginError, Registry, clash_message, collect, owner, problems, registry
 from chatkit_core.platform.runtime import Runtime
+from chatkit_core.platform.variants import build_experiments
 
 log = structlog.get_logger("chatkit.assembly")
 T = TypeVar("T")
@@ -60,14 +64,16 @@ def build_runtime(config: Config) -> Runtime:
     metrics = Metrics()
     chain = Chain(providers, config.chain, metrics, max_tokens=config.chat.max_tokens)
     cache = build_cache(config, providers, knowledge, metrics)
+    experiments = build_experiments(config, chain, knowledge, cache, warnings)
+    warnings.extend(unused_providers(config, experiments))
     conversation = Conversation(store=store, chain=chain, sanitizers=sanitizers, metrics=metrics,
                                 settings=config.chat, max_message_chars=config.server.max_message_chars,
-                                knowledge=knowledge, cache=cache)
+                                knowledge=knowledge, cache=cache, experiments=experiments)
     runtime = Runtime(
         config=config, providers=providers, provider_types=provider_types, store=store, store_type=store_type,
         limiter=limiter, limiter_type=limiter_type, sanitizers=sanitizers, sanitizer_names=sanitizer_names,
         middleware=build_middleware(config), knowledge=knowledge, cache=cache, chain=chain, metrics=metrics,
-        conversation=conversation, warnings=warnings,
+        conversation=conversation, experiments=experiments, warnings=warnings,
     )
     chain.failure_listeners.append(runtime.probes.forget)  # a provider that just failed is probed afresh
     return runtime
@@ -118,7 +124,10 @@ def _installed(found: Registry, hint: str) -> str:
     return ", ".join(found.entries) or f"none ({hint})"
 
 
-def build_providers(config: Config, warnings: list[str]) -> tuple[list[Provider], dict[str, str]]:
+def build_providers(config: Config, warnings: list[str], prefix: str = "",
+                    built: dict[str, Provider] | None = None) -> tuple[list[Provider], dict[str, str]]:
+    """The chain's providers, in order. ``prefix`` starts every key an error names (an experiment
+    variant's, ``experiments.NAME.variants.VARIANT.``); ``built`` holds instances to reuse by name."""
     found = registry("register_providers")
     installed = _installed(found, "pip install a provider plugin such as chatkit-ollama")
     order = config.chain.order or list(config.providers)
@@ -127,26 +136,35 @@ def build_providers(config: Config, warnings: list[str]) -> tuple[list[Provider]
                           + ("" if found.entries else "; no provider plugin is installed (pip install chatkit-ollama)"))
     providers: list[Provider] = []
     for name in order:
+        if built and name in built:
+            providers.append(built[name])
+            continue
         table = config.providers.get(name)
         if table is None:
             defined = ", ".join(config.providers) or "none"
-            raise ConfigError(f"chain.order names {name!r} but there is no [providers.{name}] table "
+            raise ConfigError(f"{prefix}chain.order names {name!r} but there is no [providers.{name}] table "
                               f"(defined providers: {defined})")
+        key = f"{prefix}providers.{name}"
         type_name = table.get("type")
         if not type_name:
-            raise ConfigError(f"providers.{name}.type is missing; installed provider types: {installed}")
-        cls: type[Provider] = _pick(found, type_name, f"providers.{name}.type", installed)
-        provider = _build(f"providers.{name}", cls, name, options(config, table, cls.Options, f"providers.{name}"))
+            raise ConfigError(f"{key}.type is missing; installed provider types: {installed}")
+        cls: type[Provider] = _pick(found, type_name, f"{key}.type", installed)
+        provider = _build(key, cls, name, options(config, table, cls.Options, key))
         problems = provider.problems()
         if problems:
-            warnings.extend(f"providers.{name}: {problem}; left out of the chain" for problem in problems)
+            warnings.extend(f"{key}: {problem}; left out of the chain" for problem in problems)
             continue
         providers.append(provider)
     if not providers:
-        raise ConfigError("no usable provider: " + "; ".join(w for w in warnings if w.startswith("providers.")))
-    unused = [name for name in config.providers if name not in order]
-    warnings.extend(f"providers.{name} is not in chain.order and is not used" for name in unused)
+        raise ConfigError(f"{prefix and prefix + 'chain.order: '}no usable provider: "
+                          + "; ".join(w for w in warnings if w.startswith(f"{prefix}providers.")))
     return providers, {p.name: config.providers[p.name]["type"] for p in providers}
+
+
+def unused_providers(config: Config, experiments: Experiments) -> list[str]:
+    """Warnings for ``[providers.*]`` tables that neither the chain nor an experiment's variant uses."""
+    used = {*(config.chain.order or config.providers), *(p.name for p in experiments.providers())}
+    return [f"providers.{name} is not in chain.order and is not used" for name in config.providers if name not in used]
 
 
 def build_store(config: Config) -> tuple[SessionStore, str]:

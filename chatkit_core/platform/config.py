@@ -1,7 +1,8 @@
 """chatkit.toml: loading, ``${VAR}`` interpolation, environment overrides, validation.
 
 The core's own sections are msgspec Structs. The tables that belong to plugins
-(``[providers.*]``, ``[rate_limit]``, ``[sessions]``, ``[knowledge]``, ``[cache]``) stay raw here and are decoded into
+(``[providers.*]``, ``[rate_limit]``, ``[sessions]``, ``[knowledge]``, ``[cache]``) and the
+``[experiments.*]`` that override them stay raw here and are decoded into
 the registered class's ``Options`` when the app is assembled (chatkit_core.platform.assembly).
 Precedence: command-line flags, then environment variables, then the file, then defaults.
 """
@@ -119,6 +120,8 @@ class Config(msgspec.Struct, kw_only=True):
     """Empty: no knowledge base, answers are not grounded in the site's pages."""
     cache: dict[str, Any] = msgspec.field(default_factory=dict)
     """The answer cache; off unless ``enabled = true``."""
+    experiments: dict[str, Any] = msgspec.field(default_factory=dict)
+    """``[experiments.NAME]`` tables, checked and built by :mod:`chatkit_core.platform.variants`."""
     source: str = "built-in defaults"
     folder: str = ""
     """The config file's folder, which relative paths in it start from; empty: the working directory."""
@@ -128,7 +131,7 @@ _SECTIONS = {
     "server": ServerConfig, "chain": ChainConfig, "chat": ChatConfig, "sanitizers": OrderConfig,
     "logging": LoggingConfig, "admin": AdminConfig,
 }
-_TABLES = ("providers", "rate_limit", "sessions", "knowledge", "cache")
+_TABLES = ("providers", "rate_limit", "sessions", "knowledge", "cache", "experiments")
 
 
 def find_config_path(explicit: str | None = None) -> Path | None:

@@ -56,13 +56,14 @@ def _store_down(request: Request, error: StoreUnavailable) -> Response:
 
 
 def console_router() -> Router:
-    from chatkit_core.http.admin import views
+    from chatkit_core.http.admin import experiments, views
     from chatkit_core.http.admin.auth import CsrfRefused, SignInRequired, signed_in
     from chatkit_core.http.admin.pages import STATIC
 
     static = create_static_files_router("/static", [STATIC], name="admin-static", opt={"public": True},
                                         include_in_schema=False)
-    return Router("/admin", route_handlers=[*views.HANDLERS, static], guards=[signed_in], include_in_schema=False,
+    return Router("/admin", route_handlers=[*views.HANDLERS, *experiments.HANDLERS, static], guards=[signed_in],
+                  include_in_schema=False,
                   exception_handlers={SignInRequired: _sign_in_first, CsrfRefused: _csrf_refused,
                                       StoreUnavailable: _store_down})
 
@@ -80,11 +81,13 @@ class Console(InitPluginProtocol):
             return app_config
         app_config.lifespan.append(self._sweeping)
         if self.config.token:
+            from chatkit_core.chat.experiment_results import ResultsCache
             from chatkit_core.http.admin.auth import Attempts, Keys
 
             app_config.route_handlers.append(console_router())
             app_config.state["admin_keys"] = Keys(self.config.token, self.config.sign_in_ttl)
             app_config.state["admin_attempts"] = Attempts()
+            app_config.state["experiment_results"] = ResultsCache()
         return app_config
 
     @contextlib.asynccontextmanager

@@ -108,6 +108,14 @@ class Attempts:
         return 0.0
 
 
+    def blocked(self, client: str) -> float:
+        """Seconds until ``client`` may try again (0: it may), without counting a try."""
+        attempts = self._seen.get(client)
+        now = time.monotonic()
+        recent = [t for t in attempts or () if t > now - self.window]
+        return recent[0] + self.window - now if len(recent) >= self.limit else 0.0
+
+
 def client_of(request: Request) -> str:
     runtime: Runtime = request.app.state.runtime
     peer = request.client.host if request.client else None
