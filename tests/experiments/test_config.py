@@ -46,7 +46,7 @@ def refusal(text: str) -> str:
     (TWO + '[experiments.tone.variants.b.chat]\nsystem_prompt = 5\n',
      "experiments.tone.variants.b.chat.system_prompt: Expected `str`, got `int`"),
     (TWO + '[experiments.tone.variants.b.chat]\nmax_tokens = -1\n',
-     "experiments.tone.variants.b.chat: max_tokens must be 0 (no cap) or more"),
+     "experiments.tone.variants.b.chat.max_tokens: max_tokens must be 0 (no cap) or more"),
     (TWO + '[experiments.tone.variants.b.chat]\nhistory = 3\n',
      "experiments.tone.variants.b.chat.history: a variant cannot change this; it may change chat.system_prompt, "
      "chat.max_tokens"),

@@ -131,7 +131,7 @@ async def test_declines_and_the_extractive_answer_length_per_variant(bakery):
     async with app(EXTRACTIVE + ADMIN + knowledge(*bakery)) as client:
         long = await say(client, await session_in(client, "a"), "rye bread?")
         short = await say(client, await session_in(client, "b"), "rye bread?")
-        assert long["content"].startswith("Our rye bread is sourdough. We bake rye bread daily.\n")
+        assert long["content"].startswith("Our rye bread is sourdough. It keeps a week. We bake rye bread daily.\n")
         assert short["content"].startswith("Our rye bread is sourdough.\n")  # one sentence: b's override
         assert long["sources"] and short["sources"]
         session = await session_in(client, "b")
