@@ -73,11 +73,12 @@ class Message(msgspec.Struct, kw_only=True, rename="camel"):
     that failed before ``provider`` answered, as ``"name:kind"``. ``truncated`` marks an
     answer the provider stopped at its length cap. ``sources`` lists the site's pages the
     answer was grounded in. ``cached`` marks an answer given again from the answer cache,
-    without a model call.
+    without a model call. ``role`` is ``operator`` for a person's reply during a handoff
+    (:mod:`chatkit_core.chat.handoff`); the model reads those as the site's own answers.
     """
 
     id: str
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "operator"]
     content: str
     created_at: str
     provider: str | None = None

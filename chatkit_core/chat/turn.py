@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 import anyio
@@ -123,6 +123,8 @@ class Conversation:
         self.max_message_chars = max_message_chars
         self.knowledge = knowledge
         self.cache = cache
+        self.observers: list[Callable[[str, Message], Awaitable[None]]] = []
+        """Called with each message stored in a conversation (the handoff desk publishes them)."""
 
     # Sessions
 
@@ -150,18 +152,39 @@ class Conversation:
         Raises :class:`ChatError` for a question that is refused (empty, too long, nothing left
         once cleaned, a bad locale, an unknown session, the store down).
         """
-        content = self._checked(text, locale)
+        question = self._question(self._checked(text, locale))
         async with _store():
-            history = await self.store.ask(session_id, self._question(content), self.settings.history)
+            history = await self.store.ask(session_id, question, self.settings.history)
         if history is None:
             raise SessionNotFound()
+        if history[-1].id == question.id:  # stored now, not asked again unanswered
+            await self._observe(session_id, question)
         passages = await self._ground(history)
         system = [self.settings.system_prompt] if self.settings.system_prompt else []
         if self.knowledge is not None and (grounding := system_message(passages, self.knowledge.options)):
             system.append(grounding)  # with a knowledge base, never a request without the site's message
         messages = [ChatMessage("system", line) for line in system]
-        messages += [ChatMessage(m.role, model_text(m.content)) for m in history if m.content]
+        # An operator's replies during a handoff are the site's answers to the model.
+        messages += [ChatMessage("assistant" if m.role == "operator" else m.role, model_text(m.content))
+                     for m in history if m.content]
         return ChatRequest(messages=messages, request_id=request_id, passages=passages, locale=locale)
+
+    async def note(self, session_id: str, text: str, locale: str = "") -> Message:
+        """Check and store the visitor's message without answering it (an operator holds the
+        conversation)."""
+        message = self._question(self._checked(text, locale))
+        async with _store():
+            if not await self.store.append(session_id, message):
+                raise SessionNotFound()
+        await self._observe(session_id, message)
+        return message
+
+    async def _observe(self, session_id: str, message: Message) -> None:
+        for observer in self.observers:
+            try:
+                await observer(session_id, message)
+            except Exception:  # a message stored is never refused for what follows it
+                log.exception("observer_failed", session=redact(session_id))
 
     def _checked(self, text: str, locale: str) -> str:
         text = text.strip()
@@ -261,6 +284,7 @@ class Conversation:
         """Store an answer even while the request is being cancelled (the visitor left)."""
         with anyio.CancelScope(shield=True):
             await self.store.append(session_id, message)
+            await self._observe(session_id, message)
         self.metrics.answer(message.provider or "none", not message.incomplete)
         log.info("answered", session=redact(session_id), provider=message.provider, fallbacks=message.fallbacks,
                  incomplete=message.incomplete, chars=len(message.content))

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from chatkit_core.chat.answer_cache import AnswerCache, CacheOptions
+from chatkit_core.chat.broker import Broker
 from chatkit_core.chat.knowledge import Retriever, RetrieverOptions
 from chatkit_core.chat.providers import Provider, ProviderOptions
 from chatkit_core.chat.ratelimit import RateLimiter, RateLimitOptions
@@ -29,6 +30,7 @@ KINDS = {
     "register_answer_caches": "answer cache type",
     "register_middleware": "middleware",
     "register_retrievers": "retriever type",
+    "register_brokers": "broker type",
     "register_commands": "command",
 }
 
@@ -146,6 +148,12 @@ def options_type(factory: Callable[..., Any]) -> type[msgspec.Struct] | None:
     return annotation
 
 
+def _broker(thing: Any) -> str | None:
+    if not (isinstance(thing, type) and issubclass(thing, Broker)):
+        return f"{_shown(thing)} is not a subclass of chatkit_core.chat.broker.Broker"
+    return _constructor(thing, ("url",))
+
+
 def _shown(thing: Any) -> str:
     return getattr(thing, "__qualname__", None) or type(thing).__name__ + " object"
 
@@ -158,5 +166,6 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "register_answer_caches": _answer_cache,
     "register_middleware": _middleware,
     "register_retrievers": _subclass(Retriever, RetrieverOptions, "chatkit_core.chat.knowledge"),
+    "register_brokers": _broker,
     "register_commands": _command,
 }

@@ -14,6 +14,7 @@ import structlog
 
 from chatkit_core.chat.answer_cache import CachedAnswers
 from chatkit_core.chat.chain import Chain
+from chatkit_core.chat.handoff import HandoffDesk
 from chatkit_core.chat.health import ProbeCache
 from chatkit_core.chat.knowledge import Knowledge
 from chatkit_core.chat.listing import Listing
@@ -49,6 +50,8 @@ class Runtime:
     chain: Chain
     metrics: Metrics
     conversation: Conversation
+    handoff: HandoffDesk | None = None
+    """Talking to a person (``[handoff] enabled``)."""
     warnings: list[str] = field(default_factory=list)
     probes: ProbeCache = field(default_factory=ProbeCache)
     started: float = field(default_factory=time.monotonic)
@@ -61,7 +64,7 @@ class Runtime:
     def parts(self) -> list[Any]:
         """What opens connections, in the order it starts (and the reverse of how it closes)."""
         optional = [part for part in (self.limiter, self.knowledge and self.knowledge.retriever, self.cache) if part]
-        return [*self.providers, self.store, *optional]
+        return [*self.providers, self.store, *optional, *([self.handoff] if self.handoff else [])]
 
     async def start(self) -> None:
         for part in self.parts():

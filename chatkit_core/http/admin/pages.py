@@ -43,5 +43,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     keys: Keys = request.app.state.admin_keys
     session = request.cookies.get(SESSION_COOKIE)
     csrf = keys.csrf_for(session) if session and keys.session_valid(session) else ""
-    html = _environment.get_template(template).render(csrf=csrf, signed_in=bool(csrf), **context)
+    handoff_on = request.app.state.runtime.handoff is not None
+    html = _environment.get_template(template).render(csrf=csrf, signed_in=bool(csrf), handoff_on=handoff_on,
+                                                      **context)
     return Response(html, status_code=status, media_type="text/html; charset=utf-8", headers=HEADERS)
