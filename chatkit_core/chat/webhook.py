@@ -73,7 +73,7 @@ class Webhook:
         try:
             self.queue.put_nowait((secrets.token_hex(12), msgspec.json.encode(notice)))
         except asyncio.QueueFull:
-            log.error("webhook_dropped", event=notice.event, reason="queue full", pending=MAX_PENDING)
+            log.error("webhook_dropped", notice=notice.event, reason="queue full", pending=MAX_PENDING)
 
     async def _work(self) -> None:
         while True:

@@ -20,8 +20,10 @@ HANDOFF = "\n[handoff]\nenabled = true\nheartbeat = 0.3\nstream_seconds = \"3s\"
 
 
 def handoff_config(extra: str = "", base: str = CANNED) -> str:
-    """``base`` with the console and handoffs on; ``extra`` lines go into ``[handoff]``."""
-    return base + ADMIN + HANDOFF + extra
+    """``base`` with the console and handoffs on; ``extra`` lines go into ``[handoff]`` (replacing ours)."""
+    given = {line.split("=")[0].strip() for line in extra.splitlines() if "=" in line}
+    ours = "".join(line + "\n" for line in HANDOFF.splitlines() if line.split("=")[0].strip() not in given)
+    return base + ADMIN + ours + extra
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
