@@ -60,6 +60,8 @@ class HandoffReply(msgspec.Struct):
 
 class HandoffList(msgspec.Struct):
     handoffs: list[Handoff]
+    notes: dict[str, str]
+    """What each visitor wrote when asking, by conversation id (the console's list shows it)."""
 
 
 class MessageReply(msgspec.Struct):
@@ -119,7 +121,9 @@ def _named(request: Request, given: str | None) -> str | None:
 @get("/handoffs")
 async def list_handoffs(request: Request) -> HandoffList:
     _, desk = _desk(request)
-    return HandoffList([record.public() for record in await desk.open()])
+    records = await desk.open()
+    return HandoffList([record.public() for record in records],
+                       {record.conversation_id: record.message for record in records if record.message})
 
 
 @get("/handoffs/{conversation_id:str}")

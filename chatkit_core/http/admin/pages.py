@@ -19,7 +19,9 @@ from chatkit_core.http.admin.auth import SESSION_COOKIE, Keys
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
+# connect-src: the handoff pages read the operators' API and its event streams, on this origin only.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+       "form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
 

@@ -65,13 +65,13 @@ function listPage(table) {
     } catch (error) { showError(problem, error); load(); }
   }
 
-  function row(handoff) {
+  function row(handoff, notes) {
     const tr = el("tr", "handoff-row");
     tr.dataset.conversation = handoff.conversationId;
     tr.append(el("td", "when", when(handoff.requestedAt)));
     const state = el("td");
     state.append(el("span", `flag ${handoff.state}`, handoff.state));
-    tr.append(state, el("td", "", handoff.operator || ""), el("td", "note", handoff.message || ""));
+    tr.append(state, el("td", "", handoff.operator || ""), el("td", "note", notes[handoff.conversationId] || ""));
     const actions = el("td");
     if (handoff.state === "waiting") {
       const button = el("button", "claim", "Claim");
@@ -89,7 +89,7 @@ function listPage(table) {
   async function load() {
     try {
       const data = await api(csrf, "GET", "/admin/api/handoffs");
-      rows.replaceChildren(...data.handoffs.map(row));
+      rows.replaceChildren(...data.handoffs.map((handoff) => row(handoff, data.notes || {})));
       empty.hidden = data.handoffs.length > 0;
       if (!problem.textContent.startsWith("Type")) showError(problem, null);
     } catch (error) { showError(problem, error); }
