@@ -16,10 +16,14 @@ import contextlib
 import hashlib
 import hmac
 import secrets
+from typing import TYPE_CHECKING
 
-import httpx
 import msgspec
 import structlog
+
+# httpx loads only where a webhook is configured: a worker without one does not carry it.
+if TYPE_CHECKING:
+    import httpx
 
 log = structlog.get_logger("chatkit.webhook")
 
@@ -53,6 +57,8 @@ class Webhook:
         self._workers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        import httpx
+
         timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0))
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
         self._workers = [asyncio.create_task(self._work()) for _ in range(WORKERS)]
@@ -84,6 +90,8 @@ class Webhook:
                 log.exception("webhook_failed", delivery=delivery)
 
     async def _deliver(self, delivery: str, body: bytes) -> None:
+        import httpx
+
         headers = {"Content-Type": "application/json", "X-ChatKit-Signature": signature(self.secret, body),
                    "X-ChatKit-Delivery": delivery}
         for attempt in range(1, self.attempts + 1):

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from chatkit_core.chat.handoff_store import conversation_id_of
 from tests.console.helpers import csrf_of, sign_in
 from tests.core.conftest import new_session
 from tests.fakes.openai import FakeOpenAI
@@ -182,7 +183,7 @@ async def test_no_stream_for_a_session_that_is_gone_and_none_beyond_the_bound(ma
         session = await new_session(client)
         slots = client.app.state.handoff_streams
         slots.open["conv_other"] = 1
-        with slots.held(__import__("chatkit_core.chat.handoff_store", fromlist=["x"]).conversation_id_of(session)):
+        with slots.held(conversation_id_of(session)):
             refused = await client.get(f"/api/session/{session}/events")
         assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_streams"
         assert "1 live connections" in refused.json()["error"]["message"]
@@ -210,3 +211,25 @@ async def test_bad_input_gets_a_clear_error(client):
     markup = await client.post(f"/admin/api/handoffs/{cid}/messages", json={"content": "<img src=x>"},
                                headers=OPERATOR)
     assert markup.status_code == 400 and markup.json()["error"]["field"] == "content"
+
+
+async def test_a_visitor_reads_only_their_own_conversation(client):
+    mine, cid = await asked(client, "mine")
+    theirs, other = await asked(client, "theirs")
+    await client.post(f"/admin/api/handoffs/{other}/claim", json={"operator": "Alice"}, headers=OPERATOR)
+    await client.post(f"/admin/api/handoffs/{other}/messages", json={"content": "For the other visitor"},
+                      headers=OPERATOR)
+    seen = (await client.get(f"/api/session/{mine}/events")).text
+    assert "For the other visitor" not in seen and other not in seen and cid in seen
+    assert "For the other visitor" in (await client.get(f"/api/session/{theirs}/events")).text
+
+
+async def test_streams_are_bounded_per_process(make_client):
+    async with make_client(handoff_config("max_streams = 2\n")) as client:
+        session = await new_session(client)
+        slots = client.app.state.handoff_streams
+        slots.open.update({"conv_a": 1, "operator:conv_b": 1})
+        refused = await client.get(f"/api/session/{session}/events")
+        assert refused.status_code == 429 and "Too many live connections" in refused.json()["error"]["message"]
+        listed = await client.get("/admin/api/handoff-events", headers=OPERATOR)
+        assert listed.status_code == 429
