@@ -67,7 +67,7 @@ async def handoff_state(request: Request, session_id: FromPath[str]) -> HandoffS
 
 
 @get("/api/session/{session_id:str}/events", summary="The conversation's handoff events (Server-Sent Events)",
-     responses=error_responses(400, 403, 404, 429, 503))
+     responses=error_responses(400, 403, 404, 429, 503), opt={"site_key_query": True})
 async def visitor_events(request: Request, session_id: FromPath[str]) -> ServerSentEvent:
     _, desk = desk_of(request)
     after = last_event_id(request)

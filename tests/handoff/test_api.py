@@ -9,6 +9,7 @@ import pytest
 
 from chatkit_core.chat.handoff_store import conversation_id_of
 from tests.console.helpers import csrf_of, sign_in
+from tests.core.conftest import CANNED as CANNED_BASE
 from tests.core.conftest import new_session
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.server import Script
@@ -233,3 +234,22 @@ async def test_streams_are_bounded_per_process(make_client):
         assert refused.status_code == 429 and "Too many live connections" in refused.json()["error"]["message"]
         listed = await client.get("/admin/api/handoff-events", headers=OPERATOR)
         assert listed.status_code == 429
+
+
+async def test_with_site_keys_the_visitor_routes_need_one_and_the_stream_takes_it_in_the_query(make_client):
+    from chatkit_core.http.site_keys import hash_site_key
+
+    shop = "https://shop.example"
+    keyed = (f'[server]\nallowed_origins = ["{shop}"]\n'
+             f'[middleware.site_keys.keys]\n"{hash_site_key("ck_pub_shop")}" = ["{shop}"]\n')
+    async with make_client(handoff_config('stream_seconds = "0.3s"\n', base=keyed + CANNED_BASE)) as client:
+        key = {"X-ChatKit-Site-Key": "ck_pub_shop", "Origin": shop}
+        session = (await client.post("/api/create-session", headers=key)).json()["sessionId"]
+        assert (await client.post(f"/api/session/{session}/handoff", headers={"Origin": shop})).status_code == 403
+        assert (await client.post(f"/api/session/{session}/handoff", headers=key)).status_code == 202
+        assert (await client.get(f"/api/session/{session}/events", headers={"Origin": shop})).status_code == 403
+        by_query = await client.get(f"/api/session/{session}/events?siteKey=ck_pub_shop", headers={"Origin": shop})
+        assert by_query.status_code == 200 and "event: handoff" in by_query.text
+        wrong = await client.get(f"/api/session/{session}/events?siteKey=ck_pub_guess", headers={"Origin": shop})
+        assert wrong.status_code == 403
+        assert (await client.get(f"/api/session/{session}/handoff?siteKey=ck_pub_shop")).status_code == 403
