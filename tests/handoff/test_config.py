@@ -45,3 +45,15 @@ async def test_the_widget_reads_the_state_and_when_to_offer_a_person(make_client
         await client.post(f"/api/session/{session}/handoff")
         assert (await client.get(f"/api/session/{session}/handoff")).json()["handoff"]["state"] == "waiting"
         assert (await client.get("/api/session/nope/handoff")).status_code == 404
+
+
+def test_config_check_says_whether_a_person_can_take_over(tmp_path, capsys):
+    from chatkit_core.cli import main
+
+    path = tmp_path / "chatkit.toml"
+    path.write_text(handoff_config('broker = "redis://127.0.0.1:1/0"\n'))
+    assert main(["config", "check", "--config", str(path)]) == 0
+    assert "talk to a person: on (events: redis broker; webhook: off)" in capsys.readouterr().out
+    path.write_text(CANNED)
+    assert main(["config", "check", "--config", str(path)]) == 0
+    assert "talk to a person: off" in capsys.readouterr().out
