@@ -115,3 +115,21 @@ def test_the_handoff_pages_need_a_sign_in(browser: Browser, server: str):
     expect(page).to_have_url(re.compile(r"/admin/login$"))
     assert page.request.get("/admin/api/handoffs").status == 401
     context.close()
+
+
+def test_a_closed_stream_gives_its_place_back(server: str):
+    visitor = httpx.Client(base_url=server, timeout=10)
+    session = visitor.post("/api/create-session").json()["sessionId"]
+    visitor.post(f"/api/session/{session}/handoff")
+    url = f"{server}/api/session/{session}/events"
+    first = [Listener(url) for _ in range(3)]  # max_streams_per_session
+    assert all(listener.wait_for(lambda events: len(events) > 0) for listener in first)
+    assert visitor.get(f"/api/session/{session}/events").status_code == 429
+    for listener in first:
+        listener.close()
+    for _ in range(50):  # the server notices each client leaving at its next write (a heartbeat)
+        time.sleep(0.1)
+        with visitor.stream("GET", f"/api/session/{session}/events") as response:
+            if response.status_code == 200:
+                return
+    raise AssertionError("the closed streams still hold their places")

@@ -11,7 +11,8 @@ message or a hand-back naming another operator (``"operator"`` in the body, or t
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import msgspec
 from litestar import Request, Response, Router, get, post
@@ -23,7 +24,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPT
 
 from chatkit_core.chat.handoff import HandoffDesk
 from chatkit_core.chat.handoff_events import follow, follow_list
-from chatkit_core.chat.handoff_store import Handoff
+from chatkit_core.chat.handoff_store import Handoff, StoredEvent
 from chatkit_core.http.admin.auth import SESSION_COOKIE, Keys, is_revoked
 from chatkit_core.http.errors import APIError
 from chatkit_core.http.events import StreamSlots, last_event_id, messages, sse
@@ -188,9 +189,7 @@ async def list_events(request: Request) -> ServerSentEvent:
     return sse(messages(slots, "operators", _refreshing(desk), per_key=slots.total))
 
 
-async def _refreshing(desk: HandoffDesk) -> Any:
-    from chatkit_core.chat.handoff_store import StoredEvent
-
+async def _refreshing(desk: HandoffDesk) -> AsyncGenerator[StoredEvent, None]:
     async for event in follow_list(desk.broker, heartbeat=desk.config.heartbeat,
                                    seconds=desk.config.stream_limit_seconds):
         yield event or StoredEvent(conversation_id="", seq=0, kind="refresh", audience="operator", data="{}")
