@@ -14,12 +14,16 @@ import contextlib
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
+import structlog
 from litestar import Request
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from chatkit_core.chat.errors import TooManyStreams, invalid
 from chatkit_core.chat.handoff_store import StoredEvent
+from chatkit_core.chat.sessions import StoreUnavailable
 from chatkit_core.http.errors import api_error
+
+log = structlog.get_logger("chatkit.events")
 
 RETRY_MS = 2000
 """How soon a browser's EventSource reconnects after a stream ends."""
@@ -78,9 +82,12 @@ async def messages(slots: StreamSlots, key: str, events: AsyncGenerator[StoredEv
         yield ServerSentEventMessage(data=None, comment="connected", retry=RETRY_MS)
         if not held:
             return
-        async with contextlib.aclosing(events) as stream:
-            async for event in stream:
-                if event is None:
-                    yield ServerSentEventMessage(data=None, comment="keep-alive")  # no data: no event
-                else:
-                    yield ServerSentEventMessage(event=event.kind, data=event.data, id=event.seq or None)
+        try:
+            async with contextlib.aclosing(events) as stream:
+                async for event in stream:
+                    if event is None:
+                        yield ServerSentEventMessage(data=None, comment="keep-alive")  # no data: no event
+                    else:
+                        yield ServerSentEventMessage(event=event.kind, data=event.data, id=event.seq or None)
+        except StoreUnavailable as error:  # the client reconnects with Last-Event-ID once the store is back
+            log.warning("stream_ended", reason="store unavailable", error=str(error))
