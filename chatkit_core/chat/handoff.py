@@ -163,7 +163,7 @@ class HandoffDesk:
 
     async def request(self, session_id: str, message: str, locale: str) -> HandoffRecord:
         """Ask for a person; asking again while one is asked for or holds it changes nothing."""
-        text = self.conversation.sanitizers.clean_input(message.strip()) if message.strip() else ""
+        text = self.conversation.sanitizers.clean_input(message.strip()).strip() if message.strip() else ""
         if len(message.strip()) > self.conversation.max_message_chars:
             limit = self.conversation.max_message_chars
             raise MessageTooLong(f"Your message is too long. Please keep it under {limit} characters.", limit=limit)

@@ -253,3 +253,10 @@ async def test_with_site_keys_the_visitor_routes_need_one_and_the_stream_takes_i
         wrong = await client.get(f"/api/session/{session}/events?siteKey=ck_pub_guess", headers={"Origin": shop})
         assert wrong.status_code == 403
         assert (await client.get(f"/api/session/{session}/handoff?siteKey=ck_pub_shop")).status_code == 403
+
+
+async def test_a_note_of_markup_only_asks_without_a_message(client):
+    session = await new_session(client)
+    response = await client.post(f"/api/session/{session}/handoff", json={"message": "<b> </b>"})
+    assert response.status_code == 202
+    assert (await client.get(f"/api/session/{session}/messages")).json()["messages"] == []
