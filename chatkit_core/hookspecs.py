@@ -111,6 +111,18 @@ def register_embedders(register):
 
 
 @hookspec
+def register_brokers(register):
+    """Register event broker types, by URL scheme.
+
+    Call ``register(scheme, broker_class)``; ``broker_class`` subclasses
+    :class:`chatkit_core.chat.broker.Broker` and is built as ``broker_class(url)`` when
+    ``[handoff] broker`` is a URL with that scheme (a ``ValueError`` names what is wrong with it).
+    It carries handoff events between instances: ``publish`` sends, ``deliver`` hands what
+    arrives to this process's streams.
+    """
+
+
+@hookspec
 def register_commands(register):
     """Register ``chatkit`` subcommands.
 

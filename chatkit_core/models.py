@@ -81,11 +81,13 @@ class Message(msgspec.Struct, kw_only=True, rename="camel"):
     answer the provider stopped at its length cap. ``sources`` lists the site's pages the
     answer was grounded in. ``cached`` marks an answer given again from the answer cache,
     without a model call. ``variant`` names the experiment variant the answer was given in;
-    absent (unset, left out of JSON) when none.
+    absent (unset, left out of JSON) when none. ``role`` is ``operator`` for a person's reply
+    during a handoff (:mod:`chatkit_core.chat.handoff`); the model reads those as the site's own
+    answers.
     """
 
     id: str
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "operator"]
     content: str
     created_at: str
     provider: str | None = None

@@ -6,6 +6,8 @@ import time
 from collections import OrderedDict, deque
 from typing import Any
 
+from chatkit_core.builtins.memory_handoffs import MemoryHandoffs
+from chatkit_core.chat.handoff_store import conversation_id_of
 from chatkit_core.chat.listing import (
     ConversationPage,
     ConversationQuery,
@@ -35,7 +37,7 @@ class _Conversation:
         self.messages: deque[Message] = deque(maxlen=max_messages)
 
 
-class MemoryStore(SessionStore, Listing):
+class MemoryStore(SessionStore, Listing, MemoryHandoffs):
     """Sessions in a dict ordered by last activity, so expiry and eviction pop from the front.
 
     When full, a new session first displaces sessions nobody has written in yet, oldest
@@ -46,7 +48,9 @@ class MemoryStore(SessionStore, Listing):
     options: MemoryOptions
 
     def __init__(self, options: MemoryOptions) -> None:
-        super().__init__(options)
+        SessionStore.__init__(self, options)
+        MemoryHandoffs.__init__(self)
+        self.max_handoffs = options.max_sessions
         self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
         self._revoked: dict[str, float] = {}
         self._unused: OrderedDict[str, None] = OrderedDict()
@@ -83,6 +87,9 @@ class MemoryStore(SessionStore, Listing):
                 break
             self._unused.pop(self._conversations.popitem(last=False)[0], None)
 
+    def _alive(self, session_id: str) -> bool:
+        return self._live(session_id) is not None
+
     async def get(self, session_id: str) -> Session | None:
         conversation = self._live(session_id)
         return conversation.session if conversation else None
@@ -113,6 +120,7 @@ class MemoryStore(SessionStore, Listing):
 
     async def delete(self, session_id: str) -> bool:
         self._unused.pop(session_id, None)
+        self._forget_handoff(conversation_id_of(session_id))
         return self._conversations.pop(session_id, None) is not None
 
     async def count(self) -> int:

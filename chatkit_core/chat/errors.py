@@ -78,3 +78,43 @@ class NotSupported(ChatError):
 
 def invalid(field: str | None, message: str) -> InvalidRequest:
     return InvalidRequest(message, **({"field": field} if field else {}))
+
+
+class ConversationNotFound(ChatError):
+    """No handoff is known by that conversation id (or its session is gone)."""
+
+    code = "conversation_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("No conversation waits for a person under this id.")
+
+
+class AlreadyClaimed(ChatError):
+    """Another operator holds the conversation."""
+
+    code = "already_claimed"
+
+    def __init__(self, operator: str | None) -> None:
+        super().__init__("Another operator holds this conversation.", operator=operator)
+
+
+class NotClaimed(ChatError):
+    """The conversation is not held by an operator, so nobody may write to it as one."""
+
+    code = "not_claimed"
+
+    def __init__(self) -> None:
+        super().__init__("Claim this conversation before writing to it.")
+
+
+class HandoffClosed(ChatError):
+    code = "handoff_closed"
+
+    def __init__(self) -> None:
+        super().__init__("This conversation was handed back or closed; the visitor can ask for a person again.")
+
+
+class TooManyStreams(ChatError):
+    """More event streams than the service allows (per conversation or per instance)."""
+
+    code = "too_many_streams"

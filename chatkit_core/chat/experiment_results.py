@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from chatkit_core.chat.experiments import Experiments
+from chatkit_core.chat.handoff_store import HandoffStore, conversation_id_of
 from chatkit_core.chat.listing import ConversationQuery, Listing
 from chatkit_core.chat.sessions import SessionStore
 from chatkit_core.models import Message
@@ -146,11 +147,13 @@ class Results:
     computed_at: float = field(default_factory=time.time)
 
 
-def handed_off(messages: list[Message]) -> bool:
-    """Whether the visitor asked for a person in this conversation: the one place results learn it.
-    Conversations record no handoff yet; the handoff feature (issue #26) makes this read its
-    record, as it calls ``Conversation.handoff_asked`` for ``/metrics``."""
-    return False
+async def handed_off(store: SessionStore, session_id: str) -> bool:
+    """Whether the visitor asked for a person in this conversation: the handoff record the
+    store keeps (stores without handoffs: never)."""
+    if not isinstance(store, HandoffStore):
+        return False
+    record = await store.handoff(conversation_id_of(session_id))
+    return record is not None and record.requested_at > 0
 
 
 async def collect(store: SessionStore, listing: Listing, experiments: Experiments, grounded: bool) -> Results:
@@ -165,7 +168,7 @@ async def collect(store: SessionStore, listing: Listing, experiments: Experiment
             messages = await store.messages(item.id)
             read += 1
             if messages:
-                _count(messages, rows, grounded)
+                _count(messages, rows, grounded, await handed_off(store, item.id))
         if page.next is None:
             break
         cursor = page.next
@@ -174,19 +177,23 @@ async def collect(store: SessionStore, listing: Listing, experiments: Experiment
     return Results(results, read, sampled=read >= MAX_CONVERSATIONS and page.next is not None)
 
 
-def _count(messages: list[Message], rows: dict[tuple[str, str], VariantResult], grounded: bool) -> None:
+def _count(messages: list[Message], rows: dict[tuple[str, str], VariantResult], grounded: bool,
+           handoff: bool) -> None:
     tag = next((m.variant for m in messages if m.role == "assistant" and m.variant), None)
     row = rows.get((tag.experiment, tag.name)) if tag else None
     if row is None:  # the base config, or a variant no longer configured
         return
     row.conversations += 1
-    row.handoffs += handed_off(messages)
+    row.handoffs += handoff
     last_question = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
     for index, message in enumerate(messages):
         following = messages[index + 1] if index + 1 < len(messages) else None
         if message.role == "user":
             row.questions += 1
-            row.errors += following is None or following.role != "assistant"
+            # Once a person was asked for, a message may wait for them: not a failed turn.
+            row.errors += not handoff and (following is None or following.role != "assistant")
+            continue
+        if message.role != "assistant":  # a person's reply during a handoff is not the variant's
             continue
         row.answers += 1
         row.followed_up += index < last_question

@@ -148,6 +148,9 @@ class Provider:
     Options: ClassVar[type[ProviderOptions]] = ProviderOptions
     example: ClassVar[bool] = False
     """True for a stand-in that answers without a model; ``config check`` warns about it."""
+    generates: ClassVar[bool] = True
+    """False for a provider that answers without a language model (one that quotes the site's
+    pages): it is never asked to translate a handoff's messages."""
 
     def __init__(self, name: str, options: ProviderOptions) -> None:
         self.name = name

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 import anyio
@@ -125,6 +125,8 @@ class Conversation:
         self.knowledge = knowledge
         self.cache = cache
         self.experiments = experiments or Experiments([], metrics)
+        self.observers: list[Callable[[str, Message], Awaitable[None]]] = []
+        """Called with each message stored in a conversation (the handoff desk publishes them)."""
 
     # Sessions
 
@@ -152,13 +154,15 @@ class Conversation:
         Raises :class:`ChatError` for a question that is refused (empty, too long, nothing left
         once cleaned, a bad locale, an unknown session, the store down).
         """
-        content = self._checked(text, locale)
+        question = self._question(self._checked(text, locale))
         async with _store():
-            history = await self.store.ask(session_id, self._question(content), self.settings.history)
+            history = await self.store.ask(session_id, question, self.settings.history)
             if history is None:
                 raise SessionNotFound()
             variant = await self.experiments.turn(session_id, history, self.settings.history,
                                                   lambda: self.store.messages(session_id))
+        if history[-1].id == question.id:  # stored now, not asked again unanswered
+            await self._observe(session_id, question)
         options = variant.knowledge if variant else None
         passages = await self._ground(history, options)
         prompt = variant.system_prompt if variant else self.settings.system_prompt
@@ -166,9 +170,28 @@ class Conversation:
         if self.knowledge is not None and (grounding := system_message(passages, options or self.knowledge.options)):
             system.append(grounding)  # with a knowledge base, never a request without the site's message
         messages = [ChatMessage("system", line) for line in system]
-        messages += [ChatMessage(m.role, model_text(m.content)) for m in history if m.content]
+        # An operator's replies during a handoff are the site's answers to the model.
+        messages += [ChatMessage("assistant" if m.role == "operator" else m.role, model_text(m.content))
+                     for m in history if m.content]
         return ChatRequest(messages=messages, request_id=request_id, passages=passages, locale=locale,
                            variant=variant.tag if variant else None)
+
+    async def note(self, session_id: str, text: str, locale: str = "") -> Message:
+        """Check and store the visitor's message without answering it (an operator holds the
+        conversation)."""
+        message = self._question(self._checked(text, locale))
+        async with _store():
+            if not await self.store.append(session_id, message):
+                raise SessionNotFound()
+        await self._observe(session_id, message)
+        return message
+
+    async def _observe(self, session_id: str, message: Message) -> None:
+        for observer in self.observers:
+            try:
+                await observer(session_id, message)
+            except Exception:  # a message stored is never refused for what follows it
+                log.exception("observer_failed", session=redact(session_id))
 
     def _checked(self, text: str, locale: str) -> str:
         text = text.strip()
@@ -280,6 +303,7 @@ class Conversation:
             message.variant = variant.tag
         with anyio.CancelScope(shield=True):
             await self.store.append(session_id, message)
+            await self._observe(session_id, message)
         self.metrics.answer(message.provider or "none", not message.incomplete)
         self.experiments.answered(variant, message, self.knowledge is not None)
         log.info("answered", session=redact(session_id), provider=message.provider, fallbacks=message.fallbacks,

@@ -62,6 +62,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         say(line)
     say(_site(runtime))
     say(_console(runtime))
+    say(_handoff(runtime))
     for warning in warnings:
         say(f"warning: {warning}")
     say("ok")
@@ -95,6 +96,17 @@ def _console(runtime: Runtime) -> str:
     if runtime.listing is None:
         return f"console: off (the {runtime.store_type} store cannot list conversations)"
     return f"console: on at /admin (a sign-in lasts {admin.sign_in_ttl})"
+
+
+def _handoff(runtime: Runtime) -> str:
+    handoff = runtime.config.handoff
+    if runtime.handoff is None:
+        return "talk to a person: off ([handoff] enabled = false)"
+    broker = handoff.broker.partition("://")[0] + " broker" if handoff.broker else "this process only"
+    parts = [f"events: {broker}", f"webhook: {'on' if handoff.webhook else 'off'}"]
+    if not runtime.config.admin.token:
+        parts.append("no operator can take over without [admin] token")
+    return "talk to a person: on (" + "; ".join(parts) + ")"
 
 
 def _origin_warnings(runtime: Runtime) -> list[str]:

@@ -16,9 +16,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, JSONBody, KwargDefinition
 from litestar.response import ServerSentEvent, ServerSentEventMessage
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from chatkit_core.chat.chain import Queued
+from chatkit_core.chat.handoff_store import Handoff
 from chatkit_core.chat.providers import ChatRequest
 from chatkit_core.chat.turn import Delta, Done, Event, Opened, redact
 from chatkit_core.http.client import rate_limit
@@ -57,6 +58,14 @@ class ChatBody(msgspec.Struct, rename="camel"):
 class ChatReply(msgspec.Struct, rename="camel"):
     session_id: str
     message: Message
+
+
+class HeldReply(msgspec.Struct, rename="camel"):
+    """An operator holds the conversation: the visitor's message was stored for them."""
+
+    session_id: str
+    message: Message
+    handoff: Handoff
 
 
 class History(msgspec.Struct, rename="camel"):
@@ -141,12 +150,17 @@ async def delete_session(session_id: FromPath[str], runtime: NamedDependency[Run
 @post("/api/chat", status_code=HTTP_200_OK,
       summary="Send a message; the answer as JSON, or streamed as Server-Sent Events",
       responses={200: ResponseSpec(ChatReply, description="The answer"),
+                 202: ResponseSpec(HeldReply, description="An operator holds the conversation: no model answers"),
                  **error_responses(400, 403, 404, 413, 415, 429, 503)},
       operation_class=_JsonOrEvents)
-async def chat(request: Request, data: JSONBody[ChatBody]) -> Response[ChatReply] | ServerSentEvent:
+async def chat(request: Request, data: JSONBody[ChatBody]) -> Response[ChatReply | HeldReply] | ServerSentEvent:
     runtime: Runtime = request.app.state.runtime  # the busiest route skips resolving it as a dependency
     headers = await rate_limit(runtime, request, "chat", data.session_id)
     conversation = runtime.conversation
+    if runtime.handoff is not None and (held := await runtime.handoff.holding(data.session_id)):
+        note = await conversation.note(data.session_id, data.message, data.locale)
+        return Response(HeldReply(data.session_id, note, held.public()), status_code=HTTP_202_ACCEPTED,
+                        headers=headers)
     chat_request = await conversation.ask(data.session_id, data.message, data.locale,
                                           request.scope["state"].get("request_id", ""))
     if data.stream or "text/event-stream" in (first_header(request.scope, b"accept") or b"").decode("latin-1"):

@@ -20,9 +20,10 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chatkit_core import __version__
 from chatkit_core.chat.ratelimit import SessionCap
-from chatkit_core.http import api, feedback, ops
+from chatkit_core.http import api, feedback, handoff_api, ops
 from chatkit_core.http.admin import Console
 from chatkit_core.http.errors import EXCEPTION_HANDLERS, error_app
+from chatkit_core.http.events import StreamSlots
 from chatkit_core.http.routing import canonical
 from chatkit_core.http.widget_assets import widget_router
 from chatkit_core.platform.assembly import build_runtime
@@ -124,9 +125,10 @@ def create_app(runtime: Runtime) -> Litestar:
             yield
 
     config = runtime.config
+    visitor = [*api.HANDLERS, *feedback.HANDLERS, *(handoff_api.HANDLERS if runtime.handoff else [])]
     app = ChatKitApp(
         # Site keys guard the conversation API; the route says so, not the path's spelling.
-        route_handlers=[Router("/", route_handlers=[*api.HANDLERS, *feedback.HANDLERS], opt={"site_key": True},
+        route_handlers=[Router("/", route_handlers=visitor, opt={"site_key": True},
                                before_request=api.require_json), *ops.HANDLERS,
                         *_static_routes(config)],
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
@@ -136,7 +138,9 @@ def create_app(runtime: Runtime) -> Litestar:
         # The JSON schema only: the HTML viewers load scripts from CDNs, which the API's CSP forbids.
         openapi_config=OpenAPIConfig(title="ChatKit", version=__version__, path="/schema",
                                      render_plugins=[JsonRenderPlugin()]),
-        state=State({"runtime": runtime, "metrics": runtime.metrics, "session_cap": session_cap(runtime)}),
+        state=State({"runtime": runtime, "metrics": runtime.metrics, "session_cap": session_cap(runtime),
+                     "handoff_streams": StreamSlots(config.handoff.max_streams,
+                                                    config.handoff.max_streams_per_session)}),
         plugins=[Console(runtime)],
         logging_config=None,
     )

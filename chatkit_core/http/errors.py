@@ -19,15 +19,20 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 
 from chatkit_core.chat import errors as chat_errors
 from chatkit_core.chat.errors import (
+    AlreadyClaimed,
     ChatError,
+    ConversationNotFound,
     ConversationsUnavailable,
+    HandoffClosed,
     InvalidRequest,
     MessageNotFound,
     MessageTooLong,
+    NotClaimed,
     NotSupported,
     ProvidersUnavailable,
     SessionNotFound,
     StreamInterrupted,
+    TooManyStreams,
 )
 from chatkit_core.http.routing import template_of
 
@@ -55,6 +60,11 @@ CHAT_ERRORS: dict[type[ChatError], tuple[int, dict[str, str]]] = {
     ProvidersUnavailable: (503, {"Retry-After": "10"}),
     StreamInterrupted: (503, {}),
     ConversationsUnavailable: (503, {"Retry-After": "5"}),
+    ConversationNotFound: (404, {}),
+    AlreadyClaimed: (409, {}),
+    NotClaimed: (409, {}),
+    HandoffClosed: (409, {}),
+    TooManyStreams: (429, {"Retry-After": "30"}),
 }
 
 

@@ -1,6 +1,7 @@
 """Site keys: publishable keys that tie use of the API to the sites allowed to embed it.
 
-The widget sends its key as ``X-ChatKit-Site-Key``. ``[middleware.site_keys] keys`` maps the
+The widget sends its key as ``X-ChatKit-Site-Key`` (or, on an event stream, which a browser's
+EventSource opens without headers of its own, as ``?siteKey=``). ``[middleware.site_keys] keys`` maps the
 salted hash of each key to the origins that may use it::
 
     [middleware.site_keys.keys]
@@ -27,6 +28,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 import msgspec
 import structlog
@@ -103,6 +105,11 @@ def _check(keys: list[SiteKey], presented: str | None, origin: str | None) -> st
     return None
 
 
+def _from_query(query: bytes) -> bytes | None:
+    found = parse_qs(query.decode("latin-1"), max_num_fields=20).get("siteKey")
+    return found[0].encode("latin-1") if found else None
+
+
 class SiteKeysOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``[middleware.site_keys]``."""
 
@@ -123,6 +130,8 @@ def site_keys(config: Config, options: SiteKeysOptions) -> Callable[[ASGIApp], A
                 return
             headers = dict(scope["headers"])
             presented = headers.get(HEADER)
+            if presented is None and opt(scope, "site_key_query"):
+                presented = _from_query(scope["query_string"])
             origin = headers.get(b"origin")
             refused = _check(keys, presented.decode("latin-1") if presented is not None else None,
                              origin.decode("latin-1") if origin is not None else None)

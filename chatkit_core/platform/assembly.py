@@ -12,7 +12,8 @@ order in which plugins were discovered:
 - knowledge retriever: ``knowledge.type``; no ``[knowledge]`` table, no retriever;
 - answer cache: ``cache.type`` (default ``memory``) when ``cache.enabled``; else none;
 - experiments: ``[experiments.NAME]`` tables, each variant built from the base config with its
-  overrides (:mod:`chatkit_core.platform.variants`).
+  overrides (:mod:`chatkit_core.platform.variants`);
+- handoff broker: the type registered for ``handoff.broker``'s URL scheme; no URL, in-process.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from typing import Any, TypeVar
 import structlog
 
 from chatkit_core.chat.answer_cache import AnswerCache, CachedAnswers
+from chatkit_core.chat.broker import Broker
 from chatkit_core.chat.chain import Chain
 from chatkit_core.chat.embeddings import Embedder
 from chatkit_core.chat.experiments import Experiments
+from chatkit_core.chat.handoff import HandoffDesk
+from chatkit_core.chat.handoff_store import HandoffStore
 from chatkit_core.chat.knowledge import Knowledge, Retriever
 from chatkit_core.chat.listing import Listing
 from chatkit_core.chat.metrics import Metrics
@@ -33,7 +37,9 @@ from chatkit_core.chat.providers import Provider
 from chatkit_core.chat.ratelimit import RateLimiter
 from chatkit_core.chat.sanitize import Sanitizers
 from chatkit_core.chat.sessions import SessionStore
+from chatkit_core.chat.translate import Translator
 from chatkit_core.chat.turn import Conversation
+from chatkit_core.chat.webhook import Webhook
 from chatkit_core.platform.checks import options_type
 from chatkit_core.platform.config import Config, ConfigError, convert, join_key, options
 from chatkit_core.platform.plugins import PluginError, Registry, clash_message, collect, owner, problems, registry
@@ -74,6 +80,7 @@ def build_runtime(config: Config) -> Runtime:
         limiter=limiter, limiter_type=limiter_type, sanitizers=sanitizers, sanitizer_names=sanitizer_names,
         middleware=build_middleware(config), knowledge=knowledge, cache=cache, chain=chain, metrics=metrics,
         conversation=conversation, experiments=experiments, warnings=warnings,
+        handoff=build_handoff(config, store, conversation, warnings),
     )
     chain.failure_listeners.append(runtime.probes.forget)  # a provider that just failed is probed afresh
     return runtime
@@ -88,6 +95,7 @@ def refuse_clashes(config: Config) -> None:
         "register_rate_limiters": {limiter} if limiter else None,  # None: whichever is installed
         "register_retrievers": {config.knowledge.get("type")} if config.knowledge else set(),
         "register_answer_caches": {config.cache.get("type", "memory")} if config.cache.get("enabled") else set(),
+        "register_brokers": {config.handoff.broker.partition(":")[0].lower()} if config.handoff.broker else set(),
         "register_sanitizers": _NotIn(config.sanitizers.disabled),
         "register_middleware": _NotIn(config.middleware.disabled),
     }
@@ -228,6 +236,29 @@ def build_cache(config: Config, providers: list[Provider], knowledge: Knowledge 
     cache = _build("cache", cls, options(config, config.cache, cls.Options, "cache"))
     return CachedAnswers(cache, type_name, config.chat.system_prompt, providers, knowledge, config.chat.history,
                          metrics)
+
+
+def build_handoff(config: Config, store: SessionStore, conversation: Conversation,
+                  warnings: list[str]) -> HandoffDesk | None:
+    settings = config.handoff
+    if not settings.enabled:
+        return None
+    if not isinstance(store, HandoffStore):
+        raise ConfigError(f"handoff.enabled: the {config.sessions.get('store', 'memory')} session store cannot keep "
+                          "handoffs; use memory, sqlite or redis, or set handoff.enabled = false")
+    broker = Broker()
+    if settings.broker:
+        found = registry("register_brokers")
+        scheme = settings.broker.partition(":")[0].lower()
+        cls: type[Broker] = _pick(found, scheme, "handoff.broker", _installed(found, "pip install chatkit-redis"))
+        broker = _build("handoff.broker", cls, settings.broker)
+    elif config.server.workers > 1 or config.sessions.get("store", "memory") not in ("memory", "sqlite"):
+        warnings.append("handoff.broker is not set: events reach streams on other workers or instances only at "
+                        "the next heartbeat; set it to a Redis URL")
+    webhook = Webhook(settings.webhook, settings.webhook_secret, attempts=settings.webhook_attempts,
+                      backoff=settings.webhook_backoff, timeout=settings.webhook_timeout) if settings.webhook else None
+    return HandoffDesk(store=store, conversation=conversation, broker=broker, config=settings, webhook=webhook,
+                       translator=Translator(conversation.chain, conversation.sanitizers))
 
 
 def _build(key: str, cls: type[T], *args: Any) -> T:

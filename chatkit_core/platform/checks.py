@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from chatkit_core.chat.answer_cache import AnswerCache, CacheOptions
+from chatkit_core.chat.broker import Broker
 from chatkit_core.chat.embeddings import Embedder, EmbedderOptions
 from chatkit_core.chat.knowledge import Retriever, RetrieverOptions
 from chatkit_core.chat.providers import Provider, ProviderOptions
@@ -31,6 +32,7 @@ KINDS = {
     "register_middleware": "middleware",
     "register_retrievers": "retriever type",
     "register_embedders": "embedder type",
+    "register_brokers": "broker type",
     "register_commands": "command",
 }
 
@@ -155,6 +157,12 @@ def options_type(factory: Callable[..., Any]) -> type[msgspec.Struct] | None:
     return annotation
 
 
+def _broker(thing: Any) -> str | None:
+    if not (isinstance(thing, type) and issubclass(thing, Broker)):
+        return f"{_shown(thing)} is not a subclass of chatkit_core.chat.broker.Broker"
+    return _constructor(thing, ("url",))
+
+
 def _shown(thing: Any) -> str:
     return getattr(thing, "__qualname__", None) or type(thing).__name__ + " object"
 
@@ -168,5 +176,6 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "register_middleware": _middleware,
     "register_retrievers": _subclass(Retriever, RetrieverOptions, "chatkit_core.chat.knowledge"),
     "register_embedders": _embedder,
+    "register_brokers": _broker,
     "register_commands": _command,
 }

@@ -15,6 +15,7 @@ import structlog
 from chatkit_core.chat.answer_cache import CachedAnswers
 from chatkit_core.chat.chain import Chain
 from chatkit_core.chat.experiments import Experiments
+from chatkit_core.chat.handoff import HandoffDesk
 from chatkit_core.chat.health import ProbeCache
 from chatkit_core.chat.knowledge import Knowledge
 from chatkit_core.chat.listing import Listing
@@ -52,6 +53,8 @@ class Runtime:
     conversation: Conversation
     experiments: Experiments
     """Every ``[experiments.NAME]``, its variants' pieces built (empty without experiments)."""
+    handoff: HandoffDesk | None = None
+    """Talking to a person (``[handoff] enabled``)."""
     warnings: list[str] = field(default_factory=list)
     probes: ProbeCache = field(default_factory=ProbeCache)
     started: float = field(default_factory=time.monotonic)
@@ -65,7 +68,7 @@ class Runtime:
         """What opens connections, in the order it starts (and the reverse of how it closes)."""
         optional = [part for part in (self.limiter, self.knowledge and self.knowledge.retriever, self.cache) if part]
         variants = [p for p in self.experiments.providers() if p not in self.providers]  # their own options
-        return [*self.providers, *variants, self.store, *optional]
+        return [*self.providers, *variants, self.store, *optional, *([self.handoff] if self.handoff else [])]
 
     async def start(self) -> None:
         for part in self.parts():

@@ -56,14 +56,20 @@ async def test_fallbacks_and_errors_are_counted_for_the_variant(tmp_path):
                                                "apart": None}
 
 
-async def test_the_handoff_hook_counts_for_the_conversations_variant():
+async def test_asking_for_a_person_counts_for_the_conversations_variant():
     with fake_openai() as fake:
-        async with app(experiment_config(fake.url)) as client:
+        async with app(experiment_config(fake.url, extra="[handoff]\nenabled = true\n")) as client:
             session = await session_in(client, "b")
             await say(client, session, "can I talk to a person?")
-            await client.app.state.runtime.conversation.handoff_asked(session)
+            for _ in range(2):  # asking again while waiting changes nothing
+                asked = await client.post(f"/api/session/{session}/handoff", json={"message": "please call me"})
+                assert asked.status_code == 202, asked.text
             metrics = (await client.get("/metrics")).text
             assert (outcome(metrics, "b", "handoff"), outcome(metrics, "a", "handoff")) == (1, 0)
+            rows = (await client.get("/admin/api/experiments", headers=BEARER)).json()["experiments"][0]["variants"]
+            # The note waiting for a person is neither an answer nor an error of the variant.
+            assert [(r["name"], r["handoffs"], r["answers"], r["errors"]) for r in rows] == [
+                ("a", 0, 0, 0), ("b", 1, 1, 0)]
 
 
 async def test_each_variant_has_its_own_cached_answers():

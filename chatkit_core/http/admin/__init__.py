@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from litestar import Litestar, Request, Response, Router
@@ -55,15 +55,15 @@ def _store_down(request: Request, error: StoreUnavailable) -> Response:
     return render(request, "refused.html", status=503, reason="Conversations are unavailable right now.")
 
 
-def console_router() -> Router:
-    from chatkit_core.http.admin import experiments, views
+def console_router(handoff: bool) -> Router:
+    from chatkit_core.http.admin import experiments, handoff_views, views
     from chatkit_core.http.admin.auth import CsrfRefused, SignInRequired, signed_in
     from chatkit_core.http.admin.pages import STATIC
 
     static = create_static_files_router("/static", [STATIC], name="admin-static", opt={"public": True},
                                         include_in_schema=False)
-    return Router("/admin", route_handlers=[*views.HANDLERS, *experiments.HANDLERS, static], guards=[signed_in],
-                  include_in_schema=False,
+    pages: list[Any] = [*views.HANDLERS, *experiments.HANDLERS, *(handoff_views.HANDLERS if handoff else []), static]
+    return Router("/admin", route_handlers=pages, guards=[signed_in], include_in_schema=False,
                   exception_handlers={SignInRequired: _sign_in_first, CsrfRefused: _csrf_refused,
                                       StoreUnavailable: _store_down})
 
@@ -73,6 +73,7 @@ class Console(InitPluginProtocol):
         self.config = runtime.config.admin
         self.session_ttl = runtime.store.ttl
         self.listing = runtime.listing
+        self.handoff = runtime.handoff is not None
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         if self.listing is None:  # the store keeps its own expiry and offers no listing
@@ -84,7 +85,11 @@ class Console(InitPluginProtocol):
             from chatkit_core.chat.experiment_results import ResultsCache
             from chatkit_core.http.admin.auth import Attempts, Keys
 
-            app_config.route_handlers.append(console_router())
+            app_config.route_handlers.append(console_router(self.handoff))
+            if self.handoff:
+                from chatkit_core.http.admin.operator_api import operator_router
+
+                app_config.route_handlers.append(operator_router())
             app_config.state["admin_keys"] = Keys(self.config.token, self.config.sign_in_ttl)
             app_config.state["admin_attempts"] = Attempts()
             app_config.state["experiment_results"] = ResultsCache()

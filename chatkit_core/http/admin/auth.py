@@ -129,11 +129,11 @@ async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         return
     keys: Keys = connection.app.state.admin_keys
     session = connection.cookies.get(SESSION_COOKIE)
-    if not session or not keys.session_valid(session) or await _revoked(connection, session):
+    if not session or not keys.session_valid(session) or await is_revoked(connection, session):
         raise SignInRequired
 
 
-async def _revoked(connection: ASGIConnection, session: str) -> bool:
+async def is_revoked(connection: ASGIConnection, session: str) -> bool:
     runtime: Runtime = connection.app.state.runtime
     assert runtime.listing is not None  # the console is mounted only over a store that lists conversations
     return await runtime.listing.revoked(Keys.sign_in_of(session)[0])

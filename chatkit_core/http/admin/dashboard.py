@@ -105,6 +105,8 @@ def _count(messages: list[Message], providers: dict[str, ProviderRow], stats: St
             if reply is None or reply.role != "assistant" or reply.incomplete or (knowledge and not reply.sources):
                 unanswered[_question(message.content)] += 1
             continue
+        if message.role != "assistant":  # an operator's reply is no provider's answer
+            continue
         for failed in message.fallbacks:
             name = failed.split(":", 1)[0]
             providers.setdefault(name, ProviderRow(name)).failures += 1

@@ -21,7 +21,9 @@ from chatkit_core.http.admin.auth import SESSION_COOKIE, Keys
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
+# connect-src: the handoff pages read the operators' API and its event streams, on this origin only.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+       "form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
 
@@ -53,5 +55,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     keys: Keys = request.app.state.admin_keys
     session = request.cookies.get(SESSION_COOKIE)
     csrf = keys.csrf_for(session) if session and keys.session_valid(session) else ""
-    html = _environment.get_template(template).render(csrf=csrf, signed_in=bool(csrf), **context)
+    handoff_on = request.app.state.runtime.handoff is not None
+    html = _environment.get_template(template).render(csrf=csrf, signed_in=bool(csrf), handoff_on=handoff_on,
+                                                      **context)
     return Response(html, status_code=status, media_type="text/html; charset=utf-8", headers=HEADERS)

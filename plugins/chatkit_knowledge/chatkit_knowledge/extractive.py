@@ -58,6 +58,7 @@ class ExtractiveOptions(ProviderOptions, kw_only=True, forbid_unknown_fields=Tru
 class ExtractiveProvider(Provider):
     Options = ExtractiveOptions
     options: ExtractiveOptions
+    generates = False  # it quotes the site: no model to translate with
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[Chunk, None]:
         answer = compose(request, self.options)

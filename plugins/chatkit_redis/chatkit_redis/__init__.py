@@ -12,15 +12,19 @@
     url = "redis://127.0.0.1:6379/2"   # REDIS_URL fills it when empty
     ttl = "1h"
     max_entries = 10000
+
+    [handoff]
+    broker = "redis://127.0.0.1:6379/0"   # handoff events between instances (Redis Streams)
 """
 
 from __future__ import annotations
 
 from chatkit_core import hookimpl
+from chatkit_redis.broker import RedisBroker
 from chatkit_redis.cache import RedisCache, RedisCacheOptions
 from chatkit_redis.store import RedisOptions, RedisStore
 
-__all__ = ["RedisCache", "RedisCacheOptions", "RedisOptions", "RedisStore"]
+__all__ = ["RedisBroker", "RedisCache", "RedisCacheOptions", "RedisOptions", "RedisStore"]
 
 
 @hookimpl
@@ -31,3 +35,9 @@ def register_session_stores(register):
 @hookimpl
 def register_answer_caches(register):
     register("redis", RedisCache)
+
+
+@hookimpl
+def register_brokers(register):
+    for scheme in ("redis", "rediss", "valkey", "valkeys", "unix"):
+        register(scheme, RedisBroker)

@@ -5,7 +5,8 @@ Keys, under ``key_prefix``:
 - ``session:ID``: a hash with ``created_at``, ``last_seen`` and ``metadata`` (JSON);
 - ``messages:ID``: a list of messages (msgspec JSON), oldest first;
 - ``sessions``: a sorted set of live session ids scored by last activity, for ``count``;
-- ``console:*``: the console's listing and search index (see :mod:`chatkit_redis.console`).
+- ``console:*``: the console's listing and search index (see :mod:`chatkit_redis.console`);
+- ``handoff:*``, ``handoffs:open``: handoffs to a person (see :mod:`chatkit_redis.handoffs`).
 
 Both per-session keys carry the session's TTL, refreshed by every append. An append is one
 Lua script, so writers on different instances never interleave half-written state.
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
+from chatkit_core.chat.handoff_store import conversation_id_of
 from chatkit_core.chat.health import Health
 from chatkit_core.chat.listing import ConversationPage, ConversationQuery, Listing, decode_cursor
 from chatkit_core.chat.sessions import SessionStore, SessionStoreOptions, StoreUnavailable
@@ -28,6 +30,7 @@ from chatkit_core.models import Feedback, Message, Session
 from chatkit_core.platform import redisclient
 from chatkit_core.platform.environment import EnvSetter, fallback
 from chatkit_redis.console import ConsoleIndex
+from chatkit_redis.handoffs import RedisHandoffs
 from chatkit_redis.migrate import migrate
 
 if TYPE_CHECKING:
@@ -86,7 +89,7 @@ class RedisOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True
         redisclient.check_options(self.url, self.timeout, self.max_connections, "redis://127.0.0.1:6379/1")
 
 
-class RedisStore(SessionStore, Listing):
+class RedisStore(SessionStore, Listing, RedisHandoffs):
     """Conversations in Redis. A Redis outage raises :class:`StoreUnavailable` (the API answers
     503 and the visitor tries again); beyond one reconnect for a lost connection nothing is
     retried here, and the first call after Redis is back succeeds."""
@@ -103,6 +106,7 @@ class RedisStore(SessionStore, Listing):
         self._ttl_ms = int(self.ttl * 1000)
         self._index = options.key_prefix + "sessions"
         self.console = ConsoleIndex(self._redis, options.key_prefix, self._keys)
+        self._init_handoffs()
 
     async def start(self) -> None:
         from redis.exceptions import RedisError
@@ -178,6 +182,7 @@ class RedisStore(SessionStore, Listing):
             pipe.delete(*self._keys(session_id))
             pipe.zrem(self._index, session_id)
             deleted, _ = await pipe.execute()
+        await self.forget_handoff(conversation_id_of(session_id))
         return deleted > 0
 
     async def count(self) -> int:
