@@ -10,7 +10,8 @@ order in which plugins were discovered:
 - rate limiter: ``rate_limit.type``, else the only one installed (none installed: no limits);
 - session store: ``sessions.store`` (default ``memory``);
 - knowledge retriever: ``knowledge.type``; no ``[knowledge]`` table, no retriever;
-- answer cache: ``cache.type`` (default ``memory``) when ``cache.enabled``; else none.
+- answer cache: ``cache.type`` (default ``memory``) when ``cache.enabled``; else none;
+- concurrency store: the scheme of ``chain.concurrency_store``; empty, each instance counts its own slots.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from chatkit_core.chat.providers import Provider
 from chatkit_core.chat.ratelimit import RateLimiter
 from chatkit_core.chat.sanitize import Sanitizers
 from chatkit_core.chat.sessions import SessionStore
+from chatkit_core.chat.shared_slots import SlotStore, scheme
 from chatkit_core.chat.turn import Conversation
 from chatkit_core.platform.checks import options_type
 from chatkit_core.platform.config import Config, ConfigError, convert, join_key, options
@@ -57,7 +59,8 @@ def build_runtime(config: Config) -> Runtime:
     sanitizers = Sanitizers(found)
     knowledge = build_knowledge(config)
     metrics = Metrics()
-    chain = Chain(providers, config.chain, metrics, max_tokens=config.chat.max_tokens)
+    chain = Chain(providers, config.chain, metrics, max_tokens=config.chat.max_tokens,
+                  slot_store=build_slot_store(config))
     cache = build_cache(config, providers, knowledge, metrics)
     conversation = Conversation(store=store, chain=chain, sanitizers=sanitizers, metrics=metrics,
                                 settings=config.chat, max_message_chars=config.server.max_message_chars,
@@ -75,12 +78,14 @@ def build_runtime(config: Config) -> Runtime:
 def refuse_clashes(config: Config) -> None:
     """Every name the config uses that several plugins register, reported at once."""
     limiter = config.rate_limit.get("type", "")
+    slot_store = config.chain.concurrency_store
     used: dict[str, Any] = {
         "register_providers": {table.get("type") for table in config.providers.values()},
         "register_session_stores": {config.sessions.get("store", "memory")},
         "register_rate_limiters": {limiter} if limiter else None,  # None: whichever is installed
         "register_retrievers": {config.knowledge.get("type")} if config.knowledge else set(),
         "register_answer_caches": {config.cache.get("type", "memory")} if config.cache.get("enabled") else set(),
+        "register_concurrency_stores": {scheme(slot_store)} if slot_store else set(),
         "register_sanitizers": _NotIn(config.sanitizers.disabled),
         "register_middleware": _NotIn(config.middleware.disabled),
     }
@@ -198,6 +203,20 @@ def build_cache(config: Config, providers: list[Provider], knowledge: Knowledge 
     cache = _build("cache", cls, options(config, config.cache, cls.Options, "cache"))
     return CachedAnswers(cache, type_name, config.chat.system_prompt, providers, knowledge, config.chat.history,
                          metrics)
+
+
+def build_slot_store(config: Config) -> SlotStore | None:
+    url = config.chain.concurrency_store
+    if not url:
+        return None
+    found = registry("register_concurrency_stores")
+    installed = _installed(found, "pip install chatkit-redis")
+    kind = scheme(url)
+    if not kind:
+        raise ConfigError(f"chain.concurrency_store: not a URL; use e.g. \"redis://127.0.0.1:6379/0\" "
+                          f"(schemes installed: {installed})")
+    cls: type[SlotStore] = _pick(found, kind, "chain.concurrency_store", installed)
+    return _build("chain.concurrency_store", cls, url, config.chain.concurrency_lease)
 
 
 def _build(key: str, cls: type[T], *args: Any) -> T:

@@ -40,7 +40,8 @@ DEFAULT_PLUGINS = (
 )
 
 HOOKS = ("register_providers", "register_sanitizers", "register_rate_limiters", "register_session_stores",
-         "register_answer_caches", "register_middleware", "register_retrievers", "register_commands")
+         "register_answer_caches", "register_middleware", "register_retrievers", "register_commands",
+         "register_concurrency_stores")
 
 pm = pluggy.PluginManager("chatkit")
 pm.add_hookspecs(hookspecs)

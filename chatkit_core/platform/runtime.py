@@ -60,7 +60,8 @@ class Runtime:
 
     def parts(self) -> list[Any]:
         """What opens connections, in the order it starts (and the reverse of how it closes)."""
-        optional = [part for part in (self.limiter, self.knowledge and self.knowledge.retriever, self.cache) if part]
+        optional = [part for part in (self.limiter, self.knowledge and self.knowledge.retriever, self.cache,
+                                      self.chain.slot_store) if part]
         return [*self.providers, self.store, *optional]
 
     async def start(self) -> None:

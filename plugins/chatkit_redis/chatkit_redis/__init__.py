@@ -1,4 +1,4 @@
-"""ChatKit session store type ``redis`` and answer cache type ``redis``.
+"""ChatKit session store type ``redis``, answer cache type ``redis`` and concurrency store ``redis``.
 
     [sessions]
     store = "redis"
@@ -12,15 +12,20 @@
     url = "redis://127.0.0.1:6379/2"   # REDIS_URL fills it when empty
     ttl = "1h"
     max_entries = 10000
+
+    [chain]
+    concurrency_store = "redis://127.0.0.1:6379/0"   # providers' max_concurrency shared by every instance
 """
 
 from __future__ import annotations
 
 from chatkit_core import hookimpl
+from chatkit_core.platform import redisclient
 from chatkit_redis.cache import RedisCache, RedisCacheOptions
+from chatkit_redis.slots import RedisSlotStore
 from chatkit_redis.store import RedisOptions, RedisStore
 
-__all__ = ["RedisCache", "RedisCacheOptions", "RedisOptions", "RedisStore"]
+__all__ = ["RedisCache", "RedisCacheOptions", "RedisOptions", "RedisSlotStore", "RedisStore"]
 
 
 @hookimpl
@@ -31,3 +36,9 @@ def register_session_stores(register):
 @hookimpl
 def register_answer_caches(register):
     register("redis", RedisCache)
+
+
+@hookimpl
+def register_concurrency_stores(register):
+    for scheme in redisclient.SCHEMES:
+        register(scheme, RedisSlotStore)
