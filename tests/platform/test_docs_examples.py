@@ -92,7 +92,8 @@ async def test_cache_answers_a_repeated_first_question(examples, chatkit_app):
 def test_two_runtimes_share_a_provider_s_slots(examples):
     text = '[chain]\nconcurrency_store = "process://"\n' + BASE + "max_concurrency = 2\n"
     first, second = (build_runtime(config_from(text)) for _ in range(2))
-    assert first.chain.slots["main"] is second.chain.slots["main"] is examples["concurrency"].ProcessSlots.shared["main"]
+    shared = examples["concurrency"].ProcessSlots.shared["main"]
+    assert first.chain.slots["main"] is second.chain.slots["main"] is shared
 
 
 def test_environment_variable_declared_by_the_provider(examples):
