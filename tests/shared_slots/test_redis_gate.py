@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
+from chatkit_redis import slots as slots_module
 from chatkit_redis.slots import RedisSlotStore
 
 from chatkit_core.chat.slots import Place, QueueFull, Slots
@@ -173,5 +174,29 @@ async def test_waiting_visitors_move_to_their_own_instance_when_redis_goes(redis
         assert waiting.position == 1
         redis_server.stop()
         await granted(waiting, timeout=5)  # the second instance's own slot is free
+        held.leave()
+        waiting.leave()
+
+
+async def test_a_freed_slot_reaches_a_waiter_on_another_instance_as_published(redis_server, monkeypatch) -> None:
+    monkeypatch.setattr(slots_module, "POLL", 30.0)  # no periodic question: only the published message can wake it
+    async with instances(redis_server.url, 2, lease=60) as stores:
+        first, second = await gates(stores, limit=1)
+        held = await first.join()
+        waiting = await second.join()
+        await asyncio.sleep(0.2)  # the listener has subscribed
+        held.leave()
+        await granted(waiting, timeout=5)
+        waiting.leave()
+
+
+async def test_waiters_lost_by_a_redis_that_restarted_empty_carry_on_here(redis_server) -> None:
+    async with instances(redis_server.url, 2) as stores:
+        first, second = await gates(stores, limit=1)
+        held = await first.join()
+        waiting = await second.join()
+        await stores[0].redis.flushall()  # what a restart without persistence leaves
+        await granted(waiting, timeout=5)  # lost in Redis: the second instance's own slot
+        assert isinstance(second.local, Slots) and second.local.busy == 1
         held.leave()
         waiting.leave()
