@@ -236,3 +236,12 @@ def cpu_seconds(pids: list[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
     return total / ticks
+
+
+def machine_seconds() -> tuple[float, float]:
+    """CPU seconds the whole machine has been busy (every process of every user) and has had in all,
+    since boot, summed over its cores (``/proc/stat``)."""
+    # user nice system idle iowait irq softirq steal; guest time is already in user's.
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - fields[3] - fields[4]) / ticks, sum(fields) / ticks

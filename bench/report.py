@@ -246,18 +246,28 @@ def markdown(data: dict) -> str:
 
 def _scaling_table(s: dict) -> list[str]:
     lines = ["One worker, then several, alternating; CPU ms per request of the workers, of the store's own "
-             "process (redis-server, PostgreSQL's), of the mock upstream and of the load client, and the cores "
-             "each worker kept busy.", "",
+             "process (redis-server, PostgreSQL's), of the mock upstream and of the load client, the cores "
+             "each worker kept busy, how busy the machine was (every process on it) and the cores other work "
+             "on the machine took meanwhile (a second worker needs a core the others leave free).", "",
              _row(["store", "workers", "req/s", "workers CPU", "store CPU", "mock CPU", "client CPU",
-                   "busy cores per worker", "errors"]), _row(["---"] * 9)]
+                   "busy cores per worker", "machine busy", "other work, cores", "errors"]), _row(["---"] * 11)]
     for row in s["scaling"]:
         for r in row["runs"]:
             lines.append(_row([row["store"], r["workers"], f"{r['rps']:.0f}", _ms(r.get("server_cpu_ms_per_request")),
                                _ms(r.get("store_cpu_ms_per_request")), _ms(r.get("mock_cpu_ms_per_request")),
                                _ms(r.get("client_cpu_ms_per_request")),
-                               ", ".join(f"{c:.2f}" for c in r.get("worker_cores", [])), r["errors"]]))
+                               ", ".join(f"{c:.2f}" for c in r.get("worker_cores", [])),
+                               _share(r.get("machine_busy")), _cores(r.get("other_cores")), r["errors"]]))
     lines += ["", *[f"- {row['store']}: {_scaling_cell(row)}" for row in s["scaling"]]]
     return lines
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _cores(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def _cache_text(c: dict) -> str:

@@ -75,11 +75,12 @@ async def run(port: int, call: Call, rate: float | None, duration: float, connec
               pids: list[int] | None = None, chatkit: bool = True, others: dict[str, list[int]] | None = None,
               ) -> dict:
     """One load run; ``rate`` None is closed-loop. With ``pids``, also their CPU per request; with
-    ``others`` (named groups of pids), theirs, the load client's own, and each worker's busy cores."""
+    ``others`` (named groups of pids), theirs, the load client's own, each worker's busy cores, how
+    busy the whole machine was and the cores other work on it took meanwhile."""
     opened = await _connect(port, connections, int((rate or 2000) * duration) if chatkit else None)
     groups = {"server": pids or [], **(others or {}), **{str(pid): [pid] for pid in (pids or []) if others}}
     before = {name: procs.cpu_seconds(group) for name, group in groups.items()}
-    client, began = _own_cpu(), time.perf_counter()
+    machine, client, began = procs.machine_seconds(), _own_cpu(), time.perf_counter()
     try:
         sample: Sample = await (open_loop(opened, call, rate, duration) if rate
                                 else closed_loop(opened, call, duration))
@@ -93,8 +94,13 @@ async def run(port: int, call: Call, rate: float | None, duration: float, connec
         result["server_cpu_ms_per_request"] = used["server"] / requests * 1000
     if others:
         result |= {f"{name}_cpu_ms_per_request": used[name] / requests * 1000 for name in others}
-        result["client_cpu_ms_per_request"] = (_own_cpu() - client) / requests * 1000
+        client_used = _own_cpu() - client
+        result["client_cpu_ms_per_request"] = client_used / requests * 1000
         result["worker_cores"] = [used[str(pid)] / wall for pid in pids or []]
+        busy, total = (now - then for now, then in zip(procs.machine_seconds(), machine, strict=True))
+        ours = used["server"] + sum(used[name] for name in others) + client_used
+        result["machine_busy"] = busy / total if total else None
+        result["other_cores"] = max(busy - ours, 0.0) / wall  # other users' work: the cores this run did not get
     return result
 
 

@@ -113,3 +113,11 @@ def test_a_server_without_the_answer_cache_is_not_measured():
 def test_a_cached_answer_that_calls_upstream_misses_its_target():
     scenarios = _measured() | {"answer_cache": {"cached": _answer(0.9, 3), "model": _answer(3.5, 200)}}
     assert _statuses(scenarios)["cached answer (answer cache)"] is False
+
+
+def test_the_workers_table_shows_what_else_kept_the_machine_busy():
+    row = _scaling("redis", 500.0, 520.0)
+    row["runs"][1] |= {"worker_cores": [0.4, 0.45], "machine_busy": 0.98, "other_cores": 1.1}
+    table = "\n".join(report._scaling_table({"scaling": [row]}))
+    assert "| redis | 2 | 520 | n/a | n/a | n/a | n/a | 0.40, 0.45 | 98% | 1.10 | 0 |" in table
+    assert "| redis | 1 | 500 | n/a | n/a | n/a | n/a |  | n/a | n/a | 0 |" in table
