@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import resource
@@ -14,8 +15,8 @@ import uvloop
 from bench import peers, procs, report, scenarios
 from bench.setup import has_limiter, has_openai
 
-SECTIONS = ("fixed_rates", "peers", "max_sustained", "streaming", "concurrent_streams", "session_memory",
-            "fallback", "limiter_storage", "answer_cache")
+SECTIONS = ("fixed_rates", "peers", "max_sustained", "scaling", "streaming", "concurrent_streams",
+            "session_memory", "fallback", "limiter_storage", "answer_cache")
 PACINGS = {"reply": "0.05:10:0", "stream": "0.05:50:0.02", "slow": "0.05:40:0.25", "instant": "0:10:0"}
 """Mock listeners, ``LATENCY:CHUNKS:INTERVAL``: answers after 50 ms; streams of 50 chunks 20 ms apart;
 long streams that keep 1,000 connections open; instant answers to fill the session store fast."""
@@ -58,6 +59,8 @@ async def _section(env: scenarios.Env, section: str) -> object:
         return await scenarios.streaming(env, kinds)
     if section == "peers":
         return await peers.section(env)
+    if section == "scaling":
+        return await scenarios.scaling(env, pairs=3 if env.scale >= 1 else 1)
     if section == "limiter_storage":
         return await scenarios.limiter_storage(env) if has_limiter() else None
     if section == "answer_cache":
@@ -83,8 +86,8 @@ def _notes(env: scenarios.Env) -> list[str]:
         "Added latency = ChatKit percentile minus the same percentile of the mock answering the same load "
         "directly; open-loop runs measure each request from the moment it was due.",
         "The server runs the rate limiter (type limits, moving window, limits too high to refuse) and the "
-        "session store (memory for one worker, SQLite shared by several) with access logging at info level, "
-        "as deployed.",
+        "session store (memory for one worker; for several, the one section 2b names) with access logging at "
+        "info level, as deployed.",
         "Each client connection uses its own loopback source address (many visitors for per-IP limits) and its "
         "own conversations.",
         "Load generator, mock upstream and server share the machine's cores; other work on the machine "
@@ -93,7 +96,10 @@ def _notes(env: scenarios.Env) -> list[str]:
     if not has_limiter():
         notes.append("chatkit_ratelimit is not installed: no limiter in the runs, section 7 skipped.")
     if env.redis is None:
-        notes.append("redis-server is not installed: the redis:// limiter row is missing.")
+        notes.append("redis-server is not installed: the redis:// limiter row and the Redis store are missing.")
+    missing = procs.postgres_missing()
+    if missing:
+        notes.append(f"{missing}: the PostgreSQL store is not measured.")
     return notes
 
 
@@ -114,9 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     ports = {name: procs.free_port() for name in PACINGS}
     ports["dead"] = procs.free_port()  # nothing listens: connections are refused
     load_before = os.getloadavg()
-    with procs.mock([f"{ports[name]}:{PACINGS[name]}" for name in PACINGS], None), \
-            procs.redis_server(None) as redis:
-        env = scenarios.Env(ports, args.core, redis, args.workers, 0.4 if args.quick else 1.0)
+    wanted = ("max_sustained" in sections or "scaling" in sections)
+    with procs.mock([f"{ports[name]}:{PACINGS[name]}" for name in PACINGS], None) as mock, \
+            procs.redis_server(None) as redis, \
+            (procs.postgres_server(None) if wanted else contextlib.nullcontext()) as postgres:
+        env = scenarios.Env(ports, args.core, redis and redis.port, args.workers, 0.4 if args.quick else 1.0,
+                            postgres and postgres.port)
+        env.pids = {"mock": mock.pid, **({"redis": redis.pid} if redis else {}),
+                    **({"postgres": postgres.pid} if postgres else {})}
         failed: dict[str, str] = {}
         results = uvloop.run(_run(env, sections, failed))
     data = {

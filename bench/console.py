@@ -92,7 +92,7 @@ def fill_sqlite(db: sqlite3.Connection, data: list[tuple[str, float, list[Messag
 
 
 async def fill_redis(store, data: list[tuple[str, float, list[Message]]]) -> None:
-    """The store's own writes (session hash, append script, console index script), pipelined."""
+    """The store's own writes (session hash, append script with its console indexing), pipelined."""
     redis = store._redis
     for start in range(0, len(data), 2000):
         async with redis.pipeline(transaction=False) as pipe:
@@ -103,12 +103,10 @@ async def fill_redis(store, data: list[tuple[str, float, list[Message]]]) -> Non
                 pipe.pexpire(session_key, store._ttl_ms)
                 pipe.zadd(store._index, {sid: created + 2})
                 for message in messages:
-                    await store._append(keys=[session_key, messages_key, store._index], client=pipe, args=[
+                    keys = [session_key, messages_key, store._index, *store.console.keys(sid, message)]
+                    await store._append(keys=keys, client=pipe, args=[
                         msgspec.json.encode(message), store.options.max_messages, store._ttl_ms,
                         repr(created + 2), sid])
-                    console = store.console
-                    await console._add(keys=[session_key, console.started, console.seen, console._keys_of(sid),
-                                             *console._sets(message)], args=[sid, repr(created + 2)], client=pipe)
             await pipe.execute()
 
 

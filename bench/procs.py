@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -14,11 +15,19 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = Path(tempfile.gettempdir()) / f"chatkit-bench-{ROOT.name}"
 """Logs, configs and SQLite files of the processes under test; one folder per checkout, so runs from
 two checkouts at once do not overwrite each other's configs or delete each other's stores."""
+
+
+class Service(NamedTuple):
+    """A helper process the bench started: where it listens, and its pid for CPU accounting."""
+
+    port: int
+    pid: int
 
 
 def free_port() -> int:
@@ -82,10 +91,10 @@ def wait_for_health(base_url: str, proc: subprocess.Popen, timeout: float = 60) 
 
 
 @contextlib.contextmanager
-def mock(specs: list[str], cpus: str | None) -> Iterator[None]:
+def mock(specs: list[str], cpus: str | None) -> Iterator[subprocess.Popen]:
     with process([sys.executable, "-m", "bench.mock", *specs], "mock", cpus) as proc:
         wait_for_port(int(specs[-1].split(":")[0]), proc)
-        yield
+        yield proc
 
 
 @contextlib.contextmanager
@@ -109,7 +118,7 @@ def chatkit(config: str, workers: int, cpus: str | None, core: str | None = None
 
 
 @contextlib.contextmanager
-def redis_server(cpus: str | None) -> Iterator[int | None]:
+def redis_server(cpus: str | None) -> Iterator[Service | None]:
     """A throwaway redis-server, or None when it is not installed."""
     binary = shutil.which("redis-server")
     if binary is None:
@@ -121,7 +130,45 @@ def redis_server(cpus: str | None) -> Iterator[int | None]:
         "redis", cpus,
     ) as proc:
         wait_for_port(port, proc)
-        yield port
+        yield Service(port, proc.pid)
+
+
+POSTGRES_USER = "postgres"
+"""The account PostgreSQL runs as: ``initdb`` refuses root (Debian's package creates this one)."""
+
+
+def postgres_missing() -> str | None:
+    """Why the PostgreSQL store cannot be measured here, or None when it can."""
+    if importlib.util.find_spec("chatkit_postgres") is None:
+        return "chatkit-postgres is not installed"
+    if not (shutil.which("initdb") and shutil.which("postgres")):
+        return "PostgreSQL is not installed (apt-get install postgresql)"
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        return "setpriv is missing (util-linux), and PostgreSQL refuses to run as root"
+    return None
+
+
+@contextlib.contextmanager
+def postgres_server(cpus: str | None) -> Iterator[Service | None]:
+    """A throwaway PostgreSQL cluster in a temporary folder (user ``chatkit``, no password, loopback
+    only, settings as installed), or None when :func:`postgres_missing` says why not."""
+    if postgres_missing() is not None:
+        yield None
+        return
+    as_user = (["setpriv", f"--reuid={POSTGRES_USER}", f"--regid={POSTGRES_USER}", "--init-groups"]
+               if os.geteuid() == 0 else [])
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder) / "data"
+        if as_user:
+            shutil.chown(folder, POSTGRES_USER)
+        subprocess.run([*as_user, "initdb", "-D", str(data), "-U", "chatkit", "-A", "trust", "--no-sync"],
+                       check=True, capture_output=True)
+        command = [*as_user, "postgres", "-D", str(data), "-p", str(port), "-k", folder,
+                   "-c", "listen_addresses=127.0.0.1"]
+        with process(command, "postgres", cpus) as proc:
+            wait_for_port(port, proc)
+            yield Service(port, proc.pid)
 
 
 def tail(name: str, lines: int = 5) -> str:
@@ -175,6 +222,11 @@ def cpu_model() -> str:
     return "unknown"
 
 
+def tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (PostgreSQL's backends, say)."""
+    return [pid, *descendants(pid)]
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User plus system CPU time the processes have used so far."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -184,3 +236,12 @@ def cpu_seconds(pids: list[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
     return total / ticks
+
+
+def machine_seconds() -> tuple[float, float]:
+    """CPU seconds the whole machine has been busy (every process of every user) and has had in all,
+    since boot, summed over its cores (``/proc/stat``)."""
+    # user nice system idle iowait irq softirq steal; guest time is already in user's.
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - fields[3] - fields[4]) / ticks, sum(fields) / ticks

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import resource
+import statistics
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench import calls, procs
 from bench.client import Call, Connection, Sample, closed_loop, open_loop
@@ -28,6 +30,10 @@ class Env:
     """Workers for the throughput sections; latency sections use one."""
     scale: float
     """Multiplies every duration (``--quick`` runs shorter)."""
+    postgres: int | None = None
+    """Port of a throwaway PostgreSQL, when chatkit-postgres is installed."""
+    pids: dict[str, int] = field(default_factory=dict)
+    """The helper processes, for their CPU: ``mock``, ``redis``, ``postgres``."""
 
     def seconds(self, value: float) -> float:
         return max(1.0, value * self.scale)
@@ -37,8 +43,9 @@ class Env:
 def serving(env: Env, setup: Setup, workers: int = 1, name: str = "chatkit", shared: bool = False
             ) -> Iterator[tuple[int, list[int]]]:
     """ChatKit with ``setup``; several workers (or ``shared``) keep conversations in a fresh SQLite
-    file, as ChatKit requires (the memory store lives in one process)."""
-    if (workers > 1 or shared) and setup.store == "memory":
+    file, as ChatKit requires (the memory store lives in one process), as does the SQLite store
+    without a URL."""
+    if ((workers > 1 or shared) and setup.store == "memory") or (setup.store == "sqlite" and not setup.store_url):
         for stale in procs.LOGS.glob(f"{name}.sqlite3*"):
             stale.unlink()
         setup = dataclasses.replace(setup, store="sqlite", store_url=f"sqlite:///{procs.LOGS}/{name}.sqlite3")
@@ -65,20 +72,41 @@ async def _connect(port: int, count: int, chats: int | None) -> list[Connection]
 
 
 async def run(port: int, call: Call, rate: float | None, duration: float, connections: int,
-              pids: list[int] | None = None, chatkit: bool = True) -> dict:
-    """One load run; ``rate`` None is closed-loop. With ``pids``, also their CPU per request."""
+              pids: list[int] | None = None, chatkit: bool = True, others: dict[str, list[int]] | None = None,
+              ) -> dict:
+    """One load run; ``rate`` None is closed-loop. With ``pids``, also their CPU per request; with
+    ``others`` (named groups of pids), theirs, the load client's own, each worker's busy cores, how
+    busy the whole machine was and the cores other work on it took meanwhile."""
     opened = await _connect(port, connections, int((rate or 2000) * duration) if chatkit else None)
-    before = procs.cpu_seconds(pids or [])
+    groups = {"server": pids or [], **(others or {}), **{str(pid): [pid] for pid in (pids or []) if others}}
+    before = {name: procs.cpu_seconds(group) for name, group in groups.items()}
+    machine, client, began = procs.machine_seconds(), _own_cpu(), time.perf_counter()
     try:
         sample: Sample = await (open_loop(opened, call, rate, duration) if rate
                                 else closed_loop(opened, call, duration))
     finally:
         for connection in opened:
             connection.close()
+    used = {name: procs.cpu_seconds(group) - before[name] for name, group in groups.items()}
+    wall, requests = time.perf_counter() - began, max(sample.count, 1)
     result = sample.summary()
     if pids:
-        result["server_cpu_ms_per_request"] = (procs.cpu_seconds(pids) - before) / max(sample.count, 1) * 1000
+        result["server_cpu_ms_per_request"] = used["server"] / requests * 1000
+    if others:
+        result |= {f"{name}_cpu_ms_per_request": used[name] / requests * 1000 for name in others}
+        client_used = _own_cpu() - client
+        result["client_cpu_ms_per_request"] = client_used / requests * 1000
+        result["worker_cores"] = [used[str(pid)] / wall for pid in pids or []]
+        busy, total = (now - then for now, then in zip(procs.machine_seconds(), machine, strict=True))
+        ours = used["server"] + sum(used[name] for name in others) + client_used
+        result["machine_busy"] = busy / total if total else None
+        result["other_cores"] = max(busy - ours, 0.0) / wall  # other users' work: the cores this run did not get
     return result
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def added(chatkit: dict, direct: dict) -> dict:
@@ -111,26 +139,31 @@ async def fixed_rates(env: Env, rates: list[int], kinds: list[str]) -> list[dict
     return rows
 
 
+def shared_stores(env: Env) -> list[tuple[str, str, str | None]]:
+    """``(store, url, helper)``: the stores several workers can share here, and the helper process
+    whose CPU they add (SQLite's work is the workers' own)."""
+    stores: list[tuple[str, str, str | None]] = [("sqlite", "", None)]
+    if env.redis:
+        stores.append(("redis", f"redis://127.0.0.1:{env.redis}/1", "redis"))
+    if env.postgres:
+        stores.append(("postgres", f"postgresql://chatkit@127.0.0.1:{env.postgres}/postgres", "postgres"))
+    return stores
+
+
 async def max_sustained(env: Env) -> list[dict]:
     """2. Highest constant rate with < 1% errors and p99 added latency < 10 ms: one worker with the
-    memory store, then ``env.workers`` workers sharing SQLite."""
+    memory store, then ``env.workers`` workers sharing the store made for it (PostgreSQL or Redis
+    when here, else SQLite)."""
     if env.workers == 1:
         return [await _max_sustained(env, 1)]
-    return [await _max_sustained(env, 1), await _closed_loop_shared(env), await _max_sustained(env, env.workers)]
+    store, url, _ = shared_stores(env)[-1]
+    return [await _max_sustained(env, 1), await _max_sustained(env, env.workers, store, url)]
 
 
-async def _closed_loop_shared(env: Env) -> dict:
-    """One worker on the SQLite store, closed loop only: the base for the workers' scaling."""
+async def _max_sustained(env: Env, workers: int, store: str = "memory", url: str = "") -> dict:
     chat = calls.chatkit_chat(stream=False)
-    with serving(env, live(env), name="chatkit-max-1-sqlite", shared=True) as (port, pids):
-        await warm(port, chat)
-        result = await run(port, chat, None, env.seconds(6), 128, pids)
-    return {"workers": 1, "store": "sqlite", "closed_loop": result, "sustained_rps": None, "tried": []}
-
-
-async def _max_sustained(env: Env, workers: int) -> dict:
-    chat = calls.chatkit_chat(stream=False)
-    with serving(env, live(env), workers, name=f"chatkit-max-{workers}") as (port, pids):
+    setup = live(env, store=store, store_url=url)
+    with serving(env, setup, workers, name=f"chatkit-max-{workers}") as (port, pids):
         await warm(port, chat)
         estimate = await run(port, chat, None, env.seconds(6), 128, pids)
         capacity = estimate["rps"]
@@ -146,8 +179,42 @@ async def _max_sustained(env: Env, workers: int) -> dict:
                 break
         else:
             rate = None
-    store = "memory" if workers == 1 else "sqlite"
+    store = "sqlite" if store == "memory" and workers > 1 else store
     return {"workers": workers, "store": store, "closed_loop": estimate, "sustained_rps": rate, "tried": tried}
+
+
+SCALING_CONNECTIONS = 256
+"""uvicorn's workers accept from one shared socket, and which takes a new connection is luck:
+128 keep-alive connections split as unevenly as 85/43, and a worker left with too few to keep
+it busy would hide what a second worker adds. 256 keep each one saturated."""
+
+
+async def scaling(env: Env, pairs: int = 3) -> list[dict]:
+    """2b. Closed-loop throughput of one worker and of ``env.workers`` on each store several workers
+    can share, alternating in ``pairs`` so that machine load hits both alike; with the CPU per
+    request of the workers, the store's own process, the mock and the load client."""
+    rows = []
+    for store, url, helper in shared_stores(env):
+        runs = []
+        for pair in range(pairs):
+            for workers in (1, env.workers):
+                setup = live(env, store=store, store_url=url)
+                runs.append(await _scaling_run(env, setup, workers, helper, f"chatkit-scaling-{store}-{pair}"))
+        ratios = [two["rps"] / one["rps"] for one, two in zip(runs[::2], runs[1::2], strict=True) if one["rps"]]
+        rows.append({"store": store, "workers": env.workers, "runs": runs, "ratios": ratios,
+                     "ratio": statistics.median(ratios) if ratios else None})
+    return rows
+
+
+async def _scaling_run(env: Env, setup: Setup, workers: int, helper: str | None, name: str) -> dict:
+    chat = calls.chatkit_chat(stream=False)
+    with serving(env, setup, workers, name=f"{name}-{workers}", shared=True) as (port, pids):
+        await warm(port, chat)
+        others = {"mock": [env.pids["mock"]]} if "mock" in env.pids else {}
+        if helper and helper in env.pids:
+            others["store"] = procs.tree(env.pids[helper])  # PostgreSQL: a backend per connection
+        result = await run(port, chat, None, env.seconds(6), SCALING_CONNECTIONS, pids, others=others)
+    return {"workers": workers, **result}
 
 
 async def streaming(env: Env, kinds: list[str], rate: float = 50) -> list[dict]:

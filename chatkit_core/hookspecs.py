@@ -132,3 +132,14 @@ def register_commands(register):
     ``run(args)`` returns the exit status. A command whose ``add_arguments`` fails is left
     out of the CLI and reported by ``chatkit plugins``.
     """
+
+
+@hookspec
+def register_concurrency_stores(register):
+    """Register concurrency store types, by the URL scheme each serves.
+
+    Call ``register(scheme, store_class)`` for each scheme (``redis``, ``rediss``…);
+    ``store_class`` subclasses :class:`chatkit_core.chat.shared_slots.SlotStore`. ``[chain]
+    concurrency_store = "SCHEME://…"`` becomes ``store_class(url, concurrency_lease)``, and
+    every provider with ``max_concurrency`` takes its slots from it, shared by every instance.
+    """

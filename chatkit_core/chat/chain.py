@@ -25,7 +25,8 @@ from chatkit_core.chat.breaker import Breaker
 from chatkit_core.chat.health import Health
 from chatkit_core.chat.metrics import Metrics
 from chatkit_core.chat.providers import ChatRequest, Chunk, Provider, ProviderError
-from chatkit_core.chat.slots import QueueFull, Slots, Ticket
+from chatkit_core.chat.shared_slots import SlotStore
+from chatkit_core.chat.slots import Gate, Place, QueueFull, Slots
 
 log = structlog.get_logger("chatkit.chain")
 
@@ -49,10 +50,17 @@ class ChainConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Consecutive failures that open a provider's circuit."""
     breaker_cooldown: float = 30.0
     """Seconds an open circuit waits before one probe request."""
+    concurrency_store: str = ""
+    """Where every instance shares each provider's ``max_concurrency`` and queue (``redis://…``);
+    empty: each instance counts its own."""
+    concurrency_lease: float = 10.0
+    """Seconds after which a slot or place in line of an instance that stopped renewing it is freed."""
 
     def __post_init__(self) -> None:
         if self.retries < 0 or self.breaker_failures < 1:
             raise ValueError("retries must be >= 0 and breaker_failures >= 1")
+        if self.concurrency_lease < 1:
+            raise ValueError("concurrency_lease must be at least 1 (seconds)")
         if min(self.deadline, self.backoff_max, self.breaker_cooldown) <= 0 or self.backoff < 0:
             raise ValueError("deadline, backoff_max and breaker_cooldown must be > 0, backoff >= 0")
 
@@ -102,7 +110,8 @@ Event = Queued | Started | str | Finished
 
 class Chain:
     def __init__(self, providers: list[Provider], config: ChainConfig, metrics: Metrics,
-                 max_tokens: int = DEFAULT_MAX_TOKENS, shared: Chain | None = None) -> None:
+                 max_tokens: int = DEFAULT_MAX_TOKENS, shared: Chain | None = None,
+                 slot_store: SlotStore | None = None) -> None:
         self.providers = providers
         self.config = config
         self.metrics = metrics
@@ -111,12 +120,21 @@ class Chain:
         # An experiment variant's chain shares each provider's circuit and queue with the base
         # chain (``shared``): the same server, whichever variant's visitor is asking.
         self.breakers: dict[str, Breaker] = shared.breakers if shared else {}
-        self.slots: dict[str, Slots] = shared.slots if shared else {}
+        self.slot_store: SlotStore | None = shared.slot_store if shared else slot_store
+        """Slots shared with other instances (``concurrency_store``), or None."""
+        self.slots: dict[str, Gate] = shared.slots if shared else {}
         for p in providers:
             self.breakers.setdefault(p.name, Breaker(config.breaker_failures, config.breaker_cooldown))
-            self.slots.setdefault(p.name, Slots(p.options.max_concurrency, p.options.max_queue))
+            if p.name not in self.slots:
+                self.slots[p.name] = self._gate(p)
         self.failure_listeners: list[Callable[[str], None]] = shared.failure_listeners if shared else []
         """Called with a provider's name when it fails in a way that says it may be down."""
+
+    def _gate(self, provider: Provider) -> Gate:
+        limit, max_queue = provider.options.max_concurrency, provider.options.max_queue
+        if self.slot_store is not None and limit:
+            return self.slot_store.gate(provider.name, limit, max_queue)
+        return Slots(limit, max_queue)
 
     def status(self, name: str) -> Health | None:
         """``cooldown`` while a provider's circuit is open, else None (ask the provider)."""
@@ -188,10 +206,9 @@ class Chain:
     ) -> AsyncGenerator[Event, None]:
         """One attempt: a slot of the provider (waiting in its queue), then its answer, chunk by chunk."""
         try:
-            ticket = self.slots[provider.name].enter()
+            ticket = await self.slots[provider.name].join()
         except QueueFull:
-            raise ProviderError(f"{provider.name} is busy and its queue is full", kind="queue_full",
-                                retryable=False) from None
+            raise _queue_full(provider) from None
         try:
             until = min(time.monotonic() + provider.options.queue_timeout, deadline)
             while not ticket.granted:
@@ -223,13 +240,15 @@ class Chain:
             ticket.leave()
 
     @staticmethod
-    async def _moved_up(provider: Provider, ticket: Ticket, until: float) -> None:
+    async def _moved_up(provider: Provider, ticket: Place, until: float) -> None:
         try:
             async with asyncio.timeout(until - time.monotonic()):
                 await ticket.moved()
         except TimeoutError:
             raise ProviderError(f"no free slot on {provider.name} within {provider.options.queue_timeout:.1f}s",
                                 kind="queue_timeout", retryable=False) from None
+        except QueueFull:  # a shared line was lost, and this instance's own is full
+            raise _queue_full(provider) from None
 
     async def _next(
         self, provider: Provider, chunks: AsyncIterator[Chunk], deadline: float, clock: _ChunkClock,
@@ -271,6 +290,10 @@ class Chain:
     def _moved_on(self, provider: Provider, kind: str) -> None:
         self.metrics.fallback(provider.name, kind)
         log.info("provider_skipped", provider=provider.name, reason=kind)
+
+
+def _queue_full(provider: Provider) -> ProviderError:
+    return ProviderError(f"{provider.name} is busy and its queue is full", kind="queue_full", retryable=False)
 
 
 class _Attempt:

@@ -10,10 +10,36 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import Protocol
 
 
 class QueueFull(Exception):
     """Every slot is busy and ``max_queue`` requests already wait."""
+
+
+class Place(Protocol):
+    """A request's hold on a provider: a slot once ``granted``, else a ``position`` in line."""
+
+    @property
+    def granted(self) -> bool: ...
+
+    @property
+    def position(self) -> int:
+        """1: next in line; 0 once granted."""
+
+    async def moved(self) -> None:
+        """Wait until granted or moved up; raises QueueFull if the place in line was lost."""
+
+    def leave(self) -> None:
+        """Give the slot or the place back; safe to call twice, never blocks."""
+
+
+class Gate(Protocol):
+    """Where requests for one provider get a :class:`Place`: this instance's :class:`Slots`, or
+    slots shared by several instances (:mod:`chatkit_core.chat.shared_slots`)."""
+
+    async def join(self) -> Place:
+        """A place that holds a slot at once or waits in line; raises QueueFull."""
 
 
 class Slots:
@@ -36,6 +62,9 @@ class Slots:
         else:
             self.waiting.append(ticket)
         return ticket
+
+    async def join(self) -> Ticket:
+        return self.enter()
 
     def _release(self) -> None:
         self.busy -= 1

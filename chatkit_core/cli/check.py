@@ -7,6 +7,7 @@ import asyncio
 import re
 
 from chatkit_core.chat.providers import Provider
+from chatkit_core.chat.shared_slots import scheme
 from chatkit_core.cli.serve import load
 from chatkit_core.platform.runtime import Runtime
 
@@ -33,6 +34,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         say(f"  {index}. {provider.name} (type {runtime.provider_types[provider.name]}, "
             f"model {provider.model or '-'}{where})")
         say(f"     {_limits(provider, config.chat.max_tokens)}")
+    say(_slots(runtime))
     if args.probe:
         asyncio.run(_probe(runtime))
     say("middleware (outermost first): " + ", ".join(name for name, _ in runtime.middleware))
@@ -107,6 +109,15 @@ def _handoff(runtime: Runtime) -> str:
     if not runtime.config.admin.token:
         parts.append("no operator can take over without [admin] token")
     return "talk to a person: on (" + "; ".join(parts) + ")"
+
+
+def _slots(runtime: Runtime) -> str:
+    chain = runtime.config.chain
+    if not chain.concurrency_store:
+        return ("provider slots: each instance counts its own max_concurrency "
+                "([chain] concurrency_store is empty)")
+    return (f"provider slots: shared by every instance through {chain.concurrency_store} "
+            f"(type {scheme(chain.concurrency_store)}, lease {chain.concurrency_lease:g}s)")
 
 
 def _origin_warnings(runtime: Runtime) -> list[str]:

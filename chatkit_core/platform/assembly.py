@@ -13,7 +13,8 @@ order in which plugins were discovered:
 - answer cache: ``cache.type`` (default ``memory``) when ``cache.enabled``; else none;
 - experiments: ``[experiments.NAME]`` tables, each variant built from the base config with its
   overrides (:mod:`chatkit_core.platform.variants`);
-- handoff broker: the type registered for ``handoff.broker``'s URL scheme; no URL, in-process.
+- handoff broker: the type registered for ``handoff.broker``'s URL scheme; no URL, in-process;
+- concurrency store: the scheme of ``chain.concurrency_store``; empty, each instance counts its own slots.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from chatkit_core.chat.providers import Provider
 from chatkit_core.chat.ratelimit import RateLimiter
 from chatkit_core.chat.sanitize import Sanitizers
 from chatkit_core.chat.sessions import SessionStore
+from chatkit_core.chat.shared_slots import SlotStore, scheme
 from chatkit_core.chat.translate import Translator
 from chatkit_core.chat.turn import Conversation
 from chatkit_core.chat.webhook import Webhook
@@ -68,7 +70,8 @@ def build_runtime(config: Config) -> Runtime:
     sanitizers = Sanitizers(found)
     knowledge = build_knowledge(config)
     metrics = Metrics()
-    chain = Chain(providers, config.chain, metrics, max_tokens=config.chat.max_tokens)
+    chain = Chain(providers, config.chain, metrics, max_tokens=config.chat.max_tokens,
+                  slot_store=build_slot_store(config))
     cache = build_cache(config, providers, knowledge, metrics)
     experiments = build_experiments(config, chain, knowledge, cache, warnings)
     warnings.extend(unused_providers(config, experiments))
@@ -89,6 +92,7 @@ def build_runtime(config: Config) -> Runtime:
 def refuse_clashes(config: Config) -> None:
     """Every name the config uses that several plugins register, reported at once."""
     limiter = config.rate_limit.get("type", "")
+    slot_store = config.chain.concurrency_store
     used: dict[str, Any] = {
         "register_providers": {table.get("type") for table in config.providers.values()},
         "register_session_stores": {config.sessions.get("store", "memory")},
@@ -96,6 +100,7 @@ def refuse_clashes(config: Config) -> None:
         "register_retrievers": {config.knowledge.get("type")} if config.knowledge else set(),
         "register_answer_caches": {config.cache.get("type", "memory")} if config.cache.get("enabled") else set(),
         "register_brokers": {config.handoff.broker.partition(":")[0].lower()} if config.handoff.broker else set(),
+        "register_concurrency_stores": {scheme(slot_store)} if slot_store else set(),
         "register_sanitizers": _NotIn(config.sanitizers.disabled),
         "register_middleware": _NotIn(config.middleware.disabled),
     }
@@ -259,6 +264,18 @@ def build_handoff(config: Config, store: SessionStore, conversation: Conversatio
                       backoff=settings.webhook_backoff, timeout=settings.webhook_timeout) if settings.webhook else None
     return HandoffDesk(store=store, conversation=conversation, broker=broker, config=settings, webhook=webhook,
                        translator=Translator(conversation.chain, conversation.sanitizers))
+def build_slot_store(config: Config) -> SlotStore | None:
+    url = config.chain.concurrency_store
+    if not url:
+        return None
+    found = registry("register_concurrency_stores")
+    installed = _installed(found, "pip install chatkit-redis")
+    kind = scheme(url)
+    if not kind:
+        raise ConfigError(f"chain.concurrency_store: not a URL; use e.g. \"redis://127.0.0.1:6379/0\" "
+                          f"(schemes installed: {installed})")
+    cls: type[SlotStore] = _pick(found, kind, "chain.concurrency_store", installed)
+    return _build("chain.concurrency_store", cls, url, config.chain.concurrency_lease)
 
 
 def _build(key: str, cls: type[T], *args: Any) -> T:

@@ -21,6 +21,7 @@ from chatkit_core.chat.knowledge import Retriever, RetrieverOptions
 from chatkit_core.chat.providers import Provider, ProviderOptions
 from chatkit_core.chat.ratelimit import RateLimiter, RateLimitOptions
 from chatkit_core.chat.sessions import SessionStore, SessionStoreOptions
+from chatkit_core.chat.shared_slots import SlotStore
 from chatkit_core.platform.commands import Command
 
 KINDS = {
@@ -34,6 +35,7 @@ KINDS = {
     "register_embedders": "embedder type",
     "register_brokers": "broker type",
     "register_commands": "command",
+    "register_concurrency_stores": "concurrency store type",
 }
 
 
@@ -94,6 +96,14 @@ def _answer_cache(thing: Any) -> str | None:
     missing = [name for name in ("get", "set", "clear") if problem is None and getattr(thing, name) is
                getattr(AnswerCache, name)]
     return problem or (f"{thing.__name__} does not implement {', '.join(missing)}" if missing else None)
+
+
+def _slot_store(thing: Any) -> str | None:
+    if not (isinstance(thing, type) and issubclass(thing, SlotStore)):
+        return f"{_shown(thing)} is not a subclass of chatkit_core.chat.shared_slots.SlotStore"
+    if thing.gate is SlotStore.gate:
+        return f"{thing.__name__} does not implement gate(provider, limit, max_queue)"
+    return _constructor(thing, ("url", "lease"))
 
 
 def _sanitizer(thing: Any) -> str | None:
@@ -178,4 +188,5 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "register_embedders": _embedder,
     "register_brokers": _broker,
     "register_commands": _command,
+    "register_concurrency_stores": _slot_store,
 }

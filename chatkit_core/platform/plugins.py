@@ -41,7 +41,7 @@ DEFAULT_PLUGINS = (
 
 HOOKS = ("register_providers", "register_sanitizers", "register_rate_limiters", "register_session_stores",
          "register_answer_caches", "register_middleware", "register_retrievers", "register_embedders",
-         "register_brokers", "register_commands")
+         "register_brokers", "register_concurrency_stores", "register_commands")
 
 pm = pluggy.PluginManager("chatkit")
 pm.add_hookspecs(hookspecs)

@@ -66,7 +66,8 @@ class Runtime:
 
     def parts(self) -> list[Any]:
         """What opens connections, in the order it starts (and the reverse of how it closes)."""
-        optional = [part for part in (self.limiter, self.knowledge and self.knowledge.retriever, self.cache) if part]
+        optional = [part for part in (self.limiter, self.knowledge and self.knowledge.retriever, self.cache,
+                                      self.chain.slot_store) if part]
         variants = [p for p in self.experiments.providers() if p not in self.providers]  # their own options
         return [*self.providers, *variants, self.store, *optional, *([self.handoff] if self.handoff else [])]
 

@@ -29,6 +29,18 @@ def test_config_check_prints_the_resolved_setup(tmp_path):
     assert "middleware (outermost first): access_log, security_headers, cors" in result.stdout
     assert "session store: memory" in result.stdout and "rate limiter: none" in result.stdout
     assert "warning: providers.spare is not in chain.order" in result.stdout
+    assert "provider slots: each instance counts its own max_concurrency" in result.stdout
+
+
+def test_config_check_names_the_store_that_shares_provider_slots(tmp_path):
+    path = tmp_path / "chatkit.toml"
+    path.write_text(CANNED.replace('[providers.demo]', 'concurrency_store = "redis://ops:s3cret@10.0.0.20:6379/0"\n'
+                                   'concurrency_lease = 5\n[providers.demo]\nmax_concurrency = 2'))
+    result = chatkit("config", "check", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert ("provider slots: shared by every instance through redis://***@10.0.0.20:6379/0 (type redis, lease 5s)"
+            in result.stdout)
+    assert "s3cret" not in result.stdout
 
 
 def test_config_check_refuses_with_the_key(tmp_path):

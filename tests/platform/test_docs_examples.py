@@ -42,7 +42,7 @@ def examples() -> Iterator[dict[str, types.ModuleType]]:
 
 def test_every_kind_has_an_example():
     assert set(EXAMPLES) == {"provider", "sanitizer", "middleware", "store", "limiter", "retriever", "command",
-                             "cache"}
+                             "cache", "concurrency"}
 
 
 def test_the_examples_register_cleanly(examples):
@@ -92,6 +92,13 @@ async def test_cache_answers_a_repeated_first_question(examples, chatkit_app):
             replies.append(reply.json()["message"])
     assert [r["cached"] for r in replies] == [False, True] and replies[0]["content"] == replies[1]["content"]
     assert len(examples["cache"].DictCache.shared["docs"]) == 1
+
+
+def test_two_runtimes_share_a_provider_s_slots(examples):
+    text = '[chain]\nconcurrency_store = "process://"\n' + BASE + "max_concurrency = 2\n"
+    first, second = (build_runtime(config_from(text)) for _ in range(2))
+    shared = examples["concurrency"].ProcessSlots.shared["main"]
+    assert first.chain.slots["main"] is second.chain.slots["main"] is shared
 
 
 def test_environment_variable_declared_by_the_provider(examples):

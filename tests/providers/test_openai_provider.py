@@ -272,3 +272,53 @@ def test_api_openai_com_takes_the_cap_as_max_completion_tokens() -> None:
     assert official.sampling(300) == {"max_completion_tokens": 300}
     assert compatible.sampling(300) == {"max_tokens": 300}
     assert compatible.sampling(None) == {}
+
+
+async def test_the_sdk_s_headers_go_with_every_request(fake: FakeOpenAI) -> None:
+    async with started(provider(fake.url, organization="org-test")) as openai:
+        for _ in range(2):
+            await answer(openai)
+    for sent in fake.chat_requests():
+        assert sent.headers["openai-organization"] == "org-test"
+        assert sent.headers["user-agent"].startswith("AsyncOpenAI/Python")
+        assert sent.headers["content-type"] == "application/json"
+        assert sent.headers["x-stainless-retry-count"] == "0"
+
+
+async def test_the_environments_proxy_is_used_unless_no_proxy_exempts_the_host(
+    fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", closed_port_url())
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    error = await failure(fake)
+    assert error.kind == "connect" and fake.requests == []
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with started(provider(fake.url)) as openai:
+        texts, _ = await answer(openai)
+    assert texts and len(fake.chat_requests()) == 1
+
+
+async def test_a_proxy_s_credentials_go_to_the_proxy_only(fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOpenAI() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://relay:s3cret@"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        with contextlib.suppress(ProviderError):  # the fake proxy does not forward
+            async with started(provider(fake.url)) as openai:
+                await answer(openai)
+        relayed = proxy.requests[0]
+    assert relayed.headers["proxy-authorization"] == "Basic cmVsYXk6czNjcmV0"
+    assert relayed.headers["authorization"] == f"Bearer {SECRET}"
+
+
+async def test_an_idle_connection_is_dropped_before_a_server_s_five_seconds(fake: FakeOpenAI) -> None:
+    """llama.cpp's server and uvicorn close a connection idle for 5 s; reusing one they are
+    closing would fail the request (aiohttp does not retry a POST)."""
+    async with started(provider(fake.url)) as openai:
+        await answer(openai)
+        await answer(openai)
+        assert fake.connections == 1
+        await asyncio.sleep(4.3)
+        await answer(openai)
+    assert fake.connections == 2

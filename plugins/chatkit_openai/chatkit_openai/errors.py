@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from chatkit_core.chat.providers import ProviderError
 
 if TYPE_CHECKING:
+    import aiohttp
     import openai
 
 _KEY_LIKE = re.compile(r"\b(sk-[A-Za-z0-9_*-]{3})[A-Za-z0-9_*-]+")
@@ -36,6 +37,18 @@ def classify(error: Exception, host: str, answered: bool, secret: str, base_url:
     if isinstance(error, openai.APIError):  # an error event inside the stream
         return ProviderError(f"{host} failed mid-answer: {redact(error.message, secret)}", kind="bad_response")
     return ProviderError(f"{host} sent a chunk that is not valid JSON", kind="bad_response")
+
+
+def transport_error(error: aiohttp.ClientError, host: str, answered: bool) -> ProviderError:
+    """A network failure; after the answer began, a broken connection is a cut stream."""
+    import aiohttp
+
+    if isinstance(error, aiohttp.ServerTimeoutError):
+        phase = "connecting to" if isinstance(error, aiohttp.ConnectionTimeoutError) else "waiting for"
+        return ProviderError(f"timed out {phase} {host}", kind="timeout")
+    if answered:
+        return ProviderError(f"the stream from {host} broke off", kind="bad_response")
+    return ProviderError(f"cannot reach {host}", kind="connect")
 
 
 def _status_error(error: openai.APIStatusError, host: str, secret: str) -> ProviderError:

@@ -1,8 +1,8 @@
-"""The ``openai`` provider: one SDK client per configured provider, retries left to the chain."""
+"""The ``openai`` provider: the SDK's client for what a request carries and what its errors mean,
+one pooled aiohttp session for the bytes (:mod:`chatkit_openai.transport`), retries left to the chain."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -13,12 +13,15 @@ import structlog
 from chatkit_core.chat.health import Health
 from chatkit_core.chat.providers import ChatRequest, Chunk, Provider, ProviderError
 from chatkit_core.urls import public_host, public_url
-from chatkit_openai.errors import classify, redact
+from chatkit_openai.errors import classify, redact, transport_error
 from chatkit_openai.options import OpenAIOptions
 from chatkit_openai.sse import DECODER, events
 
 if TYPE_CHECKING:
+    import aiohttp
     import openai
+
+    from chatkit_openai.transport import Transport
 
 log = structlog.get_logger("chatkit.openai")
 
@@ -33,6 +36,7 @@ class OpenAIProvider(Provider):
     def __init__(self, name: str, options: OpenAIOptions) -> None:
         super().__init__(name, options)
         self._client: openai.AsyncOpenAI | None = None
+        self._transport: Transport | None = None
         self._usage_option = True
         """Ask for a usage chunk until the server refuses ``stream_options``."""
         self._host = public_host(options.base_url)
@@ -47,6 +51,8 @@ class OpenAIProvider(Provider):
     async def start(self) -> None:
         import openai
 
+        from chatkit_openai.transport import Transport  # aiohttp too, only once an openai provider runs
+
         options = self.options
         timeout = openai.Timeout(options.read_timeout, connect=options.connect_timeout)
         self._client = openai.AsyncOpenAI(
@@ -58,16 +64,20 @@ class OpenAIProvider(Provider):
             # httpx transports make no retries of their own either: the chain owns them.
             http_client=openai.DefaultAsyncHttpxClient(timeout=timeout),
         )
+        self._transport = Transport(self._client, options)
 
     async def close(self) -> None:
+        if self._transport is not None:
+            await self._transport.close()
+            self._transport = None
         if self._client is not None:
             await self._client.close()
             self._client = None
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[Chunk, None]:
+        import aiohttp
         import openai
 
-        http = _http_module()
         answered = False
         try:
             messages = [{"role": m.role, "content": m.content} for m in request.messages]
@@ -76,14 +86,14 @@ class OpenAIProvider(Provider):
                 finish_reason = None
                 usage: dict[str, Any] = {}
                 done = False
-                async for name, data in events(response.aiter_lines()):
+                async for name, data in events(response.content.iter_any()):
                     # Read on past ``[DONE]`` to the end of the body, so the connection is reused.
-                    done = done or data.startswith("[DONE]")
+                    done = done or data.startswith(b"[DONE]")
                     if done:
                         continue
                     event = DECODER.decode(data)
-                    if event.error is not None or name == "error":
-                        message = event.error.message if event.error else data
+                    if event.error is not None or name == b"error":
+                        message = event.error.message if event.error else data.decode(errors="replace")
                         raise ProviderError(f"{self._host} failed mid-answer: "
                                             f"{redact(message, self.options.resolved_key())}", kind="bad_response")
                     if event.usage is not None:
@@ -100,10 +110,8 @@ class OpenAIProvider(Provider):
         except openai.OpenAIError as error:
             # ``from None``: the SDK's exception holds the request, whose headers hold the key.
             raise classify(error, self._host, answered, self.options.resolved_key(), self._where) from None
-        except http.TimeoutException:
-            raise ProviderError(f"timed out waiting for {self._host}", kind="timeout") from None
-        except http.TransportError:
-            raise ProviderError(f"the stream from {self._host} broke off", kind="bad_response") from None
+        except aiohttp.ClientError as error:
+            raise transport_error(error, self._host, answered) from None
         except msgspec.DecodeError:
             raise ProviderError(f"{self._host} sent a chunk that is not valid JSON", kind="bad_response") from None
 
@@ -119,13 +127,13 @@ class OpenAIProvider(Provider):
         return Health("up", f"model {self.options.model} {'listed' if listed else 'not listed'} by {self._host}")
 
     @asynccontextmanager
-    async def _create(self, messages: list[dict[str, str]], max_tokens: int | None) -> AsyncIterator[Any]:
+    async def _create(self, messages: list[dict[str, str]], max_tokens: int | None,
+                      ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The raw streamed response, dropping ``stream_options`` if the server refuses it.
 
-        The SDK's client sends the request, authenticates and raises its errors, but the body
-        is encoded with msgspec and read raw: ``chat.completions.create`` checks and transforms
-        every parameter and builds a pydantic object per chunk, costing more CPU than the rest
-        of the request.
+        The body is encoded with msgspec and the answer read raw: ``chat.completions.create``
+        checks and transforms every parameter and builds a pydantic object per chunk, costing
+        more CPU than the rest of the request.
         """
         import openai
 
@@ -147,13 +155,11 @@ class OpenAIProvider(Provider):
             yield response
 
     @asynccontextmanager
-    async def _post(self, body: dict[str, Any]) -> AsyncIterator[Any]:
-        response = await self._sdk().post("/chat/completions", cast_to=_http_module().Response,
-                                          content=msgspec.json.encode(body), stream=True)
-        try:
+    async def _post(self, body: dict[str, Any]) -> AsyncIterator[aiohttp.ClientResponse]:
+        if self._transport is None:
+            raise RuntimeError(f"provider {self.name!r} used before start()")
+        async with self._transport.post(_encode(body)) as response:
             yield response
-        finally:
-            await response.aclose()
 
     def _sdk(self) -> openai.AsyncOpenAI:
         if self._client is None:
@@ -161,8 +167,5 @@ class OpenAIProvider(Provider):
         return self._client
 
 
-def _http_module() -> Any:
-    """The HTTP library the SDK's client is built on (``httpx`` or a fork), for its read errors."""
-    import openai
+_encode = msgspec.json.Encoder().encode
 
-    return importlib.import_module(openai.DefaultAsyncHttpxClient.__mro__[1].__module__.partition(".")[0])

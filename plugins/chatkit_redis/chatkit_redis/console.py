@@ -19,7 +19,6 @@ from the index when a page meets them and by the retention sweep.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -38,19 +37,6 @@ from chatkit_core.models import Feedback, Message, Session
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-
-# KEYS: session hash, started, seen, keys set, then the index sets to join. ARGV: id, now.
-_ADD = """
-local created = redis.call('HGET', KEYS[1], 'created_at')
-if not created then return 0 end
-redis.call('ZADD', KEYS[2], 'NX', created, ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-for i = 5, #KEYS do
-  redis.call('ZADD', KEYS[i], created, ARGV[1])
-  redis.call('SADD', KEYS[4], KEYS[i])
-end
-return 1
-"""
 
 # KEYS: keys set, started, seen, session hash, message list. ARGV: id.
 _ERASE = """
@@ -99,7 +85,6 @@ class ConsoleIndex:
         self.session_keys = session_keys
         self.started = self.prefix + "started"
         self.seen = self.prefix + "seen"
-        self._add = redis.register_script(_ADD)
         self._erase = redis.register_script(_ERASE)
         self._rate = redis.register_script(_RATE)
         self._read_many = redis.register_script(_READ)
@@ -118,12 +103,10 @@ class ConsoleIndex:
         sets += [f"{self.prefix}provider:{name}" for name in flags.providers]
         return sets + ([f"{self.prefix}word:{word}" for word in indexed_words(message.content)] if search else [])
 
-    async def add(self, session_id: str, message: Message, search: bool = True) -> bool:
-        """Index a stored message; True (the append succeeded either way)."""
-        session_key, _ = self.session_keys(session_id)
-        keys = [session_key, self.started, self.seen, self._keys_of(session_id), *self._sets(message, search)]
-        await self._add(keys=keys, args=[session_id, repr(time.time())])
-        return True
+    def keys(self, session_id: str, message: Message, search: bool = True) -> list[str]:
+        """What storing ``message`` updates of the index, in the store's script (``_STORE``):
+        started, seen, the conversation's keys set, then the sets it joins."""
+        return [self.started, self.seen, self._keys_of(session_id), *self._sets(message, search)]
 
     async def set_feedback(self, session_id: str, message_id: str, feedback: Feedback) -> Message | None:
         session_key, messages_key = self.session_keys(session_id)

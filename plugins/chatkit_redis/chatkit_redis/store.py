@@ -8,8 +8,9 @@ Keys, under ``key_prefix``:
 - ``console:*``: the console's listing and search index (see :mod:`chatkit_redis.console`);
 - ``handoff:*``, ``handoffs:open``: handoffs to a person (see :mod:`chatkit_redis.handoffs`).
 
-Both per-session keys carry the session's TTL, refreshed by every append. An append is one
-Lua script, so writers on different instances never interleave half-written state.
+Both per-session keys carry the session's TTL, refreshed by every append. An append, with its
+console indexing, is one Lua script, so writers on different instances never interleave
+half-written state; a chat is two of them (the question with the history read, the answer).
 """
 
 from __future__ import annotations
@@ -36,40 +37,55 @@ from chatkit_redis.migrate import migrate
 if TYPE_CHECKING:
     from redis.typing import EncodableT
 
-# KEYS: session hash, message list, index. ARGV: message, max messages, TTL ms, now, id.
+# Storing a message and indexing it for the console, in one call. KEYS: session hash, message
+# list, sessions index, then the console's (:meth:`ConsoleIndex.keys`): started, seen, the
+# conversation's keys set, the sets to join. ARGV: message, max messages, TTL ms, now, id.
+_STORE = """
+local function store()
+    redis.call('RPUSH', KEYS[2], ARGV[1])
+    redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+end
+
+local function touch()
+    redis.call('HSET', KEYS[1], 'last_seen', ARGV[4])
+    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+    redis.call('PEXPIRE', KEYS[2], ARGV[3])
+    redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+    local created = redis.call('HGET', KEYS[1], 'created_at')
+    redis.call('ZADD', KEYS[4], 'NX', created, ARGV[5])
+    redis.call('ZADD', KEYS[5], ARGV[4], ARGV[5])
+    for i = 7, #KEYS do
+        redis.call('ZADD', KEYS[i], created, ARGV[5])
+        redis.call('SADD', KEYS[6], KEYS[i])
+    end
+end
+"""
+
 # A message already last in the list (its id makes it unique) is not pushed again, so the
 # reconnect after a lost connection cannot store it twice.
-_APPEND = """
+_APPEND = _STORE + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('LINDEX', KEYS[2], -1) ~= ARGV[1] then redis.call('RPUSH', KEYS[2], ARGV[1]) end
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
-redis.call('HSET', KEYS[1], 'last_seen', ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+if redis.call('LINDEX', KEYS[2], -1) ~= ARGV[1] then store() end
+touch()
 return 1
 """
 
-# The same for a visitor's question, also returning the history: KEYS and ARGV as above,
-# then ARGV[6] the question's content and ARGV[7] how many messages to return. A question
-# equal to the last, still unanswered one is not pushed again. Returns nil when the session
-# is gone, else whether it pushed (1 or 0) and the last messages, oldest first.
-_ASK = """
+# The same for a visitor's question, also returning the history: ARGV[6] the question's
+# content and ARGV[7] how many messages to return. A question equal to the last, still
+# unanswered one is not stored again. Returns nil when the session is gone, else the last
+# messages, oldest first.
+_ASK = _STORE + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
 local last = redis.call('LINDEX', KEYS[2], -1)
 if last then
     local message = cjson.decode(last)
     if message.role == 'user' and message.content == ARGV[6] then
-        return {0, redis.call('LRANGE', KEYS[2], -tonumber(ARGV[7]), -1)}
+        return redis.call('LRANGE', KEYS[2], -tonumber(ARGV[7]), -1)
     end
 end
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
-redis.call('HSET', KEYS[1], 'last_seen', ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
-return {1, redis.call('LRANGE', KEYS[2], -tonumber(ARGV[7]), -1)}
+store()
+touch()
+return redis.call('LRANGE', KEYS[2], -tonumber(ARGV[7]), -1)
 """
 
 log = structlog.get_logger("chatkit.redis")
@@ -147,25 +163,21 @@ class RedisStore(SessionStore, Listing, RedisHandoffs):
                        last_seen=float(fields[b"last_seen"]), metadata=decode_metadata(fields[b"metadata"]))
 
     async def append(self, session_id: str, message: Message) -> bool:
-        keys = [*self._keys(session_id), self._index]
-        args: list[EncodableT] = [encode(message), self.options.max_messages, self._ttl_ms, repr(time.time()),
-                                  session_id]
         async with _unavailable():
-            return bool(await self._append(keys=keys, args=args)) and await self.console.add(
-                session_id, message, self.search_index)
+            return bool(await self._append(keys=self._store_keys(session_id, message), args=self._store_args(
+                session_id, message)))
 
     async def ask(self, session_id: str, question: Message, limit: int) -> list[Message] | None:
-        keys = [*self._keys(session_id), self._index]
-        args: list[EncodableT] = [encode(question), self.options.max_messages, self._ttl_ms, repr(time.time()),
-                                  session_id, question.content, limit]
+        args = [*self._store_args(session_id, question), question.content, limit]
         async with _unavailable():
-            found = await self._ask(keys=keys, args=args)
-            if found is None:
-                return None
-            pushed, items = found
-            if pushed:
-                await self.console.add(session_id, question, self.search_index)
-        return [decode_message(item) for item in items]
+            found = await self._ask(keys=self._store_keys(session_id, question), args=args)
+        return None if found is None else [decode_message(item) for item in found]
+
+    def _store_keys(self, session_id: str, message: Message) -> list[str]:
+        return [*self._keys(session_id), self._index, *self.console.keys(session_id, message, self.search_index)]
+
+    def _store_args(self, session_id: str, message: Message) -> list[EncodableT]:
+        return [encode(message), self.options.max_messages, self._ttl_ms, repr(time.time()), session_id]
 
     async def messages(self, session_id: str, limit: int | None = None) -> list[Message] | None:
         session_key, messages_key = self._keys(session_id)
