@@ -10,17 +10,21 @@ order in which plugins were discovered:
 - rate limiter: ``rate_limit.type``, else the only one installed (none installed: no limits);
 - session store: ``sessions.store`` (default ``memory``);
 - knowledge retriever: ``knowledge.type``; no ``[knowledge]`` table, no retriever;
-- answer cache: ``cache.type`` (default ``memory``) when ``cache.enabled``; else none.
+- answer cache: ``cache.type`` (default ``memory``) when ``cache.enabled``; else none;
+- attachments: ``uploads.folder`` when set, else the session store (``uploads.enabled``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import traceback
 from typing import Any, TypeVar
 
 import structlog
 
 from chatkit_core.chat.answer_cache import AnswerCache, CachedAnswers
+from chatkit_core.chat.attachment_folder import FolderAttachments
+from chatkit_core.chat.attachments import AttachmentStore
 from chatkit_core.chat.chain import Chain
 from chatkit_core.chat.knowledge import Knowledge, Retriever
 from chatkit_core.chat.listing import Listing
@@ -30,6 +34,7 @@ from chatkit_core.chat.ratelimit import RateLimiter
 from chatkit_core.chat.sanitize import Sanitizers
 from chatkit_core.chat.sessions import SessionStore
 from chatkit_core.chat.turn import Conversation
+from chatkit_core.chat.uploads import Uploads
 from chatkit_core.platform.checks import options_type
 from chatkit_core.platform.config import Config, ConfigError, convert, join_key, options
 from chatkit_core.platform.plugins import PluginError, Registry, clash_message, owner, problems, registry
@@ -59,14 +64,15 @@ def build_runtime(config: Config) -> Runtime:
     metrics = Metrics()
     chain = Chain(providers, config.chain, metrics, max_tokens=config.chat.max_tokens)
     cache = build_cache(config, providers, knowledge, metrics)
+    uploads = build_uploads(config, store, store_type, sanitizers)
     conversation = Conversation(store=store, chain=chain, sanitizers=sanitizers, metrics=metrics,
                                 settings=config.chat, max_message_chars=config.server.max_message_chars,
-                                knowledge=knowledge, cache=cache)
+                                knowledge=knowledge, cache=cache, uploads=uploads)
     runtime = Runtime(
         config=config, providers=providers, provider_types=provider_types, store=store, store_type=store_type,
         limiter=limiter, limiter_type=limiter_type, sanitizers=sanitizers, sanitizer_names=sanitizer_names,
         middleware=build_middleware(config), knowledge=knowledge, cache=cache, chain=chain, metrics=metrics,
-        conversation=conversation, warnings=warnings,
+        conversation=conversation, uploads=uploads, warnings=warnings,
     )
     chain.failure_listeners.append(runtime.probes.forget)  # a provider that just failed is probed afresh
     return runtime
@@ -198,6 +204,31 @@ def build_cache(config: Config, providers: list[Provider], knowledge: Knowledge 
     cache = _build("cache", cls, options(config, config.cache, cls.Options, "cache"))
     return CachedAnswers(cache, type_name, config.chat.system_prompt, providers, knowledge, config.chat.history,
                          metrics)
+
+
+# What reading each kind of upload needs (``pip install 'chatkit-core[uploads]'``).
+_READERS = {"png": ("PIL", "Pillow"), "jpeg": ("PIL", "Pillow"), "webp": ("PIL", "Pillow"), "pdf": ("pypdf", "pypdf"),
+            "text": ("charset_normalizer", "charset-normalizer"),
+            "markdown": ("charset_normalizer", "charset-normalizer")}
+
+
+def build_uploads(config: Config, store: SessionStore, store_type: str, sanitizers: Sanitizers) -> Uploads | None:
+    settings = config.uploads
+    if not settings.enabled:
+        return None
+    missing = sorted({_READERS[kind][1] for kind in settings.types
+                      if importlib.util.find_spec(_READERS[kind][0]) is None})
+    if missing:
+        raise ConfigError(f"uploads.enabled: reading the accepted types needs {', '.join(missing)}: "
+                          "pip install 'chatkit-core[uploads]' (or leave those out of uploads.types)")
+    if settings.folder:
+        files: AttachmentStore = FolderAttachments(settings.folder, store)
+    elif isinstance(store, AttachmentStore):
+        files = store
+    else:
+        raise ConfigError(f"uploads: the {store_type} session store keeps no attachments; set uploads.folder to a "
+                          "folder to keep them in")
+    return Uploads(settings, files, store, sanitizers)
 
 
 def _build(key: str, cls: type[T], *args: Any) -> T:

@@ -19,6 +19,7 @@ import msgspec
 
 from chatkit_core.chat.chain import ChainConfig
 from chatkit_core.chat.turn import ChatConfig
+from chatkit_core.chat.uploads import UploadsConfig
 from chatkit_core.durations import parse_duration
 from chatkit_core.platform import environment
 
@@ -112,6 +113,8 @@ class Config(msgspec.Struct, kw_only=True):
     middleware: MiddlewareConfig = msgspec.field(default_factory=MiddlewareConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
+    uploads: UploadsConfig = msgspec.field(default_factory=UploadsConfig)
+    """Files visitors may attach; off unless ``enabled = true``."""
     providers: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     rate_limit: dict[str, Any] = msgspec.field(default_factory=dict)
     sessions: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -126,7 +129,7 @@ class Config(msgspec.Struct, kw_only=True):
 
 _SECTIONS = {
     "server": ServerConfig, "chain": ChainConfig, "chat": ChatConfig, "sanitizers": OrderConfig,
-    "logging": LoggingConfig, "admin": AdminConfig,
+    "logging": LoggingConfig, "admin": AdminConfig, "uploads": UploadsConfig,
 }
 _TABLES = ("providers", "rate_limit", "sessions", "knowledge", "cache")
 

@@ -23,6 +23,7 @@ from chatkit_core.chat.ratelimit import RateLimiter
 from chatkit_core.chat.sanitize import Sanitizers
 from chatkit_core.chat.sessions import SessionStore
 from chatkit_core.chat.turn import Conversation
+from chatkit_core.chat.uploads import Uploads
 from chatkit_core.platform.config import Config, ConfigError
 
 log = structlog.get_logger("chatkit.runtime")
@@ -49,6 +50,8 @@ class Runtime:
     chain: Chain
     metrics: Metrics
     conversation: Conversation
+    uploads: Uploads | None = None
+    """Visitors' attachments (``[uploads] enabled``)."""
     warnings: list[str] = field(default_factory=list)
     probes: ProbeCache = field(default_factory=ProbeCache)
     started: float = field(default_factory=time.monotonic)
@@ -61,7 +64,7 @@ class Runtime:
     def parts(self) -> list[Any]:
         """What opens connections, in the order it starts (and the reverse of how it closes)."""
         optional = [part for part in (self.limiter, self.knowledge and self.knowledge.retriever, self.cache) if part]
-        return [*self.providers, self.store, *optional]
+        return [*self.providers, self.store, *optional, *([self.uploads] if self.uploads else [])]
 
     async def start(self) -> None:
         for part in self.parts():
