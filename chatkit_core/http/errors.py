@@ -29,6 +29,14 @@ from chatkit_core.chat.errors import (
     SessionNotFound,
     StreamInterrupted,
 )
+from chatkit_core.chat.uploads import (
+    AttachmentNotFound,
+    FileTooLarge,
+    TooManyAttachments,
+    UnreadableFile,
+    UnsupportedFile,
+    UploadsBusy,
+)
 from chatkit_core.http.routing import template_of
 
 log = structlog.get_logger("chatkit.errors")
@@ -55,6 +63,12 @@ CHAT_ERRORS: dict[type[ChatError], tuple[int, dict[str, str]]] = {
     ProvidersUnavailable: (503, {"Retry-After": "10"}),
     StreamInterrupted: (503, {}),
     ConversationsUnavailable: (503, {"Retry-After": "5"}),
+    UnsupportedFile: (415, {}),
+    FileTooLarge: (413, {}),
+    UnreadableFile: (422, {}),
+    TooManyAttachments: (400, {}),
+    AttachmentNotFound: (404, {}),
+    UploadsBusy: (503, {"Retry-After": "5"}),
 }
 
 

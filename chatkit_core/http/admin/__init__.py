@@ -56,13 +56,14 @@ def _store_down(request: Request, error: StoreUnavailable) -> Response:
 
 
 def console_router() -> Router:
-    from chatkit_core.http.admin import views
+    from chatkit_core.http.admin import attachments, views
     from chatkit_core.http.admin.auth import CsrfRefused, SignInRequired, signed_in
     from chatkit_core.http.admin.pages import STATIC
 
     static = create_static_files_router("/static", [STATIC], name="admin-static", opt={"public": True},
                                         include_in_schema=False)
-    return Router("/admin", route_handlers=[*views.HANDLERS, static], guards=[signed_in], include_in_schema=False,
+    return Router("/admin", route_handlers=[*views.HANDLERS, *attachments.HANDLERS, static], guards=[signed_in],
+                  include_in_schema=False,
                   exception_handlers={SignInRequired: _sign_in_first, CsrfRefused: _csrf_refused,
                                       StoreUnavailable: _store_down})
 
