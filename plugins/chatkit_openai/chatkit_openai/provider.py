@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import importlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ import msgspec
 import structlog
 
 from chatkit_core.chat.health import Health
-from chatkit_core.chat.providers import ChatRequest, Chunk, Provider, ProviderError
+from chatkit_core.chat.providers import ChatMessage, ChatRequest, Chunk, Provider, ProviderError
 from chatkit_core.urls import public_host, public_url
 from chatkit_openai.errors import classify, redact
 from chatkit_openai.options import OpenAIOptions
@@ -70,7 +71,7 @@ class OpenAIProvider(Provider):
         http = _http_module()
         answered = False
         try:
-            messages = [{"role": m.role, "content": m.content} for m in request.messages]
+            messages = [_message(m) for m in request.messages]
             async with self._create(messages, request.max_tokens or self.options.max_tokens) as response:
                 answered = True
                 finish_reason = None
@@ -119,7 +120,7 @@ class OpenAIProvider(Provider):
         return Health("up", f"model {self.options.model} {'listed' if listed else 'not listed'} by {self._host}")
 
     @asynccontextmanager
-    async def _create(self, messages: list[dict[str, str]], max_tokens: int | None) -> AsyncIterator[Any]:
+    async def _create(self, messages: list[dict[str, Any]], max_tokens: int | None) -> AsyncIterator[Any]:
         """The raw streamed response, dropping ``stream_options`` if the server refuses it.
 
         The SDK's client sends the request, authenticates and raises its errors, but the body
@@ -159,6 +160,18 @@ class OpenAIProvider(Provider):
         if self._client is None:
             raise RuntimeError(f"provider {self.name!r} used before start()")
         return self._client
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """A message as Chat Completions takes it: with images, its content is a list of parts, the
+    text first, then each image as a ``data:`` URL."""
+    if not message.images:
+        return {"role": message.role, "content": message.content}
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    parts += [{"type": "image_url", "image_url": {
+        "url": f"data:{image.media_type};base64,{base64.b64encode(image.data).decode('ascii')}"}}
+        for image in message.images]
+    return {"role": message.role, "content": parts}
 
 
 def _http_module() -> Any:
