@@ -165,17 +165,25 @@ def text(data: bytes, limits: Limits) -> Outcome:
     try:
         decoded = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data).best()
-        if best is None:
-            raise Refused("unsupported_media_type", _NOT_ACCEPTED) from None
-        decoded = str(best)
+        decoded = _detected(data)
     controls = sum(1 for c in decoded if unicodedata.category(c) == "Cc" and c not in "\t\n\r\f")
     if controls > max(2, len(decoded) // 100):  # binary that happened to decode
         raise Refused("unsupported_media_type", _NOT_ACCEPTED)
     kept, cut = _bounded(clean_text(decoded), limits.max_text_chars)
     return Outcome(media_type="text/plain", data=kept.encode("utf-8"), cut=cut)
+
+
+def _detected(data: bytes) -> str:
+    """Text in another encoding than UTF-8, as charset-normalizer finds it; between equally likely
+    ones, windows-1252, which browsers also assume (short Western text fits several code pages)."""
+    from charset_normalizer import from_bytes
+
+    found = from_bytes(data)
+    best = found.best()
+    if best is None:
+        raise Refused("unsupported_media_type", _NOT_ACCEPTED)
+    tied = [match for match in found if (match.chaos, match.coherence) == (best.chaos, best.coherence)]
+    return str(next((match for match in tied if match.encoding == "cp1252"), best))
 
 
 _NOT_ACCEPTED = ("This kind of file is not accepted. Please send a PNG, JPEG or WebP image, a PDF, or a text "

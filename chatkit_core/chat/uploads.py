@@ -72,8 +72,8 @@ class UploadsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError("max_per_message must be at least 1 and max_per_session at least max_per_message")
         if self.max_pixels < 10_000 or self.max_side < 64 or self.max_pages < 1 or self.max_text_chars < 100:
             raise ValueError("max_pixels, max_side, max_pages and max_text_chars are too small to read a file")
-        if self.timeout <= 0 or self.max_conversions < 1 or self.max_memory < 128 * MIB:
-            raise ValueError("timeout must be > 0, max_conversions >= 1 and max_memory at least 134217728 (128 MB)")
+        if self.timeout <= 0 or self.max_conversions < 1 or self.max_memory < 256 * MIB:
+            raise ValueError("timeout must be > 0, max_conversions >= 1 and max_memory at least 268435456 (256 MB)")
 
     @property
     def limits(self) -> Limits:
@@ -118,8 +118,14 @@ _FALLBACK_NAMES = {"png": "image.png", "jpeg": "image.jpg", "webp": "image.webp"
                    "text": "document.txt", "markdown": "document.md"}
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / MIB:.1f}".rstrip("0").rstrip(".") + " MB"
+def human_size(size: int) -> str:
+    """``10 MB``, ``1.5 MB``, ``64 KB``: a limit as a visitor reads it."""
+    unit, scale = ("MB", MIB) if size >= MIB else ("KB", 1024)
+    return f"{size / scale:.1f}".rstrip("0").rstrip(".") + " " + unit
+
+
+def too_large(limit: int) -> FileTooLarge:
+    return FileTooLarge(f"The file is too large. Please send one under {human_size(limit)}.", limit=limit)
 
 
 @contextlib.asynccontextmanager
@@ -166,8 +172,7 @@ class Uploads:
         if not data:
             raise invalid("file", "The file is empty.")
         if len(data) > self.config.max_bytes:
-            raise FileTooLarge(f"The file is too large. Please send one under {_megabytes(self.config.max_bytes)}.",
-                               limit=self.config.max_bytes)
+            raise too_large(self.config.max_bytes)
         found = sniff(data)
         if found == "markup":
             raise UnsupportedFile("SVG, HTML and XML files are not accepted, as a browser could run what they hold.")

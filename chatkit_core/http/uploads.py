@@ -25,7 +25,7 @@ from litestar.status_codes import HTTP_201_CREATED
 from chatkit_core.chat.attachments import StoredAttachment
 from chatkit_core.chat.errors import SessionNotFound
 from chatkit_core.chat.filetypes import EXTENSIONS, download_name
-from chatkit_core.chat.uploads import FileTooLarge, Uploads
+from chatkit_core.chat.uploads import Uploads, too_large
 from chatkit_core.http.api import error_responses
 from chatkit_core.http.client import rate_limit
 from chatkit_core.http.errors import APIError, invalid
@@ -79,9 +79,7 @@ async def _the_file(request: Request, uploads: Uploads) -> tuple[str, bytes]:
         form = await request.form()
     except HTTPException as error:
         if error.status_code == 413:
-            size = uploads.config.max_bytes
-            raise FileTooLarge(f"The file is too large. Please send one under {size // (1024 * 1024) or 1} MB.",
-                               limit=size) from None
+            raise too_large(uploads.config.max_bytes) from None
         raise invalid("file", "The upload is not a valid multipart form.") from None
     files = [value for value in form.getall("file") if isinstance(value, UploadFile)] if "file" in form else []
     try:
