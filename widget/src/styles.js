@@ -111,8 +111,7 @@ textarea:focus-visible{outline-offset:0;border-color:transparent}
 .file span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .file img{width:32px;height:32px;object-fit:cover;border-radius:6px}
 .file .icon{width:26px;height:26px}.file svg{width:14px;height:14px}
-.files{margin:6px 0 0;padding:0;list-style:none;font-size:13px;opacity:.9}
-.files li::before{content:"📎 "}
+.files{margin:6px 0 0;padding:0;list-style:none;font-size:13px;font-style:italic;opacity:.9}
 .acts{display:flex;align-items:center;margin:4px -8px -6px}
 .acts .fb{flex:1;margin:0}
 .acts>.icon{width:32px;height:32px;color:var(--mu)}.acts>.icon svg{width:16px;height:16px}
