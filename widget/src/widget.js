@@ -124,8 +124,7 @@ export class Widget {
     this.view.finish(node, message);
     if (message.role !== 'assistant' || !message.id) return;
     const bar = feedback(this, message.id, message.feedback?.rating);
-    const read = this.voice.reader(node);
-    node.append(read ? el('div', { class: 'acts' }, read, bar) : bar);
+    node.append(el('div', { class: 'acts', part: 'actions' }, ...[this.voice.reader(node), bar].filter(Boolean)));
   }
 
   submit() {
