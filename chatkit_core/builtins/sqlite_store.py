@@ -82,6 +82,8 @@ class SQLiteStore(SQLiteListing, SQLiteAttachments, SessionStore):
 
     async def start(self) -> None:
         try:
+            if self.path != ":memory:":  # conversations are private: owner only, whatever the umask
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             self._db = self._connect(_PATIENCE)  # workers starting together wait for each other
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
@@ -91,7 +93,7 @@ class SQLiteStore(SQLiteListing, SQLiteAttachments, SessionStore):
                 migrate(self._db)
             self._db.execute("PRAGMA busy_timeout=0")  # the loop never sleeps on a lock
             if self.path != ":memory:":
-                self._lock, self._thread_lock = (os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+                self._lock, self._thread_lock = (os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
                                                  for _ in range(2))
         except (sqlite3.Error, OSError) as error:
             await self.close()

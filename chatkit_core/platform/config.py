@@ -335,6 +335,10 @@ def explain(error: msgspec.ValidationError, key: str, kind: type) -> str:
     if unknown and not path and hasattr(kind, "__struct_fields__"):
         allowed = ", ".join(kind.__struct_fields__)
         return f"{key}: unknown key `{unknown[1]}`; allowed keys: {allowed}"
+    # A validator's "top_k must be at least 1" names its field first: say which key it is.
+    named = re.match(r"^([a-z_]+) (?:must|is|are|should|cannot|needs?)\b", message)
+    if named and not path and named[1] in getattr(kind, "__struct_fields__", ()):
+        return f"{key}.{named[1]}: {message}"
     return join_key(where, message)
 
 

@@ -113,7 +113,8 @@ def test_config_check_shows_and_validates_the_cache(tmp_path, redis_server):
     for table, message in [('enabled = true\nttl = "soon"', "error: cache.ttl:"),
                            ('enabled = true\ntype = "disk"', "error: cache.type: unknown answer cache type 'disk'"),
                            ('enabled = true\ntype = "redis"\nurl = "http://x"', "error: cache.url: not a Redis URL"),
-                           ('enabled = true\nmax_entries = 0', "error: cache: max_entries must be at least 1"),
+                           ('enabled = true\nmax_entries = 0',
+                            "error: cache.max_entries: max_entries must be at least 1"),
                            ('enabled = "yes"', "error: cache.enabled: must be true or false"),
                            ('enabled = true\nsize = 3', "error: cache: unknown key `size`")]:
         path.write_text(base + table)

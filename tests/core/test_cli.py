@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT
-from tests.support.server import running_server
+from tests.support.server import running_server, with_site
 
 CANNED = '[chain]\norder = ["demo"]\n[providers.demo]\ntype = "canned"\ndelay = 0\n[rate_limit]\ntype = "none"\n'
 
@@ -70,16 +70,17 @@ def test_chat_reports_when_no_provider_answers(tmp_path):
     assert result.returncode == 1 and "no provider answered (local:connect)" in result.stderr
 
 
-def test_serve_answers_health_and_serves_the_site():
+def test_serve_answers_health_and_serves_a_site_only_when_told():
     with running_server(CANNED) as url:
         health = httpx.get(url + "/health").json()
         assert health["status"] == "ok" and health["providers"][0]["name"] == "demo"
-        if (ROOT / "widget" / "dist" / "chatkit.js").exists():
-            widget = httpx.get(url + "/widget/chatkit.js")
-            assert widget.status_code == 200 and "javascript" in widget.headers["content-type"]
-        if (ROOT / "web" / "index.html").exists():
-            page = httpx.get(url + "/")
-            assert page.status_code == 200 and "/widget/chatkit.js" in page.text
+        widget = httpx.get(url + "/widget/chatkit.js")
+        assert widget.status_code == 200 and "javascript" in widget.headers["content-type"]
+        for path in ("/", "/index.html", "/examples/"):  # a deployment's own site is not the demo bakery
+            assert httpx.get(url + path).status_code == 404
+    with running_server(with_site(CANNED)) as url:
+        page = httpx.get(url + "/")
+        assert page.status_code == 200 and "/widget/chatkit.js" in page.text
 
 
 def test_example_plugin_installs_answers_and_uninstalls(fresh_venv, tmp_path):

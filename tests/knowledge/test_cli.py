@@ -41,7 +41,7 @@ def test_index_builds_with_plain_progress_lines_and_a_summary_then_status_descri
     lines = dict(line.split(":", 1) for line in status.stdout.splitlines())
     assert lines["index"].strip().startswith(str(tmp_path / ".chatkit" / "knowledge.sqlite3"))
     assert lines["pages"].strip() == "2" and lines["chunks"].strip() == "2"
-    assert lines["sources"].strip() == "web/" and lines["built"].strip().endswith("UTC")
+    assert lines["sources"].strip() == "web" and lines["built"].strip().endswith("UTC")
 
 
 def test_operator_errors_are_one_clear_line(tmp_path):
@@ -55,7 +55,7 @@ def test_operator_errors_are_one_clear_line(tmp_path):
     status = chatkit("index", "--status", cwd=tmp_path)
     assert status.returncode == 1 and "no index at .chatkit/knowledge.sqlite3: run `chatkit index`" in status.stderr
     nothing = chatkit("index", cwd=tmp_path)
-    assert nothing.returncode == 1 and "failed: web/: no such file or folder" in nothing.stdout
+    assert nothing.returncode == 1 and "failed: web: no such file or folder" in nothing.stdout
 
 
 def test_on_a_terminal_the_progress_is_a_bar(tmp_path):

@@ -54,7 +54,7 @@ def test_no_package_of_ours_depends_on_the_bare_pypi_name():
 
 
 def test_the_range_is_this_minor_release():
-    assert requires_core("0.7.2") == "chatkit-core>=0.7,<0.8"
+    assert requires_core("2.7.0") == "chatkit-core>=2.7,<2.8"
     assert requires_core("1.12.4") == "chatkit-core>=1.12,<1.13"
 
 

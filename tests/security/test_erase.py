@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from chatkit_core.builtins.sqlite_store import SQLiteStore
@@ -49,3 +50,20 @@ async def test_rating_an_answer_again_counts_once(make_client):
         metrics = (await client.get("/metrics")).text
     counted = [line for line in metrics.splitlines() if line.startswith("chatkit_feedback_total{")]
     assert counted == ['chatkit_feedback_total{provider="demo",rating="up"} 1.0'], counted
+
+
+async def test_the_conversation_files_are_the_owners_only_whatever_the_umask(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        store = SQLiteStore(SessionStoreOptions(store="sqlite", url=f"sqlite:///{tmp_path}/s.db"))
+        await store.start()
+        session = await store.create({})
+        await store.append(session.id, Message(id=new_message_id(), role="user", content="my address",
+                                               created_at=now_rfc3339()))
+        await store.close()
+    finally:
+        os.umask(previous)
+    files = sorted(tmp_path.iterdir())
+    assert [path.name for path in files][:2] == ["s.db", "s.db.lock"]
+    assert {path.name: path.stat().st_mode & 0o777 for path in files} == dict.fromkeys(
+        (path.name for path in files), 0o600)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.core.conftest import config_from
@@ -12,6 +14,7 @@ EVIL = "https://evil.example"
 
 SERVER = f"""
 [server]
+web_root = "{Path(__file__).resolve().parents[2] / 'web'}"
 allowed_origins = ["{SHOP}"]
 max_body_bytes = 2048
 max_message_chars = 50

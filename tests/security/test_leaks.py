@@ -64,7 +64,7 @@ def test_only_site_assets_are_served_from_the_web_folder(tmp_path: Path) -> None
 
 
 def test_the_shipped_site_keeps_every_page_and_hides_its_nginx_config() -> None:
-    with running_server(canned()) as url:
+    with running_server(canned(extra=f'[server]\nweb_root = "{WEB}"\n')) as url:
         assert httpx.get(f"{url}/nginx.conf").status_code == 404
         for path in [p for p in WEB.rglob("*") if p.is_file() and p.name != "nginx.conf"]:
             assert httpx.get(f"{url}/{path.relative_to(WEB)}").status_code == 200, path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from pathlib import Path
 
 import pytest
 
@@ -15,13 +16,14 @@ from chatkit_core.platform.config import ConfigError
 from tests.core.conftest import config_from
 from tests.security.conftest import canned, new_session, sse_events
 
+WEB = Path(__file__).resolve().parents[2] / "web"
 SHOP, OTHER, EVIL = "https://shop.example", "https://other.example", "https://evil.example"
 SHOP_KEY, OTHER_KEY = "ck_pub_shop_4f9a2c", "ck_pub_other_77d01e"
 
 
 def keyed(entries: dict[str, list[str]]) -> str:
     table = "\n".join(f"{json.dumps(entry)} = {json.dumps(origins)}" for entry, origins in entries.items())
-    return canned(extra=f'[server]\nallowed_origins = ["{SHOP}", "{OTHER}", "{EVIL}"]\n'
+    return canned(extra=f'[server]\nweb_root = "{WEB}"\nallowed_origins = ["{SHOP}", "{OTHER}", "{EVIL}"]\n'
                         f'[middleware.site_keys.keys]\n{table}\n')
 
 
@@ -84,7 +86,7 @@ async def test_pages_operations_and_preflights_need_no_key(make_client) -> None:
 
 
 async def test_no_configured_keys_means_no_key_needed(make_client) -> None:
-    async with make_client(canned()) as client:
+    async with make_client(canned(extra=f'[server]\nallowed_origins = ["{SHOP}"]\n')) as client:
         assert (await client.post("/api/create-session", headers={"Origin": SHOP})).status_code == 201
 
 

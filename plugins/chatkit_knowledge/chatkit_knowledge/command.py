@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -78,6 +79,15 @@ class Progress:
             self.bar.close()
 
 
+def shown(where: str) -> str:
+    """A local path as the operator would type it: relative to the current folder when inside it
+    (the config's paths are resolved from its own folder, so they arrive absolute)."""
+    if not os.path.isabs(where):
+        return where
+    relative = os.path.relpath(where)
+    return where if relative.startswith("..") else relative
+
+
 def summary(report: Report, out: TextIO) -> None:
     print(f"{report.pages} pages, {report.chunks} passages in {report.seconds:.1f}s: {len(report.added)} added, "
           f"{len(report.changed)} changed, {report.unchanged} unchanged, {len(report.removed)} removed, "
@@ -87,11 +97,11 @@ def summary(report: Report, out: TextIO) -> None:
             print(f"  {title}: {url}", file=out)
     for failure in report.failed:
         kept = " (indexed copy kept)" if failure.keep else ""
-        print(f"  failed: {failure.where}: {failure.reason}{kept}", file=out)
+        print(f"  failed: {shown(failure.where)}: {failure.reason}{kept}", file=out)
     counted = collections.Counter(skip.reason for skip in report.skipped if skip.counted)
     for skip in report.skipped:
         if not skip.counted:
-            print(f"  skipped: {skip.where}: {skip.reason}", file=out)
+            print(f"  skipped: {shown(skip.where)}: {skip.reason}", file=out)
     for reason, count in sorted(counted.items()):
         print(f"  skipped: {count} {'file' if count == 1 else 'files'}: {reason}", file=out)
     if not report.written:
@@ -103,7 +113,7 @@ def status(options: SqliteOptions, out: TextIO) -> int:
     try:
         reader = IndexReader(path)
     except IndexUnavailable as error:
-        raise ConfigError(str(error)) from None
+        raise ConfigError(str(error).replace(str(path), shown(str(path)))) from None
     try:
         info = reader.status()
     finally:
@@ -113,5 +123,5 @@ def status(options: SqliteOptions, out: TextIO) -> int:
     print(f"pages:   {info['pages']}", file=out)
     print(f"chunks:  {info['chunks']}", file=out)
     print(f"built:   {built:%Y-%m-%d %H:%M:%S} UTC", file=out)
-    print(f"sources: {', '.join(info['sources'])}", file=out)  # type: ignore[arg-type]
+    print(f"sources: {', '.join(map(shown, info['sources']))}", file=out)  # type: ignore[call-overload]
     return 0
