@@ -41,7 +41,7 @@ def test_a_provider_declares_what_its_model_reads() -> None:
     config = CANNED.replace('type = "canned"', 'type = "canned"\ninputs = ["text", "image"]')
     assert build_runtime(decode(tomllib.loads(config))).providers[0].takes_images
     message = refused(CANNED.replace('type = "canned"', 'type = "canned"\ninputs = ["image"]'))
-    assert message.startswith('providers.demo: inputs must be ["text"] or ["text", "image"]')
+    assert message.startswith('providers.demo.inputs: inputs must be ["text"] or ["text", "image"]')
 
 
 def test_missing_readers_are_named_with_the_extra_to_install(monkeypatch) -> None:
