@@ -72,6 +72,24 @@ class VariantTag(msgspec.Struct, frozen=True):
     name: str
 
 
+class Attachment(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A file a visitor attached to a question, as the API shows it (its content is served apart).
+
+    ``type`` is what the bytes were found to be (``image/png``, ``image/jpeg``, ``image/webp``,
+    ``application/pdf``, ``text/plain``, ``text/markdown``), never what the name or the upload's
+    header said; ``bytes`` is the size kept (an image re-encoded, a document's text); ``name`` the
+    file's name, cleaned. On an answer, ``used`` says what its model took of the attachment:
+    ``whole``, ``part`` (a document's text was cut at the limit) or ``none`` (an image given to a
+    model that reads text only); a question's attachments have none.
+    """
+
+    id: str
+    type: str
+    bytes: int
+    name: str
+    used: Literal["whole", "part", "none"] | None = None
+
+
 class Message(msgspec.Struct, kw_only=True, rename="camel"):
     """One message of a conversation, as stored and as the API returns it.
 
@@ -84,6 +102,8 @@ class Message(msgspec.Struct, kw_only=True, rename="camel"):
     absent (unset, left out of JSON) when none. ``role`` is ``operator`` for a person's reply
     during a handoff (:mod:`chatkit_core.chat.handoff`); the model reads those as the site's own
     answers.
+    ``attachments`` lists a question's attached files, and on its answer how much of each the
+    model was given.
     """
 
     id: str
@@ -100,6 +120,7 @@ class Message(msgspec.Struct, kw_only=True, rename="camel"):
     feedback: Feedback | None = None
     cached: bool = False
     variant: VariantTag | msgspec.UnsetType = msgspec.UNSET
+    attachments: list[Attachment] = msgspec.field(default_factory=list)
 
 
 class Session(msgspec.Struct, kw_only=True):

@@ -6,7 +6,9 @@ import time
 from collections import OrderedDict, deque
 from typing import Any
 
+from chatkit_core.builtins.memory_attachments import MemoryAttachments
 from chatkit_core.builtins.memory_handoffs import MemoryHandoffs
+from chatkit_core.chat.attachments import StoredAttachment
 from chatkit_core.chat.handoff_store import conversation_id_of
 from chatkit_core.chat.listing import (
     ConversationPage,
@@ -27,17 +29,20 @@ class MemoryOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=Tru
     max_sessions: int = 100_000
     """Beyond this a session is dropped: the oldest that never got a message, else the least
     recently active one."""
+    max_attachment_bytes: int = 256 * 1024 * 1024
+    """Bytes of visitors' attachments held in all (``[uploads]``); beyond it, uploads wait for room."""
 
 
 class _Conversation:
-    __slots__ = ("messages", "session")
+    __slots__ = ("attachments", "messages", "session")
 
     def __init__(self, session: Session, max_messages: int) -> None:
         self.session = session
         self.messages: deque[Message] = deque(maxlen=max_messages)
+        self.attachments: dict[str, StoredAttachment] = {}
 
 
-class MemoryStore(SessionStore, Listing, MemoryHandoffs):
+class MemoryStore(SessionStore, Listing, MemoryHandoffs, MemoryAttachments):
     """Sessions in a dict ordered by last activity, so expiry and eviction pop from the front.
 
     When full, a new session first displaces sessions nobody has written in yet, oldest

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from chatkit_core.builtins.sqlite_attachments import ATTACHMENTS_SCHEMA, SQLiteAttachments
 from chatkit_core.builtins.sqlite_console import CONSOLE_SCHEMA, SQLiteListing
 from chatkit_core.builtins.sqlite_handoffs import HANDOFF_SCHEMA, SQLiteHandoffs
 from chatkit_core.builtins.sqlite_io import Busy, Immediate, erase_before, scrub, sqlite_path, take_turn
@@ -49,7 +50,7 @@ class SQLiteOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=Tru
     """The database file; a relative path starts from the config file's folder."""
 
 
-class SQLiteStore(SQLiteListing, SQLiteHandoffs, SessionStore):
+class SQLiteStore(SQLiteListing, SQLiteHandoffs, SQLiteAttachments, SessionStore):
     """Sessions in a SQLite file in WAL mode.
 
     Several worker processes may share the file: each opens its own connections at start-up,
@@ -89,6 +90,7 @@ class SQLiteStore(SQLiteListing, SQLiteHandoffs, SessionStore):
             self._db.executescript(_SCHEMA)
             self._db.executescript(CONSOLE_SCHEMA)
             self._db.executescript(HANDOFF_SCHEMA)
+            self._db.executescript(ATTACHMENTS_SCHEMA)
             with Immediate(self._db):
                 migrate(self._db)
             self._db.execute("PRAGMA busy_timeout=0")  # the loop never sleeps on a lock

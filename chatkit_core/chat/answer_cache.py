@@ -142,9 +142,9 @@ class CachedAnswers:
 
     def key(self, request: ChatRequest) -> str | None:
         """The key of ``request``'s answer; None when it must not be cached: not the first
-        question of its conversation, or retrieval found nothing (or failed)."""
+        question of its conversation, one with attachments, or retrieval found nothing (or failed)."""
         asked = [m for m in request.messages if m.role != "system"]
-        if len(asked) != 1 or asked[0].role != "user" or self.history < 2:
+        if len(asked) != 1 or asked[0].role != "user" or self.history < 2 or request.attachments:
             return None
         version = ""
         if self.knowledge is not None:

@@ -154,7 +154,8 @@ class Chain:
                 fallbacks.append(f"{provider.name}:circuit_open")
                 self._moved_on(provider, "circuit_open")
                 continue
-            capped = msgspec.structs.replace(request, max_tokens=self._cap(provider))
+            given = request if provider.takes_images else request.without_images()
+            capped = msgspec.structs.replace(given, max_tokens=self._cap(provider))
             for attempt in range(self.config.retries + 1):
                 began, state = time.monotonic(), _Attempt()
                 try:

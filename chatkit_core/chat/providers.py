@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from chatkit_core.chat.health import Health
-from chatkit_core.models import Passage, VariantTag
+from chatkit_core.models import Attachment, Passage, VariantTag
 
 
 class ProviderOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -38,6 +38,9 @@ class ProviderOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Requests that may wait for a slot; one more fails over at once (``queue_full``)."""
     queue_timeout: float = 120.0
     """Longest wait for a slot, seconds; then the chain fails over (``queue_timeout``)."""
+    inputs: list[str] = msgspec.field(default_factory=lambda: ["text"])
+    """What the model reads: ``["text"]``, or ``["text", "image"]`` for a model that also takes
+    images (a visitor's attached photos reach only such a provider)."""
 
     @property
     def first_token_wait(self) -> float:
@@ -62,12 +65,28 @@ class ProviderOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         for key in ("max_tokens", "max_concurrency", "max_queue"):
             if (getattr(self, key) or 0) < 0:
                 raise ValueError(f"{key} must be 0 or more")
+        if "text" not in self.inputs or not set(self.inputs) <= set(INPUTS):
+            raise ValueError(f'inputs must be ["text"] or ["text", "image"], got {self.inputs!r}')
+
+
+INPUTS = ("text", "image")
+
+
+class Image(msgspec.Struct, frozen=True):
+    """An image a visitor attached, decoded and re-encoded by ChatKit (no metadata)."""
+
+    media_type: str
+    """``image/png``, ``image/jpeg`` or ``image/webp``."""
+    data: bytes
 
 
 class ChatMessage(msgspec.Struct, frozen=True):
     role: str
     """``system``, ``user`` or ``assistant``."""
     content: str
+    images: tuple[Image, ...] = ()
+    """Images the visitor attached to this message; only a provider whose ``inputs`` include
+    ``"image"`` gets any (the chain removes them for the others)."""
 
 
 class ChatRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,6 +103,16 @@ class ChatRequest(msgspec.Struct, frozen=True, kw_only=True):
     variant: VariantTag | None = None
     """The experiment variant this turn is answered in (the core picks its chain and prompt);
     None outside experiments. Providers may ignore it."""
+    attachments: list[Attachment] = msgspec.field(default_factory=list)
+    """The files the visitor attached to the question: their text is in the question already,
+    images in its ``images``."""
+
+    def without_images(self) -> ChatRequest:
+        """The request for a model that reads text only: it is told nothing of the images."""
+        if not any(message.images for message in self.messages):
+            return self
+        messages = [ChatMessage(m.role, m.content) if m.images else m for m in self.messages]
+        return msgspec.structs.replace(self, messages=messages)
 
 
 class Chunk(msgspec.Struct, frozen=True, kw_only=True):
@@ -159,6 +188,10 @@ class Provider:
     @property
     def model(self) -> str:
         return self.options.model
+
+    @property
+    def takes_images(self) -> bool:
+        return "image" in self.options.inputs
 
     def problems(self) -> list[str]:
         """Configuration problems to refuse at start-up (a missing API key, say)."""

@@ -23,6 +23,7 @@ import structlog
 
 from chatkit_core.chat.answer_cache import CachedAnswers
 from chatkit_core.chat.chain import DEFAULT_MAX_TOKENS, Chain, ChainFailed, Finished, Queued, Started, StreamBroken
+from chatkit_core.chat.documents import question_with_files, used_by
 from chatkit_core.chat.errors import (
     ChatError,
     ConversationsUnavailable,
@@ -41,7 +42,8 @@ from chatkit_core.chat.metrics import Metrics
 from chatkit_core.chat.providers import ChatMessage, ChatRequest
 from chatkit_core.chat.sanitize import Sanitizers, model_text
 from chatkit_core.chat.sessions import SessionStore, StoreUnavailable
-from chatkit_core.models import Feedback, Message, Passage, Session, Source, new_message_id, now_rfc3339
+from chatkit_core.chat.uploads import Uploads, attached
+from chatkit_core.models import Attachment, Feedback, Message, Passage, Session, Source, new_message_id, now_rfc3339
 
 log = structlog.get_logger("chatkit.conversation")
 
@@ -115,7 +117,8 @@ class Conversation:
 
     def __init__(self, *, store: SessionStore, chain: Chain, sanitizers: Sanitizers, metrics: Metrics,
                  settings: ChatConfig, max_message_chars: int, knowledge: Knowledge | None = None,
-                 cache: CachedAnswers | None = None, experiments: Experiments | None = None) -> None:
+                 cache: CachedAnswers | None = None, experiments: Experiments | None = None,
+                 uploads: Uploads | None = None) -> None:
         self.store = store
         self.chain = chain
         self.sanitizers = sanitizers
@@ -127,6 +130,8 @@ class Conversation:
         self.experiments = experiments or Experiments([], metrics)
         self.observers: list[Callable[[str, Message], Awaitable[None]]] = []
         """Called with each message stored in a conversation (the handoff desk publishes them)."""
+        self.uploads = uploads
+        self.takes_images = {provider.name: provider.takes_images for provider in chain.providers}
 
     # Sessions
 
@@ -145,16 +150,24 @@ class Conversation:
         async with _store():
             if not await self.store.delete(session_id):
                 raise SessionNotFound()
+            if self.uploads is not None:
+                await self.uploads.forget(session_id)
 
     # A turn
 
-    async def ask(self, session_id: str, text: str, locale: str = "", request_id: str = "") -> ChatRequest:
-        """Check and store the visitor's question; the request the chain answers.
+    async def ask(self, session_id: str, text: str, locale: str = "", request_id: str = "",
+                  attachments: list[str] | None = None) -> ChatRequest:
+        """Check and store the visitor's question, with the ids of files it attaches (uploaded to
+        this conversation before); the request the chain answers.
 
         Raises :class:`ChatError` for a question that is refused (empty, too long, nothing left
-        once cleaned, a bad locale, an unknown session, the store down).
+        once cleaned, a bad locale, an attachment not in the conversation, an unknown session,
+        the store down).
         """
-        question = self._question(self._checked(text, locale))
+        content = self._checked(text, locale)
+        files = await attached(self.uploads, session_id, attachments or [])
+        question = self._question(content)
+        question.attachments = [file.public() for file in files]
         async with _store():
             history = await self.store.ask(session_id, question, self.settings.history)
             if history is None:
@@ -172,9 +185,12 @@ class Conversation:
         messages = [ChatMessage("system", line) for line in system]
         # An operator's replies during a handoff are the site's answers to the model.
         messages += [ChatMessage("assistant" if m.role == "operator" else m.role, model_text(m.content))
-                     for m in history if m.content]
+                     for m in history[:-1] if m.content]
+        limit = self.uploads.config.max_text_chars if self.uploads is not None else 0
+        asked, uses = question_with_files(model_text(history[-1].content), files, limit)
+        messages.append(asked)
         return ChatRequest(messages=messages, request_id=request_id, passages=passages, locale=locale,
-                           variant=variant.tag if variant else None)
+                           variant=variant.tag if variant else None, attachments=uses)
 
     async def note(self, session_id: str, text: str, locale: str = "") -> Message:
         """Check and store the visitor's message without answering it (an operator holds the
@@ -224,6 +240,11 @@ class Conversation:
         variant = self.experiments.find(request.variant)
         return (variant, variant.chain, variant.cache) if variant else (None, self.chain, self.cache)
 
+    def _used(self, request: ChatRequest, started: Started | None) -> list[Attachment]:
+        """How much of each attached file the answering model was given: a model that reads text
+        only got none of the images."""
+        return used_by(request.attachments, started is not None and self.takes_images.get(started.provider, False))
+
     def _sources(self, content: str, passages: list[Passage]) -> list[Source]:
         """The pages behind an answer, their titles cleaned like any text the API returns."""
         clean = self.sanitizers.clean_output
@@ -255,7 +276,8 @@ class Conversation:
             raise _unavailable(error) from None
         content = self.sanitizers.clean_output("".join(parts))
         message = _assistant(started, content, finished.usage, complete=True,
-                             sources=self._sources(content, request.passages), truncated=finished.truncated)
+                             sources=self._sources(content, request.passages), truncated=finished.truncated,
+                             attachments=self._used(request, started))
         async with _store():
             await self._save(session_id, message, variant)
         await self._keep(key, message, cache)
@@ -380,7 +402,8 @@ class _Streamed:
         if isinstance(event, Finished):
             content = self.cleaner.finish()
             self.message = _assistant(self.started, content, event.usage, complete=True, truncated=event.truncated,
-                                      sources=self.conversation._sources(content, self.request.passages))
+                                      sources=self.conversation._sources(content, self.request.passages),
+                                      attachments=self.conversation._used(self.request, self.started))
             self.message.id = self.id
             tail = self.cleaner.rest(self.message.content)
             return Delta(tail) if tail else None
@@ -390,19 +413,21 @@ class _Streamed:
     def partial(self, started: Started) -> Message:
         content = self.cleaner.finish()  # an interrupted answer keeps the pages it was grounded in
         message = _assistant(started, content, None, complete=False,
-                             sources=self.conversation._sources(content, self.request.passages))
+                             sources=self.conversation._sources(content, self.request.passages),
+                             attachments=self.conversation._used(self.request, started))
         message.id = self.id
         return message
 
 
 def _assistant(started: Started | None, content: str, usage: dict[str, Any] | None, complete: bool,
-               sources: list[Source] | None = None, truncated: bool = False) -> Message:
+               sources: list[Source] | None = None, truncated: bool = False,
+               attachments: list[Attachment] | None = None) -> Message:
     return Message(
         id=new_message_id(), role="assistant", content=content, created_at=now_rfc3339(),
         provider=started.provider if started else None, model=started.model if started else None,
         incomplete=not complete, fallbacks=started.fallbacks if started else [],
         usage={**(usage or {}), "ttftMs": round(started.ttft * 1000)} if started and started.ttft else usage,
-        sources=sources or [], truncated=truncated,
+        sources=sources or [], truncated=truncated, attachments=attachments or [],
     )
 
 

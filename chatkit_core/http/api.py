@@ -53,6 +53,10 @@ class ChatBody(msgspec.Struct, rename="camel"):
     stream: bool = False
     locale: Annotated[str, msgspec.Meta(max_length=16, pattern=r"^(?:[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)?$")] = ""
     """The visitor's language, such as ``en`` or ``pt-BR`` (optional)."""
+    attachments: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=20)] = \
+        msgspec.field(default_factory=list)
+    """Ids of files uploaded to this conversation (``POST /api/session/{id}/attachments``) that the
+    message attaches."""
 
 
 class ChatReply(msgspec.Struct, rename="camel"):
@@ -162,7 +166,7 @@ async def chat(request: Request, data: JSONBody[ChatBody]) -> Response[ChatReply
         return Response(HeldReply(data.session_id, note, held.public()), status_code=HTTP_202_ACCEPTED,
                         headers=headers)
     chat_request = await conversation.ask(data.session_id, data.message, data.locale,
-                                          request.scope["state"].get("request_id", ""))
+                                          request.scope["state"].get("request_id", ""), data.attachments)
     if data.stream or "text/event-stream" in (first_header(request.scope, b"accept") or b"").decode("latin-1"):
         stream = _events(runtime, data.session_id, chat_request)
         return ServerSentEvent(stream, headers={**headers, "X-Accel-Buffering": "no"})

@@ -20,7 +20,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from chatkit_core import __version__
 from chatkit_core.chat.ratelimit import SessionCap
-from chatkit_core.http import api, feedback, handoff_api, ops
+from chatkit_core.http import api, feedback, handoff_api, ops, uploads
 from chatkit_core.http.admin import Console
 from chatkit_core.http.errors import EXCEPTION_HANDLERS, error_app
 from chatkit_core.http.events import StreamSlots
@@ -129,8 +129,9 @@ def create_app(runtime: Runtime) -> Litestar:
     app = ChatKitApp(
         # Site keys guard the conversation API; the route says so, not the path's spelling.
         route_handlers=[Router("/", route_handlers=visitor, opt={"site_key": True},
-                               before_request=api.require_json), *ops.HANDLERS,
-                        *_static_routes(config)],
+                               before_request=api.require_json),
+                        Router("/", route_handlers=uploads.handlers(runtime), opt={"site_key": True}),  # multipart
+                        *ops.HANDLERS, *_static_routes(config)],
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

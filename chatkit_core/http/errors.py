@@ -34,6 +34,14 @@ from chatkit_core.chat.errors import (
     StreamInterrupted,
     TooManyStreams,
 )
+from chatkit_core.chat.uploads import (
+    AttachmentNotFound,
+    FileTooLarge,
+    TooManyAttachments,
+    UnreadableFile,
+    UnsupportedFile,
+    UploadsBusy,
+)
 from chatkit_core.http.routing import template_of
 
 log = structlog.get_logger("chatkit.errors")
@@ -65,6 +73,12 @@ CHAT_ERRORS: dict[type[ChatError], tuple[int, dict[str, str]]] = {
     NotClaimed: (409, {}),
     HandoffClosed: (409, {}),
     TooManyStreams: (429, {"Retry-After": "30"}),
+    UnsupportedFile: (415, {}),
+    FileTooLarge: (413, {}),
+    UnreadableFile: (422, {}),
+    TooManyAttachments: (400, {}),
+    AttachmentNotFound: (404, {}),
+    UploadsBusy: (503, {"Retry-After": "5"}),
 }
 
 

@@ -14,17 +14,21 @@ order in which plugins were discovered:
 - experiments: ``[experiments.NAME]`` tables, each variant built from the base config with its
   overrides (:mod:`chatkit_core.platform.variants`);
 - handoff broker: the type registered for ``handoff.broker``'s URL scheme; no URL, in-process;
-- concurrency store: the scheme of ``chain.concurrency_store``; empty, each instance counts its own slots.
+- concurrency store: the scheme of ``chain.concurrency_store``; empty, each instance counts its own slots;
+- attachments: ``uploads.folder`` when set, else the session store (``uploads.enabled``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import traceback
 from typing import Any, TypeVar
 
 import structlog
 
 from chatkit_core.chat.answer_cache import AnswerCache, CachedAnswers
+from chatkit_core.chat.attachment_folder import FolderAttachments
+from chatkit_core.chat.attachments import AttachmentStore
 from chatkit_core.chat.broker import Broker
 from chatkit_core.chat.chain import Chain
 from chatkit_core.chat.embeddings import Embedder
@@ -41,6 +45,7 @@ from chatkit_core.chat.sessions import SessionStore
 from chatkit_core.chat.shared_slots import SlotStore, scheme
 from chatkit_core.chat.translate import Translator
 from chatkit_core.chat.turn import Conversation
+from chatkit_core.chat.uploads import Uploads
 from chatkit_core.chat.webhook import Webhook
 from chatkit_core.platform.checks import options_type
 from chatkit_core.platform.config import Config, ConfigError, convert, join_key, options
@@ -75,14 +80,15 @@ def build_runtime(config: Config) -> Runtime:
     cache = build_cache(config, providers, knowledge, metrics)
     experiments = build_experiments(config, chain, knowledge, cache, warnings)
     warnings.extend(unused_providers(config, experiments))
+    uploads = build_uploads(config, store, store_type, sanitizers)
     conversation = Conversation(store=store, chain=chain, sanitizers=sanitizers, metrics=metrics,
                                 settings=config.chat, max_message_chars=config.server.max_message_chars,
-                                knowledge=knowledge, cache=cache, experiments=experiments)
+                                knowledge=knowledge, cache=cache, experiments=experiments, uploads=uploads)
     runtime = Runtime(
         config=config, providers=providers, provider_types=provider_types, store=store, store_type=store_type,
         limiter=limiter, limiter_type=limiter_type, sanitizers=sanitizers, sanitizer_names=sanitizer_names,
         middleware=build_middleware(config), knowledge=knowledge, cache=cache, chain=chain, metrics=metrics,
-        conversation=conversation, experiments=experiments, warnings=warnings,
+        conversation=conversation, experiments=experiments, uploads=uploads, warnings=warnings,
         handoff=build_handoff(config, store, conversation, warnings),
     )
     chain.failure_listeners.append(runtime.probes.forget)  # a provider that just failed is probed afresh
@@ -264,6 +270,8 @@ def build_handoff(config: Config, store: SessionStore, conversation: Conversatio
                       backoff=settings.webhook_backoff, timeout=settings.webhook_timeout) if settings.webhook else None
     return HandoffDesk(store=store, conversation=conversation, broker=broker, config=settings, webhook=webhook,
                        translator=Translator(conversation.chain, conversation.sanitizers))
+
+
 def build_slot_store(config: Config) -> SlotStore | None:
     url = config.chain.concurrency_store
     if not url:
@@ -276,6 +284,31 @@ def build_slot_store(config: Config) -> SlotStore | None:
                           f"(schemes installed: {installed})")
     cls: type[SlotStore] = _pick(found, kind, "chain.concurrency_store", installed)
     return _build("chain.concurrency_store", cls, url, config.chain.concurrency_lease)
+
+
+# What reading each kind of upload needs (``pip install 'chatkit-core[uploads]'``).
+_READERS = {"png": ("PIL", "Pillow"), "jpeg": ("PIL", "Pillow"), "webp": ("PIL", "Pillow"), "pdf": ("pypdf", "pypdf"),
+            "text": ("charset_normalizer", "charset-normalizer"),
+            "markdown": ("charset_normalizer", "charset-normalizer")}
+
+
+def build_uploads(config: Config, store: SessionStore, store_type: str, sanitizers: Sanitizers) -> Uploads | None:
+    settings = config.uploads
+    if not settings.enabled:
+        return None
+    missing = sorted({_READERS[kind][1] for kind in settings.types
+                      if importlib.util.find_spec(_READERS[kind][0]) is None})
+    if missing:
+        raise ConfigError(f"uploads.enabled: reading the accepted types needs {', '.join(missing)}: "
+                          "pip install 'chatkit-core[uploads]' (or leave those out of uploads.types)")
+    if settings.folder:
+        files: AttachmentStore = FolderAttachments(settings.folder, store)
+    elif isinstance(store, AttachmentStore):
+        files = store
+    else:
+        raise ConfigError(f"uploads: the {store_type} session store keeps no attachments; set uploads.folder to a "
+                          "folder to keep them in")
+    return Uploads(settings, files, store, sanitizers)
 
 
 def _build(key: str, cls: type[T], *args: Any) -> T:

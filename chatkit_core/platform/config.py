@@ -21,6 +21,7 @@ import msgspec
 from chatkit_core.chat.chain import ChainConfig
 from chatkit_core.chat.handoff import HandoffConfig
 from chatkit_core.chat.turn import ChatConfig
+from chatkit_core.chat.uploads import UploadsConfig
 from chatkit_core.durations import parse_duration
 from chatkit_core.platform import environment
 
@@ -115,6 +116,8 @@ class Config(msgspec.Struct, kw_only=True):
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     admin: AdminConfig = msgspec.field(default_factory=AdminConfig)
     handoff: HandoffConfig = msgspec.field(default_factory=HandoffConfig)
+    uploads: UploadsConfig = msgspec.field(default_factory=UploadsConfig)
+    """Files visitors may attach; off unless ``enabled = true``."""
     providers: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     rate_limit: dict[str, Any] = msgspec.field(default_factory=dict)
     sessions: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -132,6 +135,7 @@ class Config(msgspec.Struct, kw_only=True):
 _SECTIONS = {
     "server": ServerConfig, "chain": ChainConfig, "chat": ChatConfig, "sanitizers": OrderConfig,
     "logging": LoggingConfig, "admin": AdminConfig, "handoff": HandoffConfig,
+    "uploads": UploadsConfig,
 }
 _TABLES = ("providers", "rate_limit", "sessions", "knowledge", "cache", "experiments")
 

@@ -25,6 +25,7 @@ from chatkit_core.chat.ratelimit import RateLimiter
 from chatkit_core.chat.sanitize import Sanitizers
 from chatkit_core.chat.sessions import SessionStore
 from chatkit_core.chat.turn import Conversation
+from chatkit_core.chat.uploads import Uploads
 from chatkit_core.platform.config import Config, ConfigError
 
 log = structlog.get_logger("chatkit.runtime")
@@ -55,6 +56,8 @@ class Runtime:
     """Every ``[experiments.NAME]``, its variants' pieces built (empty without experiments)."""
     handoff: HandoffDesk | None = None
     """Talking to a person (``[handoff] enabled``)."""
+    uploads: Uploads | None = None
+    """Visitors' attachments (``[uploads] enabled``)."""
     warnings: list[str] = field(default_factory=list)
     probes: ProbeCache = field(default_factory=ProbeCache)
     started: float = field(default_factory=time.monotonic)
@@ -69,7 +72,8 @@ class Runtime:
         optional = [part for part in (self.limiter, self.knowledge and self.knowledge.retriever, self.cache,
                                       self.chain.slot_store) if part]
         variants = [p for p in self.experiments.providers() if p not in self.providers]  # their own options
-        return [*self.providers, *variants, self.store, *optional, *([self.handoff] if self.handoff else [])]
+        extras = [part for part in (self.handoff, self.uploads) if part]
+        return [*self.providers, *variants, self.store, *optional, *extras]
 
     async def start(self) -> None:
         for part in self.parts():

@@ -26,7 +26,8 @@ CONSOLE = '\n[admin]\ntoken = "console-test-token-0123456789"\n'
 
 # Only `chatkit index`, the console and Redis- or PostgreSQL-backed plugins need these.
 OPTIONAL = ["redis", "asyncpg", "jinja2", "tqdm", "markdown_it", "selectolax", "defusedxml", "httpx",
-            "chatkit_knowledge.build", "chatkit_knowledge.crawl", "chatkit_core.http.admin.views"]
+            "chatkit_knowledge.build", "chatkit_knowledge.crawl", "chatkit_core.http.admin.views",
+            "PIL", "pypdf", "charset_normalizer"]
 
 PROBE = """
 import json, sys
@@ -52,3 +53,7 @@ def test_a_worker_without_console_index_or_redis_loads_none_of_them(tmp_path):
 
 def test_the_console_loads_its_views_when_turned_on(tmp_path):
     assert loaded(tmp_path, SERVED + CONSOLE) == ["jinja2", "chatkit_core.http.admin.views"]
+
+
+def test_uploads_leave_their_readers_to_the_process_that_converts_them(tmp_path):
+    assert loaded(tmp_path, SERVED + "\n[uploads]\nenabled = true\n") == []

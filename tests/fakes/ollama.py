@@ -5,6 +5,9 @@
         ...  # point a client at ollama.url
         assert ollama.chat_requests()[0].json["model"] == "llama3.2"
 
+``FakeOllama(vision=["llava"])`` takes images (``images``: base64 strings on a message) for those
+models and refuses them for others, as Ollama does; ``ollama.images()`` are the images it received.
+
 Routes: ``POST /api/chat`` (NDJSON stream, or one JSON object with ``"stream": false``),
 ``POST /api/embed`` (``{"embeddings": [[...], ...]}``, see :mod:`tests.fakes.vectors`),
 ``GET /api/tags``, ``POST /api/pull`` (NDJSON progress), ``GET /api/version`` and ``GET /``.
@@ -13,6 +16,7 @@ Bodies are encoded as Go's encoding/json does: compact, HTML characters escaped.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterable
@@ -34,9 +38,12 @@ DEFAULT_ERRORS = {
 class FakeOllama(FakeServer):
     chat_path = "/api/chat"
 
-    def __init__(self, models: Iterable[str] = ("llama3.2",), pullable: Iterable[str] | None = None) -> None:
+    def __init__(self, models: Iterable[str] = ("llama3.2",), pullable: Iterable[str] | None = None,
+                 vision: Iterable[str] = ()) -> None:
         super().__init__()
         self.models = [_tagged(name) for name in models]
+        self.vision = {_tagged(name) for name in vision}
+        """Models that take images; any other answers images with Ollama's 400."""
         self.pullable = None if pullable is None else {_tagged(name) for name in pullable}
         """Models ``/api/pull`` can fetch; ``None``: any."""
 
@@ -67,6 +74,9 @@ class FakeOllama(FakeServer):
             return
         if _tagged(model) not in self.models and script.status < 400:
             await _error(respond, Script(status=404, error=f'model "{model}" not found, try pulling it first'))
+            return
+        if (refusal := self._image_problem(body, model)) is not None:
+            await _error(respond, Script(status=400, error=refusal))
             return
         prompt_count = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", [])) + 10
         if not body.get("stream", True):
@@ -102,6 +112,23 @@ class FakeOllama(FakeServer):
         await self._simple(respond, script, {"model": model, "embeddings": [embed(text) for text in texts],
                                              "total_duration": 14143917, "load_duration": 1019500,
                                              "prompt_eval_count": sum(len(t.split()) for t in texts)})
+
+    def _image_problem(self, body: dict, model: str) -> str | None:
+        """Why Ollama would refuse the request's images: not base64, or a model without vision."""
+        for message in body.get("messages", []):
+            for index, image in enumerate(message.get("images") or []):
+                try:
+                    base64.b64decode(image, validate=True)
+                except (ValueError, TypeError):
+                    return f"illegal base64 data at input byte {index}"
+                if _tagged(model) not in self.vision:
+                    return f"{model} does not support images"
+        return None
+
+    def images(self) -> list[bytes]:
+        """Every image the chat requests carried, decoded, in order."""
+        return [base64.b64decode(image) for request in self.chat_requests()
+                for message in request.json.get("messages", []) for image in message.get("images") or []]
 
     async def _pull(self, request: Recorded, respond: Responder) -> None:
         script = self.next_script("/api/pull")

@@ -4,6 +4,9 @@
         openai.script(Script(status=429, retry_after="2"), Script(text="Hi there"))
         ...  # point a client at openai.url + "/v1"
 
+``FakeOpenAI(vision=["gpt-4o-mini"])`` takes ``image_url`` content parts for those models and refuses
+them for others with the API's 400; ``openai.images()`` are the ``data:`` images it received.
+
 Routes: ``POST /v1/embeddings`` (floats or base64 float32, see :mod:`tests.fakes.vectors`),
 ``POST /v1/chat/completions`` (SSE ``data: {chunk}`` frames ending with
 ``data: [DONE]``, a usage chunk when ``stream_options.include_usage``; or one JSON object)
@@ -56,9 +59,12 @@ class FakeOpenAI(FakeServer):
         models: Iterable[str] = ("gpt-4o-mini",),
         api_key: str | None = None,
         accept_stream_options: bool = True,
+        vision: Iterable[str] = (),
     ) -> None:
         super().__init__()
         self.models = list(models)
+        self.vision = set(vision)
+        """Models that take ``image_url`` content parts; others refuse them with OpenAI's 400."""
         self.api_key = api_key
         """When set, requests without ``Authorization: Bearer <api_key>`` get 401."""
         self.accept_stream_options = accept_stream_options
@@ -98,6 +104,9 @@ class FakeOpenAI(FakeServer):
             return
         if model not in self.models:
             await _error(respond, Script(status=404), model)
+            return
+        if (refusal := self._parts_problem(body, model)) is not None:
+            await _error(respond, Script(status=400, error=refusal), param="messages")
             return
         if body.get("stream_options") and not self.accept_stream_options:
             await _error(
@@ -145,6 +154,35 @@ class FakeOpenAI(FakeServer):
         tokens = sum(len(text.split()) for text in texts)
         await respond.json(200, {"object": "list", "data": data, "model": model,
                                  "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+    def _parts_problem(self, body: dict[str, Any], model: str) -> str | None:
+        """Why the API would refuse a message's content parts (``text``, ``image_url``)."""
+        for message in body.get("messages", []):
+            content = message.get("content")
+            if isinstance(content, str):
+                continue
+            for part in content if isinstance(content, list) else [None]:
+                kind = part.get("type") if isinstance(part, dict) else None
+                if kind == "text" and isinstance(part.get("text"), str):
+                    continue
+                url = (part.get("image_url") or {}).get("url", "") if kind == "image_url" else ""
+                if not url.startswith(("data:image/", "https://")):
+                    return "Invalid content: each part must be text or an image_url with a URL."
+                if model not in self.vision:
+                    return "Invalid content type. image_url is only supported by certain models."
+        return None
+
+    def images(self) -> list[tuple[str, bytes]]:
+        """Every ``data:`` image the chat requests carried: its media type and bytes, in order."""
+        found = []
+        for request in self.chat_requests():
+            for message in request.json.get("messages", []):
+                for part in message["content"] if isinstance(message.get("content"), list) else []:
+                    url = part.get("image_url", {}).get("url", "") if part.get("type") == "image_url" else ""
+                    if url.startswith("data:"):
+                        head, _, data = url.partition(",")
+                        found.append((head.removeprefix("data:").removesuffix(";base64"), base64.b64decode(data)))
+        return found
 
     async def _models(self, respond: Responder, script: Script) -> None:
         if not await arrive(respond, script):

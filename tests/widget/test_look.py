@@ -114,7 +114,7 @@ def test_keyboard_only_use(page: Page) -> None:
     chat.wait_idle()
     # Tab stays inside the open dialog.
     parts = []
-    for _ in range(8):
+    for _ in range(14):
         page.keyboard.press("Tab")
         parts.append(chat.focused_part())
     assert None not in parts

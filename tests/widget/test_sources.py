@@ -66,9 +66,10 @@ def test_sources_render_as_safe_links_after_streaming_and_after_reload(page: Pag
     reply = chat.ask("When do you open?")
     expect(reply.locator(".body")).to_have_text("We open at 8:00.")
     assert_safe_sources(page, base_url)
-    # The part sits inside the bubble, after the answer's text and before the thumbs.
+    # The part sits inside the bubble, after the answer's text and before the thumbs (among the actions).
     assert reply.evaluate("node => [...node.children].map(c => c.getAttribute('part') || c.className)") == [
-        "sr", "body", "sources", "feedback"]
+        "sr", "body", "sources", "actions"]
+    expect(reply.locator("[part=actions] > [part=feedback]")).to_have_count(1)
     page.reload()
     chat = open_widget(page)
     expect(chat.assistant).to_have_count(2)

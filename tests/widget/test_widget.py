@@ -202,7 +202,7 @@ def test_site_key_is_sent_on_every_api_request(page: Page) -> None:
     page.evaluate("chats[0].clear()")
     page.wait_for_timeout(200)
     routes = {r.method + " " + r.url.split("/api/")[1].split("/")[0] for r in requests}
-    assert routes == {"POST create-session", "POST chat", "GET session", "DELETE session"}
+    assert routes == {"GET uploads", "POST create-session", "POST chat", "GET session", "DELETE session"}
     assert all(r.headers.get("x-chatkit-site-key") == "pk_live_bakery" for r in requests)
 
 

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.browser
 PAYLOADS = [line.replace("\\n", "\n") for line in (Path(__file__).parent / "xss_payloads.txt").read_text().splitlines()
             if line and not line.startswith("# ")]
 
-# Everything that may exist in a shadow root: the widget's own elements and the markdown subset.
-ALLOWED_TAGS = {"DIV", "SPAN", "BUTTON", "H2", "FORM", "TEXTAREA", "svg", "path", "P", "BR", "STRONG", "EM",
+# Everything that may exist in a shadow root: the widget's own elements (INPUT: the attach button's file
+# input) and the markdown subset.
+ALLOWED_TAGS = {"DIV", "SPAN", "BUTTON", "H2", "FORM", "TEXTAREA", "INPUT", "svg", "path", "P", "BR", "STRONG", "EM",
                 "CODE", "PRE", "UL", "OL", "LI", "A", "I", "STYLE", "BLOCKQUOTE", "TABLE", "THEAD", "TBODY", "TR",
                 "TH", "TD"}
 
@@ -27,6 +28,8 @@ AUDIT = """() => {
     for (const host of document.querySelectorAll('.chatkit-host')) {
         for (const node of host.shadowRoot.querySelectorAll('*')) {
             if (!ALLOWED.includes(node.tagName)) problems.push('element ' + node.tagName);
+            if (node.tagName === 'INPUT' && (node.type !== 'file' || node.closest('.msg')))
+                problems.push('input ' + node.type);
             for (const attr of node.attributes) {
                 // The widget sizes its own panel and input through CSSOM; messages never carry styles.
                 const styled = attr.name === 'style' && node.closest('.msg');

@@ -67,7 +67,8 @@ export class Client {
 
   async request(path, init = {}) {
     const headers = { ...init.headers };
-    if (init.body) headers['Content-Type'] = 'application/json';
+    // A FormData body (an upload) carries its own multipart type.
+    if (typeof init.body === 'string') headers['Content-Type'] = 'application/json';
     if (this.siteKey) headers['X-ChatKit-Site-Key'] = this.siteKey;
     try {
       return await fetch(this.endpoint + path, { ...init, headers, credentials: 'omit' });
@@ -116,11 +117,23 @@ export class Client {
     return this.json(path(sid) + '/messages');
   }
 
+  // Whether visitors may attach files: {enabled, accept, maxBytes, maxPerMessage}.
+  uploads() {
+    return this.json('/api/uploads');
+  }
+
+  // Attaches `file` to the conversation; resolves to {id, type, bytes, name}.
+  async upload(sid, file) {
+    const body = new FormData();
+    body.append('file', file);
+    return (await this.json(path(sid) + '/attachments', { method: 'POST', body })).attachment;
+  }
+
   // Streams the answer to `text` (Server-Sent Events); the response is returned as it starts.
-  async chat(sessionId, text, locale, signal) {
+  async chat(sessionId, text, locale, signal, attachments) {
     const res = await this.request('/api/chat', {
       method: 'POST', signal, headers: { Accept: 'text/event-stream' },
-      body: JSON.stringify({ sessionId, message: text, stream: true, locale }),
+      body: JSON.stringify({ sessionId, message: text, stream: true, locale, attachments }),
     });
     if (!res.ok) throw await apiError(res);
     return res;

@@ -16,6 +16,13 @@ export const STRINGS = {
     error: 'Something went wrong. Please try again.',
     rate: 'Rate this answer', up: 'Helpful', down: 'Not helpful', comment: 'What was wrong? (optional)',
     skip: 'Skip', conversations: 'Conversations', del: 'Delete conversation',
+    attach: 'Attach a file', remove: 'Remove', speak: 'Speak your message', read: 'Read aloud',
+    readAll: 'Read answers aloud',
+    unsupported_media_type: 'This kind of file cannot be sent. Please send an image (PNG, JPEG, WebP), a PDF or a text file.',
+    unreadable_file: 'That file could not be read. Please try another one.',
+    too_many_attachments: 'Too many files. Please remove some and try again.',
+    tooBig: 'That file is too large. Please send one under {n}.',
+    unused: '(images not used: this assistant reads text only)', partly: '(only the start of a long document was read)',
   },
   es: {
     title: 'Chatea con nosotros', welcome: '¡Hola! ¿En qué podemos ayudarte hoy?',
@@ -34,6 +41,13 @@ export const STRINGS = {
     error: 'Algo salió mal. Inténtalo de nuevo.',
     rate: 'Valora esta respuesta', up: 'Útil', down: 'No útil', comment: '¿Qué falló? (opcional)',
     skip: 'Omitir', conversations: 'Conversaciones', del: 'Eliminar conversación',
+    attach: 'Adjuntar un archivo', remove: 'Quitar', speak: 'Dictar tu mensaje', read: 'Leer en voz alta',
+    readAll: 'Leer las respuestas en voz alta',
+    unsupported_media_type: 'Este tipo de archivo no se puede enviar. Envía una imagen (PNG, JPEG, WebP), un PDF o un archivo de texto.',
+    unreadable_file: 'No se pudo leer el archivo. Prueba con otro.',
+    too_many_attachments: 'Demasiados archivos. Quita alguno e inténtalo de nuevo.',
+    tooBig: 'El archivo es demasiado grande. Envía uno de menos de {n}.',
+    unused: '(imágenes no usadas: este asistente solo lee texto)', partly: '(solo se leyó el principio de un documento largo)',
   },
   fr: {
     title: 'Discutons', welcome: 'Bonjour ! Comment pouvons-nous vous aider ?',
@@ -52,6 +66,13 @@ export const STRINGS = {
     error: 'Une erreur s’est produite. Réessayez.',
     rate: 'Évaluer cette réponse', up: 'Utile', down: 'Pas utile', comment: 'Qu’est-ce qui n’allait pas ? (facultatif)',
     skip: 'Passer', conversations: 'Conversations', del: 'Supprimer la conversation',
+    attach: 'Joindre un fichier', remove: 'Retirer', speak: 'Dicter votre message', read: 'Lire à voix haute',
+    readAll: 'Lire les réponses à voix haute',
+    unsupported_media_type: 'Ce type de fichier ne peut pas être envoyé. Envoyez une image (PNG, JPEG, WebP), un PDF ou un fichier texte.',
+    unreadable_file: 'Ce fichier n’a pas pu être lu. Essayez-en un autre.',
+    too_many_attachments: 'Trop de fichiers. Retirez-en et réessayez.',
+    tooBig: 'Ce fichier est trop volumineux. Envoyez-en un de moins de {n}.',
+    unused: '(images non utilisées : cet assistant ne lit que du texte)', partly: '(seul le début d’un long document a été lu)',
   },
   de: {
     title: 'Schreiben Sie uns', welcome: 'Hallo! Wie können wir Ihnen heute helfen?',
@@ -70,6 +91,13 @@ export const STRINGS = {
     error: 'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.',
     rate: 'Antwort bewerten', up: 'Hilfreich', down: 'Nicht hilfreich', comment: 'Was war falsch? (optional)',
     skip: 'Überspringen', conversations: 'Unterhaltungen', del: 'Unterhaltung löschen',
+    attach: 'Datei anhängen', remove: 'Entfernen', speak: 'Nachricht sprechen', read: 'Vorlesen',
+    readAll: 'Antworten vorlesen',
+    unsupported_media_type: 'Diese Dateiart kann nicht gesendet werden. Bitte senden Sie ein Bild (PNG, JPEG, WebP), ein PDF oder eine Textdatei.',
+    unreadable_file: 'Die Datei konnte nicht gelesen werden. Bitte versuchen Sie eine andere.',
+    too_many_attachments: 'Zu viele Dateien. Bitte entfernen Sie einige und versuchen Sie es erneut.',
+    tooBig: 'Die Datei ist zu groß. Bitte senden Sie eine unter {n}.',
+    unused: '(Bilder nicht verwendet: dieser Assistent liest nur Text)', partly: '(nur der Anfang eines langen Dokuments wurde gelesen)',
   },
   zh: {
     title: '在线咨询', welcome: '您好！今天有什么可以帮您？', placeholder: '输入消息…', send: '发送',
@@ -86,6 +114,11 @@ export const STRINGS = {
     error: '出了点问题，请重试。',
     rate: '评价此回答', up: '有帮助', down: '没有帮助', comment: '哪里不对？（可选）', skip: '跳过',
     conversations: '对话列表', del: '删除对话',
+    attach: '添加附件', remove: '移除', speak: '语音输入消息', read: '朗读', readAll: '朗读所有回答',
+    unsupported_media_type: '无法发送此类文件。请发送图片（PNG、JPEG、WebP）、PDF 或文本文件。',
+    unreadable_file: '无法读取该文件，请换一个文件。', too_many_attachments: '文件过多，请移除一些后重试。',
+    tooBig: '文件过大，请发送小于 {n} 的文件。',
+    unused: '（未使用图片：此助手只能读取文字）', partly: '（只读取了长文档的开头部分）',
   },
   ar: {
     title: 'تحدث معنا', welcome: 'مرحبًا! كيف يمكننا مساعدتك اليوم؟', placeholder: 'اكتب رسالتك…',
@@ -104,12 +137,19 @@ export const STRINGS = {
     error: 'حدث خطأ ما. حاول مرة أخرى.',
     rate: 'قيّم هذه الإجابة', up: 'مفيدة', down: 'غير مفيدة', comment: 'ما الخطأ؟ (اختياري)', skip: 'تخطٍّ',
     conversations: 'المحادثات', del: 'حذف المحادثة',
+    attach: 'إرفاق ملف', remove: 'إزالة', speak: 'تحدّث لكتابة رسالتك', read: 'القراءة بصوت عالٍ',
+    readAll: 'قراءة الإجابات بصوت عالٍ',
+    unsupported_media_type: 'لا يمكن إرسال هذا النوع من الملفات. أرسل صورة (PNG أو JPEG أو WebP) أو ملف PDF أو ملفًا نصيًا.',
+    unreadable_file: 'تعذّرت قراءة الملف. جرّب ملفًا آخر.', too_many_attachments: 'ملفات كثيرة جدًا. أزل بعضها وحاول مرة أخرى.',
+    tooBig: 'الملف كبير جدًا. أرسل ملفًا أصغر من {n}.',
+    unused: '(لم تُستخدم الصور: هذا المساعد يقرأ النص فقط)', partly: '(قُرئت بداية المستند الطويل فقط)',
   },
 };
 // Languages written right to left.
 const RTL = ['ar', 'he', 'fa', 'ur'];
 // Error codes with a text of their own; any other gets the generic one.
-const ERRORS = ['network', 'rate_limited', 'providers_unavailable', 'message_too_long', 'forbidden', 'invalid_request'];
+const ERRORS = ['network', 'rate_limited', 'providers_unavailable', 'message_too_long', 'forbidden', 'invalid_request',
+  'unsupported_media_type', 'unreadable_file', 'too_many_attachments'];
 
 // The widget's language, from the `locale` option or the browser's: the interface's texts and
 // direction, and the tag sent with each message so answers come in the visitor's language.
@@ -125,17 +165,20 @@ export function language(options) {
   };
 }
 
-// A wait in the widget's language ("30 seconds").
-function seconds(lang, n) {
+// An amount in the widget's language: a wait ("30 seconds"), a size ("10 MB").
+function amount(lang, n, unit, unitDisplay) {
   try {
-    return new Intl.NumberFormat(lang, { style: 'unit', unit: 'second', unitDisplay: 'long' }).format(n);
+    return new Intl.NumberFormat(lang, { style: 'unit', unit, unitDisplay, maximumFractionDigits: 1 }).format(n);
   } catch {
-    return n + ' s';
+    return n + ' ' + unit;
   }
 }
+
+export const size = (lang, bytes) =>
+  bytes < 1048576 ? amount(lang, bytes / 1024, 'kilobyte') : amount(lang, bytes / 1048576, 'megabyte');
 
 // An error code in the visitor's words; `wait` is the rate limit's, in seconds.
 export function explain(t, lang, code, wait) {
   const key = code === 'body_too_large' ? 'message_too_long' : code;
-  return t[ERRORS.includes(key) ? key : 'error'].replace('{n}', seconds(lang, Math.ceil(wait || 0) || 30));
+  return t[ERRORS.includes(key) ? key : 'error'].replace('{n}', amount(lang, Math.ceil(wait || 0) || 30, 'second', 'long'));
 }

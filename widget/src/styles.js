@@ -92,7 +92,7 @@ border:1px solid var(--bd);border-radius:var(--r);box-shadow:0 16px 48px rgba(0,
 .pick span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .fb .icon,.list .icon,.pick svg{color:var(--mu);flex:none}
 .icon:hover,.pick:hover{background:rgba(127,127,127,.17)}
-.composer{display:flex;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid var(--bd);background:var(--bg)}
+.composer{display:flex;flex-wrap:wrap;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid var(--bd);background:var(--bg)}
 textarea{flex:1;min-height:42px;max-height:140px;resize:none;margin:0;padding:9px 13px;border:1px solid var(--bd);
 border-radius:12px;background:var(--bg);color:var(--fg);font:inherit;line-height:1.45}
 textarea::placeholder{color:var(--mu);opacity:1}
@@ -101,6 +101,21 @@ textarea:focus-visible{outline-offset:0;border-color:transparent}
 .send:disabled{opacity:.45;cursor:default}
 .stop{background:var(--fg);color:var(--bg)}
 [dir=rtl] .send svg{transform:scaleX(-1)}
+.composer>.icon{flex:none;height:42px;color:var(--mu)}
+.composer [aria-pressed=true]{color:var(--er)}
+.tray{flex-basis:100%;display:flex;flex-wrap:wrap;gap:6px}
+.tray:not(:has(.file,.fail:not(:empty))){display:none}
+.tray .fail{padding:0}
+.file{display:flex;align-items:center;gap:6px;max-width:100%;padding:3px 3px 3px 8px;border:1px solid var(--bd);border-radius:10px;font-size:13px}
+.file[aria-busy]{opacity:.6}
+.file span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.file img{width:32px;height:32px;object-fit:cover;border-radius:6px}
+.file .icon{width:26px;height:26px}.file svg{width:14px;height:14px}
+.files{margin:6px 0 0;padding:0;list-style:none;font-size:13px;font-style:italic;opacity:.9}
+.acts{display:flex;align-items:center;margin:4px -8px -6px}
+.acts .fb{flex:1;margin:0}
+.acts>.icon{width:32px;height:32px;color:var(--mu)}.acts>.icon svg{width:16px;height:16px}
+.acts [aria-pressed=true]{color:var(--ln)}
 .sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (max-width:640px){
 .floating .panel{inset:var(--vt,0px) 0 auto;width:100%;max-width:none;height:var(--vh,100dvh);max-height:none;border:0;border-radius:0}

@@ -9,7 +9,7 @@ const page = (href) => href.split('#')[0];
 // the header, the messages, the conversation list and the composer. The view draws; the widget
 // (widget.js) decides, through the handlers in `on`.
 export class View {
-  constructor({ t, lang, dir, mode, target, title, theme, position, conversations }, on) {
+  constructor({ t, lang, dir, mode, target, title, theme, position, conversations, files, voice }, on) {
     const floating = mode === 'floating';
     this.t = t;
     this.floating = floating;
@@ -47,10 +47,10 @@ export class View {
     this.stopBtn = button('stop', t.stop, on.stop, 'stop', { class: 'send stop' });
     this.stopBtn.hidden = true;
     this.form = el('form', { class: 'composer', part: 'composer', submit: (e) => { e.preventDefault(); on.submit(); } },
-      this.input, this.sendBtn, this.stopBtn);
+      files.tray, files.button, this.input, ...[voice.mic, this.sendBtn, this.stopBtn].filter(Boolean));
 
     const header = el('div', { class: 'header', part: 'header' }, el('h2', { part: 'title' }, title),
-      button('new-chat', t.newChat, on.newChat, 'new'));
+      ...[voice.auto, button('new-chat', t.newChat, on.newChat, 'new')].filter(Boolean));
     this.list = el('div', { class: 'list', part: 'conversation-list', id: 'ck-list', hidden: true,
       keydown: (e) => e.key === 'Escape' && on.showList(false, e) });
     if (conversations) {
@@ -147,10 +147,18 @@ export class View {
     else node.body.replaceChildren(markdown(text));
   }
 
-  // What the API says about a finished answer: cut short, and the site's pages it drew on.
+  // What the API says about a finished message: a question's files; an answer cut short, what
+  // its model could not use of the files, and the site's pages it drew on.
   finish(node, message) {
+    const files = Array.isArray(message.attachments) ? message.attachments : [];
+    if (message.role === 'user' && files.length) {
+      node.append(el('ul', { class: 'files', part: 'files' }, ...files.map((f) => el('li', {}, String(f.name)))));
+    }
     if (message.incomplete) this.note(node, 'interrupted');
     if (message.truncated) this.note(node, 'shortened');
+    for (const used of ['none', 'part']) {
+      if (files.some((f) => f.used === used)) this.note(node, used === 'none' ? 'unused' : 'partly');
+    }
     const pages = new Set();
     const links = (Array.isArray(message.sources) ? message.sources : []).map((source) => {
       const { title: raw, url } = Object(source);

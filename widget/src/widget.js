@@ -1,10 +1,13 @@
 import { ApiError, Client, codeOf, readEvents } from './api.js';
+import { Attachments, uploaded } from './attach.js';
+import { el } from './dom.js';
 import { Emitter } from './events.js';
 import { feedback } from './feedback.js';
 import { explain, language } from './i18n.js';
 import { ConversationList } from './list.js';
 import { Conversations } from './state.js';
 import { View } from './view.js';
+import { Voice } from './voice.js';
 
 // Every widget on the page, in the order they started.
 export const instances = [];
@@ -24,9 +27,11 @@ export class Widget {
     Object.assign(this, { lang, locale, t });
     this.events = new Emitter();
     this.isOpen = this.mode !== 'floating';
+    this.files = new Attachments(this);
+    this.voice = new Voice(this);
     this.view = new View({
       t, lang, dir, mode: this.mode, target: this.target, title: options.title || t.title, theme: options.theme,
-      position: options.position, conversations: this.state.enabled,
+      position: options.position, conversations: this.state.enabled, files: this.files, voice: this.voice,
     }, {
       toggle: () => this.toggle(),
       close: () => this.close(),
@@ -38,6 +43,7 @@ export class Widget {
     this.list = new ConversationList(this);
     instances.push(this);
     this.restoring = this.restore();
+    if (this.isOpen) this.files.start();
   }
 
   on(event, fn) {
@@ -56,6 +62,8 @@ export class Widget {
       const active = document.activeElement;
       this.returnTo = active === view.host || active === document.body ? null : active;
       this.isOpen = true;
+      // Whether the server takes files is asked once, when the chat is first opened.
+      if (!this.files.info) this.files.start();
       view.show(true);
       this.events.emit('open');
     }
@@ -110,10 +118,13 @@ export class Widget {
     return node;
   }
 
-  // Notes and sources of a finished answer, then its thumbs (answers the server stored have an id).
+  // Notes and sources of a finished answer, then its read-aloud button and thumbs (answers the
+  // server stored have an id).
   finish(node, message) {
     this.view.finish(node, message);
-    if (message.role === 'assistant' && message.id) node.append(feedback(this, message.id, message.feedback?.rating));
+    if (message.role !== 'assistant' || !message.id) return;
+    const bar = feedback(this, message.id, message.feedback?.rating);
+    node.append(el('div', { class: 'acts', part: 'actions' }, ...[this.voice.reader(node), bar].filter(Boolean)));
   }
 
   submit() {
@@ -122,7 +133,7 @@ export class Widget {
     if (!text || this.busy) return;
     input.value = '';
     this.view.fitInput();
-    this.ask(text);
+    this.ask(text, false, this.files.take());
   }
 
   sendMessage(text) {
@@ -134,14 +145,15 @@ export class Widget {
     this.view.setBusy(busy);
   }
 
-  async ask(text, isRetry) {
+  // `files`: the attachments taken from the tray (see attach.js).
+  async ask(text, isRetry, files = []) {
     // The restored history goes first, so a message sent during start-up waits for it.
     await this.restoring;
     if (!text || this.busy) return;
     const { view, events } = this;
     this.error?.remove();
     if (!isRetry) {
-      this.bubble('user', text);
+      this.bubble('user', text, { role: 'user', attachments: files });
       events.emit('message', { role: 'user', content: text });
     }
     this.setBusy(true);
@@ -151,7 +163,7 @@ export class Widget {
     let node = null;
     let raw = '';
     try {
-      const res = await this.chat(text, ctrl.signal);
+      const res = await this.chat(text, ctrl.signal, files.length ? await uploaded(files) : undefined);
       let ended = false;
       for await (const { event, data } of readEvents(res.body)) {
         const payload = JSON.parse(data);
@@ -173,6 +185,7 @@ export class Widget {
           view.render(node, message.content);
           this.finish(node, message);
           view.live.textContent = node.body.textContent;
+          this.voice.answered(node);
           events.emit('message', message);
         } else if (event === 'error') {
           throw new ApiError(payload.error?.code || 'error', payload.error?.message);
@@ -183,7 +196,7 @@ export class Widget {
       if (!ended) throw new ApiError('network');
     } catch (err) {
       if (node) view.note(node, 'interrupted');
-      if (!ctrl.signal.aborted) this.fail(err, text);
+      if (!ctrl.signal.aborted) this.fail(err, text, files);
     } finally {
       typing.remove();
       if (this.ctrl === ctrl) this.ctrl = null;
@@ -192,11 +205,12 @@ export class Widget {
   }
 
   // Starts the answer's stream; an expired session starts a new one silently, once.
-  async chat(text, signal) {
+  // Files belong to their session: a new one goes without them.
+  async chat(text, signal, attachments) {
     for (let attempt = 0; ; attempt++) {
       const sessionId = await this.session(signal);
       try {
-        const res = await this.client.chat(sessionId, text, this.locale, signal);
+        const res = await this.client.chat(sessionId, text, this.locale, signal, attempt ? undefined : attachments);
         this.state.track(sessionId, text, true);
         return res;
       } catch (err) {
@@ -206,9 +220,13 @@ export class Widget {
     }
   }
 
+  // The conversation's session, created once even when files are uploaded side by side.
   async session(signal) {
     const { state } = this;
-    if (!state.sid) state.sid = await this.client.createSession(signal);
+    if (!state.sid) {
+      this.creating ||= this.client.createSession(signal).finally(() => { this.creating = null; });
+      state.sid = await this.creating;
+    }
     return state.sid;
   }
 
@@ -217,11 +235,11 @@ export class Widget {
     return explain(this.t, this.lang, codeOf(err), err.retryAfter);
   }
 
-  fail(err, text) {
+  fail(err, text, files) {
     const code = codeOf(err);
     const message = this.explain(err);
     const wait = code === 'rate_limited' ? Math.ceil(err.retryAfter || 0) : 0;
-    this.error = this.view.failure(message, () => this.ask(text, true), wait);
+    this.error = this.view.failure(message, () => this.ask(text, true, files), wait);
     this.events.emit('error', { code, message: err.message, text: message });
   }
 
@@ -243,6 +261,8 @@ export class Widget {
   // Shows conversation `sid`, or a new one; `stay` keeps the list open.
   reset(sid = null, stay) {
     this.stop();
+    this.voice.stop();
+    this.files.clear();
     this.state.sid = sid;
     this.error = null;
     if (!stay) {
@@ -260,6 +280,7 @@ export class Widget {
 
   destroy() {
     this.stop();
+    this.voice.stop();
     this.view.destroy();
     instances.splice(instances.indexOf(this), 1);
     this.events.clear();

@@ -56,13 +56,14 @@ def _store_down(request: Request, error: StoreUnavailable) -> Response:
 
 
 def console_router(handoff: bool) -> Router:
-    from chatkit_core.http.admin import experiments, handoff_views, views
+    from chatkit_core.http.admin import attachments, experiments, handoff_views, views
     from chatkit_core.http.admin.auth import CsrfRefused, SignInRequired, signed_in
     from chatkit_core.http.admin.pages import STATIC
 
     static = create_static_files_router("/static", [STATIC], name="admin-static", opt={"public": True},
                                         include_in_schema=False)
-    pages: list[Any] = [*views.HANDLERS, *experiments.HANDLERS, *(handoff_views.HANDLERS if handoff else []), static]
+    pages: list[Any] = [*views.HANDLERS, *experiments.HANDLERS, *attachments.HANDLERS,
+                        *(handoff_views.HANDLERS if handoff else []), static]
     return Router("/admin", route_handlers=pages, guards=[signed_in], include_in_schema=False,
                   exception_handlers={SignInRequired: _sign_in_first, CsrfRefused: _csrf_refused,
                                       StoreUnavailable: _store_down})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -11,7 +12,7 @@ import structlog
 from yarl import URL
 
 from chatkit_core.chat.health import Health
-from chatkit_core.chat.providers import ChatRequest, Chunk, Provider, ProviderError
+from chatkit_core.chat.providers import ChatMessage, ChatRequest, Chunk, Provider, ProviderError
 from chatkit_core.urls import public_url
 from chatkit_ollama.errors import status_error, transport_error
 from chatkit_ollama.ndjson import lines
@@ -84,7 +85,7 @@ class OllamaProvider(Provider):
     async def stream(self, request: ChatRequest) -> AsyncGenerator[Chunk, None]:
         body = {
             "model": self.options.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_message(m) for m in request.messages],
             "stream": True,
             "options": self.options.model_options(request.max_tokens or self.options.max_tokens or None),
         }
@@ -152,6 +153,14 @@ class OllamaProvider(Provider):
         if self._session is None:
             raise RuntimeError(f"provider {self.name!r} used before start()")
         return self._session
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """A message as Ollama's ``/api/chat`` takes it: a vision model's images base64-encoded beside the text."""
+    sent: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.images:
+        sent["images"] = [base64.b64encode(image.data).decode("ascii") for image in message.images]
+    return sent
 
 
 def _parse(raw: bytes) -> _Line:

@@ -3,6 +3,7 @@ one pooled aiohttp session for the bytes (:mod:`chatkit_openai.transport`), retr
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ import msgspec
 import structlog
 
 from chatkit_core.chat.health import Health
-from chatkit_core.chat.providers import ChatRequest, Chunk, Provider, ProviderError
+from chatkit_core.chat.providers import ChatMessage, ChatRequest, Chunk, Provider, ProviderError
 from chatkit_core.urls import public_host, public_url
 from chatkit_openai.errors import classify, redact, transport_error
 from chatkit_openai.options import OpenAIOptions
@@ -80,7 +81,7 @@ class OpenAIProvider(Provider):
 
         answered = False
         try:
-            messages = [{"role": m.role, "content": m.content} for m in request.messages]
+            messages = [_message(m) for m in request.messages]
             async with self._create(messages, request.max_tokens or self.options.max_tokens) as response:
                 answered = True
                 finish_reason = None
@@ -127,7 +128,7 @@ class OpenAIProvider(Provider):
         return Health("up", f"model {self.options.model} {'listed' if listed else 'not listed'} by {self._host}")
 
     @asynccontextmanager
-    async def _create(self, messages: list[dict[str, str]], max_tokens: int | None,
+    async def _create(self, messages: list[dict[str, Any]], max_tokens: int | None,
                       ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The raw streamed response, dropping ``stream_options`` if the server refuses it.
 
@@ -169,3 +170,14 @@ class OpenAIProvider(Provider):
 
 _encode = msgspec.json.Encoder().encode
 
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """A message as Chat Completions takes it: with images, its content is a list of parts, the
+    text first, then each image as a ``data:`` URL."""
+    if not message.images:
+        return {"role": message.role, "content": message.content}
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    parts += [{"type": "image_url", "image_url": {
+        "url": f"data:{image.media_type};base64,{base64.b64encode(image.data).decode('ascii')}"}}
+        for image in message.images]
+    return {"role": message.role, "content": parts}

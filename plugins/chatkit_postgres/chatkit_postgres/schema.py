@@ -16,6 +16,8 @@ Tables:
   flags (which the session's counts add up), and ``words``, the message's distinct search words
   (``chatkit_core.chat.listing.words``).
 - ``chatkit_leases``: which instance runs a periodic chore (the retention sweep) until when.
+- ``chatkit_attachments``: visitors' attachments (``[uploads]``), one row each, deleted with their
+  session; ``body`` the attachment as msgpack (its safe content and what it is).
 
 The chat's two writes are functions, so each is one round trip and one transaction:
 ``chatkit_append`` adds a message, ``chatkit_ask`` adds the visitor's question unless the last
@@ -176,9 +178,19 @@ CREATE TABLE chatkit_console_revoked (
 );
 """
 
+_ATTACHMENTS = """
+CREATE TABLE chatkit_attachments (
+    session_id text NOT NULL REFERENCES chatkit_sessions (id) ON DELETE CASCADE,
+    id text NOT NULL,
+    body bytea NOT NULL,
+    PRIMARY KEY (session_id, id)
+);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "sessions, messages, console columns and leases", _INITIAL),
     Migration(2, "console sign-ins revoked by signing out", _REVOKED),
+    Migration(3, "visitors' attachments, erased with their conversation", _ATTACHMENTS),
 ]
 
 LATEST = MIGRATIONS[-1].version

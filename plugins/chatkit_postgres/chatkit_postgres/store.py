@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import structlog
 
+from chatkit_core.chat.attachments import AttachmentStore, StoredAttachment
 from chatkit_core.chat.health import Health
 from chatkit_core.chat.listing import (
     ConversationPage,
@@ -31,7 +32,7 @@ from chatkit_core.chat.listing import (
 from chatkit_core.chat.sessions import SessionStore, StoreUnavailable
 from chatkit_core.codec import decode_metadata, encode
 from chatkit_core.models import Feedback, Message, Session
-from chatkit_postgres import console
+from chatkit_postgres import attachments, console
 from chatkit_postgres.migrate import LATEST, migrate
 from chatkit_postgres.options import PostgresOptions
 
@@ -69,7 +70,7 @@ _decode_messages = msgspec.json.Decoder(list[Message]).decode
 _decode_message = msgspec.json.Decoder(Message).decode
 
 
-class PostgresStore(SessionStore, Listing):
+class PostgresStore(SessionStore, Listing, AttachmentStore):
     """Conversations in PostgreSQL (``[sessions] store = "postgres"``)."""
 
     Options = PostgresOptions
@@ -200,6 +201,12 @@ class PostgresStore(SessionStore, Listing):
             return message
 
         return await self._run(rate)
+
+    async def add_attachment(self, session_id: str, attachment: StoredAttachment, max_per_session: int) -> bool | None:
+        return await self._run(attachments.add, session_id, time.time() - self.ttl, attachment, max_per_session)
+
+    async def attachments(self, session_id: str, ids: list[str]) -> list[StoredAttachment]:
+        return await self._run(attachments.read, session_id, time.time() - self.ttl, ids)
 
     async def list_conversations(self, query: ConversationQuery, cursor: str | None = None,
                                  limit: int = 50) -> ConversationPage:

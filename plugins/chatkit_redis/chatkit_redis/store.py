@@ -2,7 +2,8 @@
 
 Keys, under ``key_prefix``:
 
-- ``session:ID``: a hash with ``created_at``, ``last_seen`` and ``metadata`` (JSON);
+- ``session:ID``: a hash with ``created_at``, ``last_seen`` and ``metadata`` (JSON), and the
+  conversation's attachments (see :mod:`chatkit_redis.attachments`);
 - ``messages:ID``: a list of messages (msgspec JSON), oldest first;
 - ``sessions``: a sorted set of live session ids scored by last activity, for ``count``;
 - ``console:*``: the console's listing and search index (see :mod:`chatkit_redis.console`);
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import structlog
 
+from chatkit_core.chat.attachments import AttachmentStore, StoredAttachment
 from chatkit_core.chat.handoff_store import conversation_id_of
 from chatkit_core.chat.health import Health
 from chatkit_core.chat.listing import ConversationPage, ConversationQuery, Listing, decode_cursor
@@ -30,6 +32,7 @@ from chatkit_core.codec import decode_message, decode_metadata, encode
 from chatkit_core.models import Feedback, Message, Session
 from chatkit_core.platform import redisclient
 from chatkit_core.platform.environment import EnvSetter, fallback
+from chatkit_redis.attachments import SESSION_FIELDS, RedisAttachments
 from chatkit_redis.console import ConsoleIndex
 from chatkit_redis.handoffs import RedisHandoffs
 from chatkit_redis.migrate import migrate
@@ -105,7 +108,7 @@ class RedisOptions(SessionStoreOptions, kw_only=True, forbid_unknown_fields=True
         redisclient.check_options(self.url, self.timeout, self.max_connections, "redis://127.0.0.1:6379/1")
 
 
-class RedisStore(SessionStore, Listing, RedisHandoffs):
+class RedisStore(SessionStore, Listing, RedisHandoffs, AttachmentStore):
     """Conversations in Redis. A Redis outage raises :class:`StoreUnavailable` (the API answers
     503 and the visitor tries again); beyond one reconnect for a lost connection nothing is
     retried here, and the first call after Redis is back succeeds."""
@@ -123,6 +126,7 @@ class RedisStore(SessionStore, Listing, RedisHandoffs):
         self._index = options.key_prefix + "sessions"
         self.console = ConsoleIndex(self._redis, options.key_prefix, self._keys)
         self._init_handoffs()
+        self.files = RedisAttachments(self._redis, self._keys)
 
     async def start(self) -> None:
         from redis.exceptions import RedisError
@@ -156,11 +160,11 @@ class RedisStore(SessionStore, Listing, RedisHandoffs):
     async def get(self, session_id: str) -> Session | None:
         session_key, _ = self._keys(session_id)
         async with _unavailable():
-            fields = await self._redis.hgetall(session_key)
-        if not fields:
+            created_at, last_seen, metadata = await self._redis.hmget(session_key, SESSION_FIELDS)
+        if created_at is None or last_seen is None:
             return None
-        return Session(id=session_id, created_at=float(fields[b"created_at"]),
-                       last_seen=float(fields[b"last_seen"]), metadata=decode_metadata(fields[b"metadata"]))
+        return Session(id=session_id, created_at=float(created_at), last_seen=float(last_seen),
+                       metadata=decode_metadata(metadata or b"{}"))
 
     async def append(self, session_id: str, message: Message) -> bool:
         async with _unavailable():
@@ -207,6 +211,14 @@ class RedisStore(SessionStore, Listing, RedisHandoffs):
     async def set_feedback(self, session_id: str, message_id: str, feedback: Feedback) -> Message | None:
         async with _unavailable():
             return await self.console.set_feedback(session_id, message_id, feedback)
+
+    async def add_attachment(self, session_id: str, attachment: StoredAttachment, max_per_session: int) -> bool | None:
+        async with _unavailable():
+            return await self.files.add(session_id, attachment, max_per_session)
+
+    async def attachments(self, session_id: str, ids: list[str]) -> list[StoredAttachment]:
+        async with _unavailable():
+            return await self.files.read(session_id, ids)
 
     async def list_conversations(self, query: ConversationQuery, cursor: str | None = None,
                                  limit: int = 50) -> ConversationPage:
