@@ -5,9 +5,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import structlog
 
 # A real PostgreSQL for any test that asks (tests/support/postgres.py).
 from tests.support.postgres import own_postgres, postgres_server, postgres_template, postgres_url
@@ -82,3 +85,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for backend in ("redis", "postgres"):
             if backend in params.values():
                 item.add_marker(backend)
+
+
+@pytest.fixture(autouse=True)
+def _keep_test_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``chatkit_core.cli.main`` called in-process configures structlog to cache its loggers on
+    first use, after which no later test could capture their events: here it configures them
+    uncached, and the defaults come back after the test."""
+    from chatkit_core.platform import logs
+
+    configure = logs.configure_logging
+
+    def uncached(*args: Any, **kwargs: Any) -> None:
+        configure(*args, **kwargs)
+        structlog.configure(cache_logger_on_first_use=False)
+
+    monkeypatch.setattr(logs, "configure_logging", uncached)
+    yield
+    structlog.reset_defaults()

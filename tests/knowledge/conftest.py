@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
-import structlog
 from chatkit_knowledge.build import Report, build
 from chatkit_knowledge.index import IndexReader
 from chatkit_knowledge.options import SqliteOptions
@@ -35,20 +33,3 @@ def make_index(index_path: Path):
 def failures(report: Report) -> dict[str, str]:
     return {failure.where: failure.reason for failure in report.failed}
 
-
-@pytest.fixture(autouse=True)
-def _keep_test_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """``chatkit_core.cli.main`` called in-process configures structlog to cache its loggers on
-    first use, after which no later test could capture their events: here it configures them
-    uncached, and the defaults come back after the test."""
-    from chatkit_core.platform import logs
-
-    configure = logs.configure_logging
-
-    def uncached(*args: Any, **kwargs: Any) -> None:
-        configure(*args, **kwargs)
-        structlog.configure(cache_logger_on_first_use=False)
-
-    monkeypatch.setattr(logs, "configure_logging", uncached)
-    yield
-    structlog.reset_defaults()
