@@ -130,6 +130,7 @@ export class Client {
   }
 
   // Streams the answer to `text` (Server-Sent Events); the response is returned as it starts.
+  // While a person holds the conversation it is 202 with JSON instead, and no answer comes.
   async chat(sessionId, text, locale, signal, attachments) {
     const res = await this.request('/api/chat', {
       method: 'POST', signal, headers: { Accept: 'text/event-stream' },
@@ -143,6 +144,22 @@ export class Client {
   rate(sid, messageId, rating, comment) {
     return this.json(`${path(sid)}/messages/${encodeURIComponent(messageId)}/feedback`,
       { method: 'POST', body: JSON.stringify({ rating, comment }) });
+  }
+
+  // The conversation's handoff to a person and when the widget offers one: {handoff, offer}.
+  handoff(sid) {
+    return this.json(path(sid) + '/handoff');
+  }
+
+  // Asks for a person, with an optional note; resolves to {handoff}.
+  askForPerson(sid, message, locale) {
+    return this.json(path(sid) + '/handoff', { method: 'POST', body: JSON.stringify({ message, locale }) });
+  }
+
+  // The conversation's event stream (EventSource sends no headers: the site key goes in `query`).
+  eventsUrl(sid, query) {
+    const search = String(query);
+    return this.endpoint + path(sid) + '/events' + (search ? '?' + search : '');
   }
 
   // Erases a conversation (already gone is fine).

@@ -23,6 +23,9 @@ export const STRINGS = {
     too_many_attachments: 'Too many files. Please remove some and try again.',
     tooBig: 'That file is too large. Please send one under {n}.',
     unused: '(images not used: this assistant reads text only)', partly: '(only the start of a long document was read)',
+    talk: 'Talk to a person', asked: "We've asked a person to join…", joined: '{name} has joined',
+    back: "You're chatting with the assistant again", person: 'Team member', original: 'Show original',
+    translated: 'Show translation', untranslated: '(not translated)',
   },
   es: {
     title: 'Chatea con nosotros', welcome: '¡Hola! ¿En qué podemos ayudarte hoy?',
@@ -48,6 +51,9 @@ export const STRINGS = {
     too_many_attachments: 'Demasiados archivos. Quita alguno e inténtalo de nuevo.',
     tooBig: 'El archivo es demasiado grande. Envía uno de menos de {n}.',
     unused: '(imágenes no usadas: este asistente solo lee texto)', partly: '(solo se leyó el principio de un documento largo)',
+    talk: 'Hablar con una persona', asked: 'Hemos pedido a una persona que se una…', joined: '{name} se ha unido',
+    back: 'Vuelves a hablar con el asistente', person: 'Miembro del equipo', original: 'Ver original',
+    translated: 'Ver traducción', untranslated: '(sin traducir)',
   },
   fr: {
     title: 'Discutons', welcome: 'Bonjour ! Comment pouvons-nous vous aider ?',
@@ -73,6 +79,10 @@ export const STRINGS = {
     too_many_attachments: 'Trop de fichiers. Retirez-en et réessayez.',
     tooBig: 'Ce fichier est trop volumineux. Envoyez-en un de moins de {n}.',
     unused: '(images non utilisées : cet assistant ne lit que du texte)', partly: '(seul le début d’un long document a été lu)',
+    talk: 'Parler à une personne', asked: 'Nous avons demandé à une personne de vous rejoindre…',
+    joined: '{name} a rejoint la conversation', back: 'Vous discutez de nouveau avec l’assistant',
+    person: 'Membre de l’équipe', original: 'Voir l’original', translated: 'Voir la traduction',
+    untranslated: '(non traduit)',
   },
   de: {
     title: 'Schreiben Sie uns', welcome: 'Hallo! Wie können wir Ihnen heute helfen?',
@@ -98,6 +108,9 @@ export const STRINGS = {
     too_many_attachments: 'Zu viele Dateien. Bitte entfernen Sie einige und versuchen Sie es erneut.',
     tooBig: 'Die Datei ist zu groß. Bitte senden Sie eine unter {n}.',
     unused: '(Bilder nicht verwendet: dieser Assistent liest nur Text)', partly: '(nur der Anfang eines langen Dokuments wurde gelesen)',
+    talk: 'Mit einer Person sprechen', asked: 'Wir haben eine Person gebeten, dazuzukommen…',
+    joined: '{name} ist dazugekommen', back: 'Sie schreiben wieder mit dem Assistenten', person: 'Teammitglied',
+    original: 'Original anzeigen', translated: 'Übersetzung anzeigen', untranslated: '(nicht übersetzt)',
   },
   zh: {
     title: '在线咨询', welcome: '您好！今天有什么可以帮您？', placeholder: '输入消息…', send: '发送',
@@ -119,6 +132,8 @@ export const STRINGS = {
     unreadable_file: '无法读取该文件，请换一个文件。', too_many_attachments: '文件过多，请移除一些后重试。',
     tooBig: '文件过大，请发送小于 {n} 的文件。',
     unused: '（未使用图片：此助手只能读取文字）', partly: '（只读取了长文档的开头部分）',
+    talk: '联系人工客服', asked: '已请人工客服加入…', joined: '{name} 已加入', back: '您正在重新与助手对话',
+    person: '客服', original: '查看原文', translated: '查看译文', untranslated: '（未翻译）',
   },
   ar: {
     title: 'تحدث معنا', welcome: 'مرحبًا! كيف يمكننا مساعدتك اليوم؟', placeholder: 'اكتب رسالتك…',
@@ -143,6 +158,9 @@ export const STRINGS = {
     unreadable_file: 'تعذّرت قراءة الملف. جرّب ملفًا آخر.', too_many_attachments: 'ملفات كثيرة جدًا. أزل بعضها وحاول مرة أخرى.',
     tooBig: 'الملف كبير جدًا. أرسل ملفًا أصغر من {n}.',
     unused: '(لم تُستخدم الصور: هذا المساعد يقرأ النص فقط)', partly: '(قُرئت بداية المستند الطويل فقط)',
+    talk: 'التحدث إلى شخص', asked: 'طلبنا من أحد أعضاء الفريق الانضمام…', joined: 'انضم {name}',
+    back: 'أنت تتحدث مع المساعد مرة أخرى', person: 'أحد أعضاء الفريق', original: 'عرض النص الأصلي',
+    translated: 'عرض الترجمة', untranslated: '(بدون ترجمة)',
   },
 };
 // Languages written right to left.

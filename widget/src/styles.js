@@ -72,7 +72,7 @@ border:1px solid var(--bd);border-radius:var(--r);box-shadow:0 16px 48px rgba(0,
 @keyframes ck-dot{0%,60%,100%{opacity:.35}30%{opacity:1;transform:translateY(-3px)}}
 .error{display:flex;align-items:center;gap:12px;padding:10px 12px;border-radius:12px;background:var(--eb);color:var(--er);font-size:14px}
 .error span{flex:1}
-.error button,.fb form button{border:1px solid currentColor;border-radius:8px;background:transparent;color:inherit;padding:4px 10px;white-space:nowrap}
+.error button,.fb form button,.handoff button{border:1px solid currentColor;border-radius:8px;background:transparent;color:inherit;padding:4px 10px;white-space:nowrap}
 .error button:disabled{opacity:.6;cursor:default}
 .fb{display:flex;flex-wrap:wrap;align-items:center;gap:2px;margin:4px -8px -6px}
 .fb .icon{width:32px;height:32px}
@@ -83,6 +83,13 @@ border:1px solid var(--bd);border-radius:var(--r);box-shadow:0 16px 48px rgba(0,
 .fb form{flex-basis:100%;display:flex;flex-wrap:wrap;gap:6px;padding:4px 8px}
 .fb textarea{flex-basis:100%;min-height:60px;font-size:14px}
 .fail{flex-basis:100%;padding:0 8px;font-size:13px;color:var(--er)}
+.handoff{display:flex;flex-wrap:wrap;align-items:center;gap:6px 10px;padding:8px 12px;border-top:1px solid var(--bd);font-size:13.5px}
+.handoff span{flex:1}
+.handoff button{color:var(--fg)}
+.listing .handoff{display:none}
+.operator{align-self:flex-start;border:1px solid var(--a);border-end-start-radius:4px;white-space:pre-wrap}
+.who{font-size:12.5px;font-weight:600;color:var(--mu)}
+.flip{display:block;margin-top:4px;padding:0;border:0;background:none;color:var(--ln);font-size:12.5px;text-decoration:underline}
 .list{flex:1;overflow-y:auto;padding:12px}
 .list h3{margin:4px 10px 8px;font-size:15px}
 .list ul{margin:0;padding:0;list-style:none}

@@ -9,7 +9,7 @@ const page = (href) => href.split('#')[0];
 // the header, the messages, the conversation list and the composer. The view draws; the widget
 // (widget.js) decides, through the handlers in `on`.
 export class View {
-  constructor({ t, lang, dir, mode, target, title, theme, position, conversations, files, voice }, on) {
+  constructor({ t, lang, dir, mode, target, title, theme, position, conversations, files, voice, handoff }, on) {
     const floating = mode === 'floating';
     this.t = t;
     this.floating = floating;
@@ -62,7 +62,7 @@ export class View {
       class: 'panel', part: 'panel', id: panelId, role: floating ? 'dialog' : 'region',
       'aria-modal': floating ? 'true' : null, 'aria-label': title, hidden: floating,
       keydown: (e) => this.onKey(e, on.close),
-    }, header, this.messages, this.list, this.form, this.live);
+    }, header, this.messages, this.list, handoff.bar, this.form, this.live);
     this.root.append(...[this.launcher, this.panel].filter(Boolean));
     this.shadow.append(this.root);
     this.followViewport();
@@ -126,13 +126,16 @@ export class View {
   showList(show) {
     this.list.hidden = !show;
     this.messages.hidden = this.form.hidden = show;
+    this.root.classList.toggle('listing', show);
     this.listBtn.setAttribute('aria-expanded', show);
   }
 
-  // Adds a message bubble. Assistant text is Markdown, user text is plain: both as written.
-  bubble(role, content) {
+  // Adds a message bubble. Assistant text is Markdown, the visitor's and a person's are plain:
+  // all as written. A person's message carries their name (`name`) for everyone to see.
+  bubble(role, content, name) {
     const body = el('div', { class: 'body', dir: 'auto' });
-    const who = el('span', { class: 'sr' }, (role === 'user' ? this.t.you : this.t.assistant) + ': ');
+    const who = name ? el('div', { class: 'who', dir: 'auto' }, name, el('span', { class: 'sr' }, ': '))
+      : el('span', { class: 'sr' }, (role === 'user' ? this.t.you : this.t.assistant) + ': ');
     const node = el('div', { class: `msg ${role}`, part: `message ${role}` }, who, body);
     node.body = body;
     this.render(node, content);
@@ -143,7 +146,7 @@ export class View {
   // The API's text is plain, as written: it only ever becomes text nodes.
   render(node, content) {
     const text = String(content || '');
-    if (node.classList.contains('user')) node.body.textContent = text;
+    if (!node.classList.contains('assistant')) node.body.textContent = text;
     else node.body.replaceChildren(markdown(text));
   }
 

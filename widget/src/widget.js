@@ -3,6 +3,7 @@ import { Attachments, uploaded } from './attach.js';
 import { el } from './dom.js';
 import { Emitter } from './events.js';
 import { feedback } from './feedback.js';
+import { Handoff } from './handoff.js';
 import { explain, language } from './i18n.js';
 import { ConversationList } from './list.js';
 import { Conversations } from './state.js';
@@ -29,9 +30,11 @@ export class Widget {
     this.isOpen = this.mode !== 'floating';
     this.files = new Attachments(this);
     this.voice = new Voice(this);
+    this.handoff = new Handoff(this);
     this.view = new View({
       t, lang, dir, mode: this.mode, target: this.target, title: options.title || t.title, theme: options.theme,
       position: options.position, conversations: this.state.enabled, files: this.files, voice: this.voice,
+      handoff: this.handoff,
     }, {
       toggle: () => this.toggle(),
       close: () => this.close(),
@@ -96,11 +99,17 @@ export class Widget {
 
   async restore() {
     this.welcome();
+    const { handoff } = this;
+    handoff.reset();
     const { sid } = this.state;
     if (sid) {
       try {
-        const { messages } = await this.client.history(sid);
-        for (const m of messages) this.bubble(m.role, m.content, m);
+        // The handoff first: a person's messages are named after whoever holds the conversation.
+        const [{ messages }] = await Promise.all([this.client.history(sid), handoff.check(sid)]);
+        for (const m of messages) {
+          if (m.role === 'operator') handoff.show(m);
+          else this.bubble(m.role, m.content, m);
+        }
         this.state.track(sid, messages.find((m) => m.role === 'user')?.content);
         this.view.scroll();
       } catch (err) {
@@ -123,6 +132,7 @@ export class Widget {
   finish(node, message) {
     this.view.finish(node, message);
     if (message.role !== 'assistant' || !message.id) return;
+    this.handoff.answered(message);
     const bar = feedback(this, message.id, message.feedback?.rating);
     node.append(el('div', { class: 'acts', part: 'actions' }, ...[this.voice.reader(node), bar].filter(Boolean)));
   }
@@ -158,12 +168,18 @@ export class Widget {
     }
     this.setBusy(true);
     const ctrl = (this.ctrl = new AbortController());
-    const typing = view.typing();
+    // While a person holds the conversation no assistant answers.
+    const typing = this.handoff.held ? el('i') : view.typing();
     view.scroll();
     let node = null;
     let raw = '';
     try {
       const res = await this.chat(text, ctrl.signal, files.length ? await uploaded(files) : undefined);
+      if (res.status === 202) {
+        // The message went to the person holding the conversation.
+        this.handoff.set((await res.json()).handoff);
+        return;
+      }
       let ended = false;
       for await (const { event, data } of readEvents(res.body)) {
         const payload = JSON.parse(data);
@@ -226,6 +242,8 @@ export class Widget {
     if (!state.sid) {
       this.creating ||= this.client.createSession(signal).finally(() => { this.creating = null; });
       state.sid = await this.creating;
+      // Whether a person can be asked for is known once there is a conversation to ask about.
+      if (this.handoff.offer === undefined) this.handoff.check(state.sid);
     }
     return state.sid;
   }
@@ -280,6 +298,7 @@ export class Widget {
 
   destroy() {
     this.stop();
+    this.handoff.stop();
     this.voice.stop();
     this.view.destroy();
     instances.splice(instances.indexOf(this), 1);
