@@ -341,7 +341,7 @@ def never_url() -> Iterator[str]:
         yield url
 
 
-def test_offer_never_shows_no_control_but_a_handoff_asked_for_elsewhere_still_shows(
+def test_offer_never_shows_no_control_but_a_handoff_asked_for_elsewhere_still_shows_untranslated(
         page: Page, never_url: str) -> None:
     chat = open_widget(page, never_url)
     chat.ask("Hello")
@@ -351,8 +351,19 @@ def test_offer_never_shows_no_control_but_a_handoff_asked_for_elsewhere_still_sh
     expect(chat.host.locator("[part=handoff]")).to_be_hidden()
     # The site may ask through the API (a button of its own): the widget shows the state on reload.
     session = page.evaluate("Object.entries(localStorage).find(([k]) => k.startsWith('chatkit:session:'))[1]")
-    assert httpx.post(f"{never_url}/api/session/{session}/handoff", json={}).status_code == 202
+    asked = httpx.post(f"{never_url}/api/session/{session}/handoff", json={"locale": "de"})
+    assert asked.status_code == 202
     page.reload()
-    chat = open_widget(page, never_url)
-    expect(chat.host.locator("[part=handoff] [role=status]")).to_have_text("We've asked a person to join…")
+    chat = open_widget(page, never_url, locale="de")
+    status = chat.host.locator("[part=handoff] [role=status]")
+    expect(status).to_have_text("Wir haben eine Person gebeten, dazuzukommen…")
     expect(talk).to_be_hidden()
+    # No language model here (the canned provider): a person's message comes untranslated, and says so.
+    desk = Desk(never_url)
+    cid = asked.json()["handoff"]["conversationId"]
+    desk.claim(cid, "Alice", "en")
+    desk.reply(cid, "Hello, I am Alice.")
+    person = chat.host.locator(".msg.operator")
+    expect(person.locator(".body")).to_have_text("Hello, I am Alice.")
+    expect(person.locator(".note")).to_have_text("(nicht übersetzt)")
+    expect(person.locator("[part=original]")).to_have_count(0)
