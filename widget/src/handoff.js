@@ -56,7 +56,8 @@ export class Handoff {
     this.record = record;
     // Handed back is said only when it happens here, not for a conversation restored long after.
     this.said = record.state === 'closed' && !(live && now && now.state !== 'closed') ? null : record.state;
-    if (this.open) this.start();
+    // The stream starts once the history is shown, so a replayed message keeps its place.
+    if (this.open) this.w.restoring.then(() => this.open && this.start());
     else this.stop();
     this.render();
     if (now?.state !== record.state || now?.operator !== record.operator) this.w.events.emit('handoff', record);
@@ -112,7 +113,7 @@ export class Handoff {
   // The conversation's events, while a handoff is open. EventSource reconnects by itself with
   // Last-Event-ID; one the server refused is opened again later from the last event seen.
   start() {
-    if (this.source || this.timer || !window.EventSource) return;
+    if (this.source || this.timer || this.gone || !window.EventSource) return;
     const { client, state } = this.w;
     const query = new URLSearchParams();
     if (client.siteKey) query.set('siteKey', client.siteKey);
@@ -134,7 +135,9 @@ export class Handoff {
     source.onopen = () => { this.wait = 0; };
   }
 
-  stop() {
+  // `gone`: the widget was destroyed, no stream opens again.
+  stop(gone) {
+    this.gone ||= gone;
     this.source?.close();
     clearTimeout(this.timer);
     this.source = this.timer = null;

@@ -298,7 +298,7 @@ export class Widget {
 
   destroy() {
     this.stop();
-    this.handoff.stop();
+    this.handoff.stop(true);
     this.voice.stop();
     this.view.destroy();
     instances.splice(instances.indexOf(this), 1);
