@@ -41,7 +41,7 @@ def site_files(site: str, work: Path) -> tuple[dict, Path]:
     """The site's ``[knowledge]`` table (absolute sources, an index in ``work``) and its questions."""
     if site == "demo":  # the bakery's own set, turned into chatkit eval's JSONL
         knowledge = tomllib.loads((ROOT / "demo" / "chatkit.toml").read_text(encoding="utf-8"))["knowledge"]
-        base = ROOT
+        base = ROOT / "demo"  # its paths are relative to its own folder
         questions = work / "questions.jsonl"
         demo = json.loads((ROOT / "tests" / "knowledge" / "eval_questions.json").read_text(encoding="utf-8"))
         lines = [{"question": q["question"], "pages": [q["page"]], "kind": "direct"} for q in demo["answerable"]]

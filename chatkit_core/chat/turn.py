@@ -22,10 +22,9 @@ import msgspec
 import structlog
 
 from chatkit_core.chat.answer_cache import CachedAnswers
-from chatkit_core.chat.chain import DEFAULT_MAX_TOKENS, Chain, ChainFailed, Finished, Queued, Started, StreamBroken
+from chatkit_core.chat.chain import DEFAULT_MAX_TOKENS, Chain, ChainFailed, Finished, Started, StreamBroken
 from chatkit_core.chat.documents import question_with_files, used_by
 from chatkit_core.chat.errors import (
-    ChatError,
     ConversationsUnavailable,
     MessageNotFound,
     MessageTooLong,
@@ -42,6 +41,7 @@ from chatkit_core.chat.metrics import Metrics
 from chatkit_core.chat.providers import ChatMessage, ChatRequest
 from chatkit_core.chat.sanitize import Sanitizers, model_text
 from chatkit_core.chat.sessions import SessionStore, StoreUnavailable
+from chatkit_core.chat.streaming import Delta, Done, Event, Failed, Opened, Streamed, assistant
 from chatkit_core.chat.uploads import Uploads, attached
 from chatkit_core.models import Attachment, Feedback, Message, Passage, Session, Source, new_message_id, now_rfc3339
 
@@ -66,34 +66,6 @@ class ChatConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError("history must be at least 1")
         if self.max_tokens < 0:
             raise ValueError("max_tokens must be 0 (no cap) or more")
-
-
-class Opened(msgspec.Struct, frozen=True):
-    """The answer began: its id, who gives it, and who failed first (``"name:kind"``)."""
-
-    message_id: str
-    provider: str
-    model: str
-    fallbacks: list[str]
-
-
-class Delta(msgspec.Struct, frozen=True):
-    text: str
-
-
-class Done(msgspec.Struct, frozen=True):
-    message: Message
-
-
-class Failed(msgspec.Struct, frozen=True):
-    """The turn ended without a whole answer; what arrived before is saved, marked incomplete."""
-
-    error: ChatError
-    fallbacks: list[str] = msgspec.field(default_factory=list)
-    """Why each provider did not answer (``"name:kind"``), for operators."""
-
-
-Event = Queued | Opened | Delta | Done | Failed
 
 
 def redact(session_id: str) -> str:
@@ -275,7 +247,7 @@ class Conversation:
             self.experiments.failed(variant)
             raise _unavailable(error) from None
         content = self.sanitizers.clean_output("".join(parts))
-        message = _assistant(started, content, finished.usage, complete=True,
+        message = assistant(started, content, finished.usage, complete=True,
                              sources=self._sources(content, request.passages), truncated=finished.truncated,
                              attachments=self._used(request, started))
         async with _store():
@@ -293,7 +265,8 @@ class Conversation:
             yield Delta(cached.content)
             yield terminal
             return
-        stream = _Streamed(self, request)
+        stream = Streamed(request, self.sanitizers.stream(), lambda content: self._sources(content, request.passages),
+                          lambda started: self._used(request, started))
         try:
             async with contextlib.aclosing(chain.stream(request)) as events:
                 async for event in events:
@@ -380,55 +353,6 @@ class Conversation:
         async with _store():
             messages = await self.store.messages(session_id)
         self.experiments.handoff(messages or [])
-
-
-class _Streamed:
-    """What a streamed answer has produced so far, and the events the visitor is shown for it."""
-
-    def __init__(self, conversation: Conversation, request: ChatRequest) -> None:
-        self.conversation = conversation
-        self.request = request
-        self.cleaner = conversation.sanitizers.stream()
-        self.id = new_message_id()
-        self.started: Started | None = None
-        self.message: Message | None = None
-
-    def take(self, event: Queued | Started | str | Finished) -> Event | None:
-        if isinstance(event, Queued):
-            return event
-        if isinstance(event, Started):
-            self.started = event
-            return Opened(self.id, event.provider, event.model, event.fallbacks)
-        if isinstance(event, Finished):
-            content = self.cleaner.finish()
-            self.message = _assistant(self.started, content, event.usage, complete=True, truncated=event.truncated,
-                                      sources=self.conversation._sources(content, self.request.passages),
-                                      attachments=self.conversation._used(self.request, self.started))
-            self.message.id = self.id
-            tail = self.cleaner.rest(self.message.content)
-            return Delta(tail) if tail else None
-        text = self.cleaner.feed(event)
-        return Delta(text) if text else None
-
-    def partial(self, started: Started) -> Message:
-        content = self.cleaner.finish()  # an interrupted answer keeps the pages it was grounded in
-        message = _assistant(started, content, None, complete=False,
-                             sources=self.conversation._sources(content, self.request.passages),
-                             attachments=self.conversation._used(self.request, started))
-        message.id = self.id
-        return message
-
-
-def _assistant(started: Started | None, content: str, usage: dict[str, Any] | None, complete: bool,
-               sources: list[Source] | None = None, truncated: bool = False,
-               attachments: list[Attachment] | None = None) -> Message:
-    return Message(
-        id=new_message_id(), role="assistant", content=content, created_at=now_rfc3339(),
-        provider=started.provider if started else None, model=started.model if started else None,
-        incomplete=not complete, fallbacks=started.fallbacks if started else [],
-        usage={**(usage or {}), "ttftMs": round(started.ttft * 1000)} if started and started.ttft else usage,
-        sources=sources or [], truncated=truncated, attachments=attachments or [],
-    )
 
 
 def _unavailable(error: ChainFailed) -> ProvidersUnavailable:

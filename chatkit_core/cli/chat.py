@@ -42,21 +42,21 @@ async def _chat(args: argparse.Namespace) -> int:
 
 def _show(event: object) -> bool:
     """Print one event of a streamed answer; True when the answer failed."""
-    from chatkit_core.chat import turn
+    from chatkit_core.chat import streaming
 
-    if isinstance(event, turn.Opened):
+    if isinstance(event, streaming.Opened):
         tried = f" after {', '.join(event.fallbacks)}" if event.fallbacks else ""
         print(f"[{event.provider} / {event.model}{tried}]", file=sys.stderr)
-    elif isinstance(event, turn.Delta):
+    elif isinstance(event, streaming.Delta):
         print(event.text, end="", flush=True)
-    elif isinstance(event, turn.Done):
+    elif isinstance(event, streaming.Done):
         print()
         for source in event.message.sources:
             print(f"source: {source.title} {source.url}".rstrip(), file=sys.stderr)
-    elif isinstance(event, turn.Failed) and event.fallbacks:
+    elif isinstance(event, streaming.Failed) and event.fallbacks:
         print(f"error: no provider answered ({', '.join(event.fallbacks)})", file=sys.stderr)
         return True
-    elif isinstance(event, turn.Failed):
+    elif isinstance(event, streaming.Failed):
         print(f"\nerror: {event.error.message} ({event.error.code})", file=sys.stderr)
         return True
     return False

@@ -21,7 +21,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPT
 from chatkit_core.chat.chain import Queued
 from chatkit_core.chat.handoff_store import Handoff
 from chatkit_core.chat.providers import ChatRequest
-from chatkit_core.chat.turn import Delta, Done, Event, Opened, redact
+from chatkit_core.chat.streaming import Delta, Done, Event, Opened
+from chatkit_core.chat.turn import redact
 from chatkit_core.http.client import rate_limit
 from chatkit_core.http.errors import APIError, error_body
 from chatkit_core.http.headers import first_header

@@ -148,7 +148,7 @@ def score(question: Question, answer: str, sources: list[str], passages: list[st
 
 
 async def _ask(runtime: Runtime, question: Question) -> Result:
-    from chatkit_core.chat import turn
+    from chatkit_core.chat import streaming
     from chatkit_core.chat.errors import ChatError
 
     conversation = runtime.conversation
@@ -159,9 +159,9 @@ async def _ask(runtime: Runtime, question: Question) -> Result:
             request = await conversation.ask(session.id, question.question)
             async with contextlib.aclosing(conversation.answer_events(session.id, request)) as events:
                 async for event in events:
-                    if isinstance(event, turn.Done):
+                    if isinstance(event, streaming.Done):
                         answer, sources = event.message.content, [s.url for s in event.message.sources]
-                    elif isinstance(event, turn.Failed):
+                    elif isinstance(event, streaming.Failed):
                         failure = f"{event.error.message} ({event.error.code})"
         finally:
             with contextlib.suppress(Exception):
