@@ -50,7 +50,7 @@ def with_documents(question: str, documents: list[StoredAttachment], max_chars: 
         used += len(text)
     count = "a document" if len(documents) == 1 else f"{len(documents)} documents"
     framing = FRAMING.format(count=count, their="Its" if len(documents) == 1 else "Their", key=key)
-    return f"{question}\n\n{framing}\n\n" + "\n\n".join(blocks), cut
+    return "\n\n".join(filter(None, [question, framing, *blocks])), cut
 
 
 def _clean(text: str) -> str:

@@ -132,11 +132,13 @@ class Conversation:
         """Check and store the visitor's question, with the ids of files it attaches (uploaded to
         this conversation before); the request the chain answers.
 
-        Raises :class:`ChatError` for a question that is refused (empty, too long, nothing left
-        once cleaned, a bad locale, an attachment not in the conversation, an unknown session,
-        the store down).
+        A question with attachments may have no text: the files are what it asks about.
+
+        Raises :class:`ChatError` for a question that is refused (no text and no files, too long,
+        nothing left once cleaned, a bad locale, an attachment not in the conversation, an unknown
+        session, the store down).
         """
-        content = self._checked(text, locale)
+        content = self._checked(text, locale, bool(attachments))
         files = await attached(self.uploads, session_id, attachments or [])
         question = self._question(content)
         question.attachments = [file.public() for file in files]
@@ -181,16 +183,19 @@ class Conversation:
             except Exception:  # a message stored is never refused for what follows it
                 log.exception("observer_failed", session=redact(session_id))
 
-    def _checked(self, text: str, locale: str) -> str:
+    def _checked(self, text: str, locale: str, with_files: bool = False) -> str:
+        """The visitor's text, cleaned; empty only when files come with it."""
         text = text.strip()
-        if not text:
+        if not text and not with_files:
             raise invalid("message", "Please type a message first.")
         limit = self.max_message_chars
         if len(text) > limit:
             raise MessageTooLong(f"Your message is too long. Please keep it under {limit} characters.", limit=limit)
-        content = self.sanitizers.clean_input(text)
+        content = self.sanitizers.clean_input(text) if text else ""
         if not content.strip():
-            raise invalid("message", "Your message had no text left once markup was removed.")
+            if not with_files:
+                raise invalid("message", "Your message had no text left once markup was removed.")
+            content = ""
         if len(locale) > 16 or not _LOCALE.match(locale):
             raise invalid("locale", "The field `locale` must be a language tag such as \"en\" or \"pt-BR\".")
         return content
@@ -203,7 +208,9 @@ class Conversation:
         """Passages of the site for the visitor's question; none without a knowledge base."""
         if self.knowledge is None:
             return []
-        questions = [model_text(m.content) for m in history if m.role == "user"]
+        questions = [model_text(m.content) for m in history if m.role == "user" and m.content]
+        if not history[-1].content:  # files alone: no words to search the site for
+            return []
         query = search_query(questions[-1], questions[-2] if len(questions) > 1 else None)
         return await self.knowledge.find(query, options)
 

@@ -50,7 +50,8 @@ class SessionCreated(msgspec.Struct, rename="camel"):
 
 class ChatBody(msgspec.Struct, rename="camel"):
     session_id: str
-    message: Annotated[str, msgspec.Meta(min_length=1)]
+    message: str
+    """The visitor's text; it may be empty when ``attachments`` name at least one file."""
     stream: bool = False
     locale: Annotated[str, msgspec.Meta(max_length=16, pattern=r"^(?:[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)?$")] = ""
     """The visitor's language, such as ``en`` or ``pt-BR`` (optional)."""

@@ -115,3 +115,26 @@ async def test_with_uploads_off_there_is_nothing_to_upload_to(make_client) -> No
         chat = await client.post("/api/chat", json={"sessionId": session, "message": "Hi",
                                                     "attachments": ["att_AAAAAAAAAAAAAAAA"]})
         assert chat.status_code == 400 and "does not accept attachments" in chat.json()["error"]["message"]
+
+
+async def test_files_alone_make_a_message_and_nothing_at_all_does_not(client) -> None:
+    session = await new_session(client)
+    notes = (await upload(client, session, "notes.txt", b"Serial 7781")).json()["attachment"]
+    for text in ("", "  ", "<b></b>"):  # no text, blank, or nothing left once cleaned: the file is the question
+        reply = await client.post("/api/chat", json={"sessionId": session, "message": text,
+                                                     "attachments": [notes["id"]]})
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["message"]["attachments"][0]["used"] == "whole"
+    history = (await client.get(f"/api/session/{session}/messages")).json()["messages"]
+    asked = [m for m in history if m["role"] == "user"]
+    assert [m["content"] for m in asked] == ["", "", ""] and all(m["attachments"] == [notes] for m in asked)
+    empty = await client.post("/api/chat", json={"sessionId": session, "message": " "})
+    assert empty.status_code == 400 and empty.json()["error"]["message"] == "Please type a message first."
+    markup = await client.post("/api/chat", json={"sessionId": session, "message": "<b></b>", "attachments": []})
+    assert markup.status_code == 400 and "no text left" in markup.json()["error"]["message"]
+    gone = await client.post("/api/chat", json={"sessionId": session, "message": "",
+                                                "attachments": ["att_AAAAAAAAAAAAAAAA"]})
+    assert gone.status_code == 400 and gone.json()["error"]["field"] == "attachments"
+    too_long = await client.post("/api/chat", json={"sessionId": session, "message": "x" * 100_000,
+                                                    "attachments": [notes["id"]]})
+    assert too_long.status_code in (400, 413)

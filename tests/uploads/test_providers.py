@@ -127,3 +127,26 @@ async def test_a_document_cannot_close_its_quote_or_speak_as_the_system(ollama) 
     document = content.split(">>> notes.txt\n", 1)[1]
     assert document.count("<<<") == 1 and document.rstrip().endswith(">>>")  # only the real closing marker
     assert "<|im_start|>" not in content and "< |im_start|>system" in document and "Order 5" in document
+
+
+async def test_a_photo_sent_without_text_is_the_whole_question(ollama, openai) -> None:
+    config = f'[chain]\norder = ["local"]\nretries = 0\n{ollama_provider("local", ollama.url, "llava", True)}{LIMITS}'
+    async with app_client(config) as client:
+        answer, _ = await ask_with(client, {"part.jpg": corpus("photo-gps.jpg")}, question="")
+    assert answer["content"] == "A brass hinge." and answer["attachments"][0]["used"] == "whole"
+    last = ollama.chat_requests()[-1].json["messages"][-1]
+    assert last["role"] == "user" and last["content"] == "" and len(last["images"]) == 1
+    config = (CHAIN.format("cloud") + f'[providers.cloud]\ntype = "openai"\nbase_url = "{openai.url}/v1"\n'
+              f'api_key = "sk-test"\nmodel = "gpt-4o-mini"\ninputs = ["text", "image"]\n{LIMITS}')
+    async with app_client(config) as client:
+        await ask_with(client, {"part.png": corpus("metadata.png")}, question="")
+    parts = openai.chat_requests()[-1].json["messages"][-1]["content"]
+    assert [part["type"] for part in parts] == ["image_url"]  # no empty text part
+
+
+async def test_a_document_sent_without_text_is_quoted_as_the_visitors(ollama) -> None:
+    config = CHAIN.format("local") + ollama_provider("local", ollama.url, "llama3.2", False) + LIMITS
+    async with app_client(config) as client:
+        await ask_with(client, {"notes.txt": b"Serial 7781"}, question="")
+    content = ollama.chat_requests()[-1].json["messages"][-1]["content"]
+    assert content.startswith("The visitor attached a document") and "Serial 7781" in content

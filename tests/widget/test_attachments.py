@@ -99,6 +99,29 @@ def test_a_photo_reaches_a_vision_model_as_ollama_images(page: Page, vision_url:
     expect(answer.locator(".note")).to_have_count(0)
 
 
+def test_a_photo_alone_is_sent_with_no_text(page: Page, vision_url: str, ollama: FakeOllama) -> None:
+    ollama.requests.clear()
+    chat = open_chat(page, vision_url)
+    chat.input.press("Enter")  # nothing typed, nothing attached: nothing is sent
+    attach(chat, PHOTO)
+    expect(chips(chat)).not_to_have_attribute("aria-busy", "true")
+    chat.input.press("Enter")
+    answer = chat.assistant.nth(1)  # after the welcome
+    expect(answer.locator(".body")).to_have_text("A brass hinge.")
+    expect(chat.user).to_have_count(1)
+    expect(chat.user.last.locator("[part=files] li")).to_have_text(["photo-gps.jpg"])
+    expect(chips(chat)).to_have_count(0)
+    question = ollama.chat_requests()[-1].json["messages"][-1]
+    assert question["content"] == "" and len(question["images"]) == 1
+    assert len(ollama.chat_requests()) == 1
+    chat.wait_idle()
+    attach(chat, PHOTO)  # the send button works the same
+    expect(chips(chat)).not_to_have_attribute("aria-busy", "true")
+    chat.send_button.click()
+    expect(chat.assistant).to_have_count(3)
+    assert len(ollama.images()) == 2
+
+
 def test_a_pdfs_text_reaches_a_text_model(page: Page, text_url: str, ollama: FakeOllama) -> None:
     ollama.requests.clear()
     chat = open_chat(page, text_url)

@@ -110,6 +110,43 @@ def test_a_tap_sends_what_was_heard_after_what_was_typed_and_silence_sends_nothi
     expect(chat.user).to_have_count(1)
 
 
+# What a recognizer's errors tell the visitor, in each locale: (not allowed, nothing heard).
+MIC_ERRORS = {"en": ("No microphone allowed: check your browser.", "Nothing heard. Please try again."),
+              "es": ("Micrófono no permitido: revisa el navegador.", "No se oyó nada. Inténtalo de nuevo."),
+              "fr": ("Micro non autorisé : vérifiez le navigateur.", "Rien entendu. Réessayez."),
+              "de": ("Kein Mikrofon erlaubt: bitte Browser prüfen.", "Nichts gehört. Bitte noch einmal."),
+              "zh": ("麦克风未获允许。", "没有听到声音，请重试。"),  # noqa: RUF001
+              "ar": ("الميكروفون غير مسموح به.", "لم نسمع شيئًا. حاول مرة أخرى.")}
+
+
+@pytest.mark.parametrize("locale", MIC_ERRORS)
+def test_a_microphone_error_is_said_in_the_visitors_language_and_the_button_resets(page: Page, locale: str) -> None:
+    chat = speaking_page(page, locale=locale)
+    alert = chat.host.locator("[part=attachments] [role=alert]")  # role=alert: read out as it changes
+    blocked, unheard = MIC_ERRORS[locale]
+    expect(alert).to_be_hidden()
+    mic(chat).click()
+    page.evaluate("recognizer.onerror({error: 'not-allowed'}); recognizer.pause()")
+    expect(alert).to_have_text(blocked)
+    expect(alert).to_be_visible()
+    expect(mic(chat)).to_have_attribute("aria-pressed", "false")
+    mic(chat).click()  # a new try clears the message
+    expect(alert).to_have_text("")
+    expect(mic(chat)).to_have_attribute("aria-pressed", "true")
+    page.evaluate("recognizer.say('hello', false); recognizer.onerror({error: 'no-speech'}); recognizer.pause()")
+    expect(alert).to_have_text(unheard)
+    expect(mic(chat)).to_have_attribute("aria-pressed", "false")
+    expect(chat.user).to_have_count(0)  # words cut short by an error are not sent
+    mic(chat).click()
+    page.evaluate("recognizer.onerror({error: 'network'}); recognizer.pause()")
+    expect(alert).not_to_have_text(unheard)
+    expect(alert).not_to_have_text("")
+    mic(chat).click()
+    chat.host.locator("[part=new-chat]").click()  # stopped by the widget (aborted): nothing to say
+    expect(alert).to_have_text("")
+    expect(mic(chat)).to_have_attribute("aria-pressed", "false")
+
+
 def test_an_answer_is_read_aloud_on_request_and_stops_when_pressed_again(page: Page) -> None:
     chat = speaking_page(page, locale="de")
     answer = chat.ask("Brot?")

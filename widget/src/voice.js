@@ -2,6 +2,9 @@ import { button } from './dom.js';
 import { store } from './state.js';
 
 const KEY = 'chatkit:read-aloud';
+// What the visitor is told of a recognizer's error: no microphone they may use (`not-allowed`,
+// `service-not-allowed`, `audio-capture`), nothing heard, or anything else failing (`network`…).
+const said = (code) => (/allowed|capture/.test(code) ? 'micBlocked' : code === 'no-speech' ? 'noSpeech' : 'micFailed');
 
 // Speech in and out through the browser's own Web Speech API. The widget sends nothing itself:
 // recognition and synthesis are the browser's (and whatever speech service it uses).
@@ -45,12 +48,19 @@ export class Voice {
       input.value = [typed, heard].filter(Boolean).join(' ');
       w.view.fitInput();
     };
-    rec.onerror = () => { heard = ''; };
+    // Said where attachment errors are (role=alert), so a screen reader hears it too; the end
+    // that always follows an error resets the button.
+    rec.onerror = (e) => {
+      heard = '';
+      const code = e?.error;
+      if (code && code !== 'aborted') w.files.say(w.t[said(code)]);
+    };
     rec.onend = () => {
       this.rec = null;
       mic.setAttribute('aria-pressed', 'false');
       if (heard) w.submit();
     };
+    w.files.say('');
     mic.setAttribute('aria-pressed', 'true');
     try {
       rec.start();

@@ -140,7 +140,8 @@ export class Widget {
   submit() {
     const { input } = this.view;
     const text = input.value.trim();
-    if (!text || this.busy) return;
+    // Files alone make a message too: they are what the visitor asks about.
+    if ((!text && !this.files.items.length) || this.busy) return;
     input.value = '';
     this.view.fitInput();
     this.ask(text, false, this.files.take());
@@ -159,7 +160,7 @@ export class Widget {
   async ask(text, isRetry, files = []) {
     // The restored history goes first, so a message sent during start-up waits for it.
     await this.restoring;
-    if (!text || this.busy) return;
+    if ((!text && !files.length) || this.busy) return;
     const { view, events } = this;
     this.error?.remove();
     if (!isRetry) {

@@ -173,10 +173,10 @@ _encode = msgspec.json.Encoder().encode
 
 def _message(message: ChatMessage) -> dict[str, Any]:
     """A message as Chat Completions takes it: with images, its content is a list of parts, the
-    text first, then each image as a ``data:`` URL."""
+    text first (none when the visitor sent images alone), then each image as a ``data:`` URL."""
     if not message.images:
         return {"role": message.role, "content": message.content}
-    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
     parts += [{"type": "image_url", "image_url": {
         "url": f"data:{image.media_type};base64,{base64.b64encode(image.data).decode('ascii')}"}}
         for image in message.images]
