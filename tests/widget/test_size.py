@@ -16,11 +16,12 @@ SOURCES = sorted((ROOT / "widget" / "src").glob("*.js"))
 VERSION = (ROOT / "chatkit_core" / "VERSION").read_text().strip()
 
 
-def test_the_bundle_is_smaller_gzipped_than_the_single_unminified_file_was(bundle: Path) -> None:
+def test_the_bundle_stays_within_its_budget(bundle: Path) -> None:
     # One hand-written, unminified file before the build step: 17,100 bytes gzipped. Bundled and minified by
     # esbuild: 14,720 bytes; with voice and attachments in six languages, 17,800; with talking to a person,
-    # 19,900 (docs/widget.md, "Building the widget").
-    assert len(gzip.compress(bundle.read_bytes(), compresslevel=9)) < 20 * 1024
+    # 19,900; with files sent alone and the microphone's errors, 20,477 (docs/widget.md, "Building the
+    # widget"). A feature that needs more raises the budget on purpose, saying why.
+    assert len(gzip.compress(bundle.read_bytes(), compresslevel=9)) < 21 * 1024
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda path: path.name)
