@@ -125,7 +125,7 @@ def create_app(runtime: Runtime) -> Litestar:
             yield
 
     config = runtime.config
-    visitor = [*api.HANDLERS, *feedback.HANDLERS, *(handoff_api.HANDLERS if runtime.handoff else [])]
+    visitor = [*api.HANDLERS, *feedback.HANDLERS, *(handoff_api.HANDLERS if runtime.handoff else handoff_api.OFF)]
     app = ChatKitApp(
         # Site keys guard the conversation API; the route says so, not the path's spelling.
         route_handlers=[Router("/", route_handlers=visitor, opt={"site_key": True},

@@ -1,8 +1,9 @@
 """The visitor's side of a handoff to a person: asking for one, its state, and the event stream.
 
 Mounted with the conversation API (same site keys, CORS and rate limits) when ``[handoff]
-enabled``; the session id in the path is the visitor's secret, so a visitor reads their own
-conversation's events and no one else's.
+enabled``; when it is off, only the state route answers (``offer = "never"``). The session id in
+the path is the visitor's secret, so a visitor reads their own conversation's events and no one
+else's.
 """
 
 from __future__ import annotations
@@ -81,4 +82,14 @@ async def visitor_events(request: Request, session_id: FromPath[str]) -> ServerS
     return sse(messages(slots, key, events))
 
 
+@get("/api/session/{session_id:str}/handoff", summary="The handoff's state, and when the widget offers one",
+     responses=error_responses(403))
+async def no_handoff(session_id: FromPath[str]) -> HandoffState:
+    """Handoffs are off: no person is offered. The widget asks before it shows the control, and a
+    page that loads it should not log a failed request for a feature that is simply off."""
+    return HandoffState(None, "never")
+
+
 HANDLERS = [ask_for_person, handoff_state, visitor_events]
+OFF = [no_handoff]
+"""The one route that answers when ``[handoff]`` is off; asking and events are 404 then."""

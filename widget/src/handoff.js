@@ -1,8 +1,8 @@
 import { el } from './dom.js';
 
 // "Talk to a person": the control (as the server's `offer` says), the handoff's state, and while
-// one is open the conversation's event stream with the person's messages. Handoffs are off when
-// GET /api/session/{id}/handoff is missing (404): then nothing shows.
+// one is open the conversation's event stream with the person's messages. With handoffs off,
+// GET /api/session/{id}/handoff answers offer "never" (an older server: 404): nothing shows.
 export class Handoff {
   constructor(w) {
     this.w = w;
@@ -41,7 +41,7 @@ export class Handoff {
     if (this.offer === null) return;
     try {
       const { handoff, offer } = await this.w.client.handoff(sid);
-      this.offer = offer;
+      this.offer = offer === 'never' && !handoff ? null : offer;
       if (sid === this.w.state.sid) this.set(handoff);
     } catch (err) {
       if (err.code === 'not_found') this.offer = null;
