@@ -37,7 +37,7 @@ from chatkit_core.chat.handoff_store import (
     HandoffStore,
     conversation_id_of,
 )
-from chatkit_core.chat.sessions import SessionStore, StoreUnavailable
+from chatkit_core.chat.sessions import SessionStore, StoreUnavailable, store_outage
 from chatkit_core.chat.translate import Translator, differ, guess
 from chatkit_core.chat.turn import Conversation, redact
 from chatkit_core.chat.webhook import Notice, Webhook
@@ -150,14 +150,14 @@ class HandoffDesk:
 
     async def of_session(self, session_id: str) -> HandoffRecord | None:
         """The conversation's handoff, if one was ever asked for; SessionNotFound when it is gone."""
-        async with _store():
+        async with store_outage():
             if await self.sessions.get(session_id) is None:
                 raise SessionNotFound()
             return await self.store.handoff(conversation_id_of(session_id))
 
     async def holding(self, session_id: str) -> HandoffRecord | None:
         """The handoff when an operator holds the conversation (the chat then goes to them)."""
-        async with _store():
+        async with store_outage():
             record = await self.store.handoff(conversation_id_of(session_id))
         return record if record is not None and record.state == "active" else None
 
@@ -197,7 +197,7 @@ class HandoffDesk:
 
     async def observe(self, session_id: str, message: Message) -> None:
         """Publish a message stored in a conversation whose handoff is open."""
-        async with _store():
+        async with store_outage():
             record = await self.store.handoff(conversation_id_of(session_id))
         if record is None or record.state == "closed":
             return
@@ -208,11 +208,11 @@ class HandoffDesk:
     # The operator's side (by conversation id)
 
     async def open(self) -> list[HandoffRecord]:
-        async with _store():
+        async with store_outage():
             return await self.store.open_handoffs()
 
     async def find(self, conversation_id: str) -> tuple[HandoffRecord, list[Message]]:
-        async with _store():
+        async with store_outage():
             record = await self.store.handoff(conversation_id)
             messages = await self.sessions.messages(record.session_id) if record else None
         if record is None or messages is None:
@@ -237,7 +237,7 @@ class HandoffDesk:
 
     async def reply(self, conversation_id: str, operator: str | None, content: str) -> Message:
         """The holder's message to the visitor, cleaned by the same output rules as answers."""
-        async with _store():
+        async with store_outage():
             record = await self.store.handoff(conversation_id)
         if record is None:
             raise ConversationNotFound()
@@ -252,7 +252,7 @@ class HandoffDesk:
         if not cleaned.strip():
             raise invalid("content", "The message had no text left once markup was removed.")
         message = Message(id=new_message_id(), role="operator", content=cleaned, created_at=now_rfc3339())
-        async with _store():
+        async with store_outage():
             if not await self.sessions.append(record.session_id, message):
                 raise ConversationNotFound()
         await self._publish(record, message)
@@ -289,7 +289,7 @@ class HandoffDesk:
                       change: Callable[[HandoffRecord], EventDraft | None]) -> HandoffRecord:
         """Read, change and write back until no other writer came in between."""
         for _ in range(20):
-            async with _store():
+            async with store_outage():
                 record = await self.store.handoff(conversation_id)
             if record is None:
                 raise ConversationNotFound()
@@ -301,7 +301,7 @@ class HandoffDesk:
         raise ConversationsUnavailable()
 
     async def _write(self, record: HandoffRecord, draft: EventDraft | None) -> bool:
-        async with _store():
+        async with store_outage():
             stored = await self.store.put_handoff(record, draft)
         if stored is None:
             return False
@@ -311,7 +311,7 @@ class HandoffDesk:
         return True
 
     async def _publish(self, record: HandoffRecord, message: Message) -> None:
-        async with _store():
+        async with store_outage():
             stored = await self.store.add_event(record.conversation_id, message_event(message))
         if stored is not None:
             await self.broker.publish(stored)
@@ -368,11 +368,3 @@ def _operator_name(name: str) -> str:
         raise invalid("operator", f"Name the operator in 1 to {MAX_OPERATOR_NAME} characters.")
     return name
 
-
-@contextlib.asynccontextmanager
-async def _store():
-    try:
-        yield
-    except StoreUnavailable as error:
-        log.error("store_unavailable", error=str(error))
-        raise ConversationsUnavailable() from None

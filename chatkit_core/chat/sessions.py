@@ -6,11 +6,15 @@ interface a store may also implement.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import msgspec
+import structlog
 
+from chatkit_core.chat.errors import ConversationsUnavailable
 from chatkit_core.chat.health import Health
 from chatkit_core.durations import parse_duration
 from chatkit_core.models import Feedback, Message, Session, new_session_id
@@ -126,3 +130,14 @@ class SessionStore:
 def unanswered(history: list[Message], question: Message) -> bool:
     """Whether ``history`` already ends with ``question``, stored and not yet answered."""
     return bool(history) and history[-1].role == "user" and history[-1].content == question.content
+
+
+@contextlib.asynccontextmanager
+async def store_outage() -> AsyncIterator[None]:
+    """A store outage becomes :class:`ConversationsUnavailable` (503 over HTTP): nothing
+    acknowledged is lost, and the visitor is told to try again."""
+    try:
+        yield
+    except StoreUnavailable as error:
+        structlog.get_logger("chatkit.sessions").error("store_unavailable", error=str(error))
+        raise ConversationsUnavailable() from None

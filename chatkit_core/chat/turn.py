@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, Literal
 
 import anyio
@@ -40,7 +40,7 @@ from chatkit_core.chat.knowledge import Knowledge, RetrieverOptions, search_quer
 from chatkit_core.chat.metrics import Metrics
 from chatkit_core.chat.providers import ChatMessage, ChatRequest
 from chatkit_core.chat.sanitize import Sanitizers, model_text
-from chatkit_core.chat.sessions import SessionStore, StoreUnavailable
+from chatkit_core.chat.sessions import SessionStore, StoreUnavailable, store_outage
 from chatkit_core.chat.streaming import Delta, Done, Event, Failed, Opened, Streamed, assistant
 from chatkit_core.chat.uploads import Uploads, attached
 from chatkit_core.models import Attachment, Feedback, Message, Passage, Session, Source, new_message_id, now_rfc3339
@@ -73,15 +73,6 @@ def redact(session_id: str) -> str:
     return session_id[:6] + "…"
 
 
-@contextlib.asynccontextmanager
-async def _store() -> AsyncIterator[None]:
-    """A store outage becomes :class:`ConversationsUnavailable`: nothing acknowledged is lost."""
-    try:
-        yield
-    except StoreUnavailable as error:
-        log.error("store_unavailable", error=str(error))
-        raise ConversationsUnavailable() from None
-
 
 class Conversation:
     """Turns of every visitor's conversation, given the pieces they use (built once by
@@ -108,18 +99,18 @@ class Conversation:
     # Sessions
 
     async def start(self, metadata: dict[str, Any]) -> Session:
-        async with _store():
+        async with store_outage():
             return await self.store.create(metadata)
 
     async def history(self, session_id: str) -> list[Message]:
-        async with _store():
+        async with store_outage():
             messages = await self.store.messages(session_id)
         if messages is None:
             raise SessionNotFound()
         return messages
 
     async def erase(self, session_id: str) -> None:
-        async with _store():
+        async with store_outage():
             if not await self.store.delete(session_id):
                 raise SessionNotFound()
             if self.uploads is not None:
@@ -142,7 +133,7 @@ class Conversation:
         files = await attached(self.uploads, session_id, attachments or [])
         question = self._question(content)
         question.attachments = [file.public() for file in files]
-        async with _store():
+        async with store_outage():
             history = await self.store.ask(session_id, question, self.settings.history)
             if history is None:
                 raise SessionNotFound()
@@ -170,7 +161,7 @@ class Conversation:
         """Check and store the visitor's message without answering it (an operator holds the
         conversation)."""
         message = self._question(self._checked(text, locale))
-        async with _store():
+        async with store_outage():
             if not await self.store.append(session_id, message):
                 raise SessionNotFound()
         await self._observe(session_id, message)
@@ -235,7 +226,7 @@ class Conversation:
         variant, chain, cache = self._pieces(request)
         key, cached = await self._from_cache(request, cache)
         if cached is not None:
-            async with _store():
+            async with store_outage():
                 await self._save(session_id, cached, variant)
             return cached
         started: Started | None = None
@@ -257,7 +248,7 @@ class Conversation:
         message = assistant(started, content, finished.usage, complete=True,
                              sources=self._sources(content, request.passages), truncated=finished.truncated,
                              attachments=self._used(request, started))
-        async with _store():
+        async with store_outage():
             await self._save(session_id, message, variant)
         await self._keep(key, message, cache)
         return message
@@ -337,7 +328,7 @@ class Conversation:
         if len(comment) > MAX_COMMENT_CHARS:
             raise invalid("comment", f"Please keep your comment under {MAX_COMMENT_CHARS} characters.")
         feedback = Feedback(rating=rating, comment=self.sanitizers.clean_input(comment).strip())
-        async with _store():
+        async with store_outage():
             messages = await self.store.messages(session_id)
             if messages is None:
                 raise SessionNotFound()
@@ -357,7 +348,7 @@ class Conversation:
     async def handoff_asked(self, session_id: str) -> None:
         """Count a visitor's request for a person against the conversation's experiment variant:
         the hook the handoff feature calls (docs/operators.md, "Experiments")."""
-        async with _store():
+        async with store_outage():
             messages = await self.store.messages(session_id)
         self.experiments.handoff(messages or [])
 

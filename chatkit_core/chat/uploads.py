@@ -11,8 +11,6 @@ document's text is cleaned like a visitor's message; then it is kept in the sess
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import ClassVar, cast
 
 import msgspec
@@ -21,10 +19,10 @@ import structlog
 from chatkit_core.chat.attachment_folder import FolderAttachments
 from chatkit_core.chat.attachments import AttachmentsFull, AttachmentStore, StoredAttachment, new_attachment_id
 from chatkit_core.chat.convert import Job, Kind, Limits, Outcome, run
-from chatkit_core.chat.errors import ChatError, ConversationsUnavailable, SessionNotFound, invalid
+from chatkit_core.chat.errors import ChatError, SessionNotFound, invalid
 from chatkit_core.chat.filetypes import IMAGES, TYPES, clean_name, sniff, text_kind
 from chatkit_core.chat.sanitize import Sanitizers
-from chatkit_core.chat.sessions import SessionStore, StoreUnavailable
+from chatkit_core.chat.sessions import SessionStore, store_outage
 from chatkit_core.models import Attachment
 
 log = structlog.get_logger("chatkit.uploads")
@@ -128,14 +126,6 @@ def too_large(limit: int) -> FileTooLarge:
     return FileTooLarge(f"The file is too large. Please send one under {human_size(limit)}.", limit=limit)
 
 
-@contextlib.asynccontextmanager
-async def _store() -> AsyncIterator[None]:
-    try:
-        yield
-    except StoreUnavailable as error:
-        log.error("store_unavailable", error=str(error))
-        raise ConversationsUnavailable() from None
-
 
 class Uploads:
     """The ``[uploads]`` service one runtime holds (None when uploads are off)."""
@@ -186,7 +176,7 @@ class Uploads:
     async def add(self, session_id: str, name: str, data: bytes) -> Attachment:
         """Check, convert and keep an upload; its public description."""
         kind, label = self._kind(name, data)
-        async with _store():
+        async with store_outage():
             if await self.sessions.get(session_id) is None:
                 raise SessionNotFound()
         outcome = await self._convert(Job(kind=kind, data=data, limits=self.config.limits))
@@ -197,7 +187,7 @@ class Uploads:
                 raise UnreadableFile("No text could be read from this file.")
         stored = StoredAttachment(id=new_attachment_id(), type=TYPES[label], media_type=outcome.media_type,
                                   name=clean_name(name, _FALLBACK_NAMES[label]), data=content, cut=outcome.cut)
-        async with _store():
+        async with store_outage():
             try:
                 added = await self.store.add_attachment(session_id, stored, self.config.max_per_session)
             except AttachmentsFull:
@@ -234,7 +224,7 @@ class Uploads:
         if len(wanted) > self.config.max_per_message:
             raise TooManyAttachments(f"Please attach at most {self.config.max_per_message} files to one message.",
                                      limit=self.config.max_per_message)
-        async with _store():
+        async with store_outage():
             found = await self.store.attachments(session_id, wanted)
         if len(found) != len(wanted):
             raise invalid("attachments", "An attachment is no longer in this conversation. Please attach the file "
@@ -247,7 +237,7 @@ class Uploads:
             await self.store.forget(session_id)
 
     async def get(self, session_id: str, attachment_id: str) -> StoredAttachment:
-        async with _store():
+        async with store_outage():
             found = await self.store.attachments(session_id, [attachment_id])
         if not found:
             raise AttachmentNotFound()
