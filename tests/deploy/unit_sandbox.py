@@ -181,7 +181,8 @@ def script(unit: Path, instead: list[str]) -> str:
     assert yes(options, "NoNewPrivileges") and options["CapabilityBoundingSet"] == [""]
     switch = ["setpriv", f"--reuid={account.pw_name}", f"--regid={options['Group'][-1]}", "--init-groups",
               "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all"]
-    seccomp = ["/usr/bin/python3", str(HERE / "seccomp_exec.py"), json.dumps(spec), "--"]
+    # The filter's source goes in by value: the unit's private /tmp and hidden homes may hide this checkout.
+    seccomp = ["/usr/bin/python3", "-c", (HERE / "seccomp_exec.py").read_text(), json.dumps(spec), "--"]
     run = ["env", "-i", *(f"{key}={value}" for key, value in env.items()), *seccomp, *command]
     return "\n".join([
         ":" if instead else f"echo $$ > /run/{unit.stem}.pid",

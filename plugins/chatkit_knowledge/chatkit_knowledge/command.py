@@ -86,7 +86,7 @@ class Progress:
 def shown(where: str) -> str:
     """A local path as the operator would type it: relative to the current folder when inside it
     (the config's paths are resolved from its own folder, so they arrive absolute)."""
-    if not os.path.isabs(where):
+    if not os.path.isabs(where) or os.getcwd() == os.sep:  # from /, the absolute path says it best
         return where
     relative = os.path.relpath(where)
     return where if relative.startswith("..") else relative
