@@ -37,6 +37,9 @@ def _missing() -> str | None:
         return "Debian's python3 lacks libseccomp's bindings (apt-get install python3-seccomp)"
     if not DEBIAN_NGINX.is_file() or not os.access(NGINX, os.X_OK):
         return "Debian's nginx is not installed (apt-get install nginx-light)"
+    hidden = next((top for top in ("/tmp", "/var/tmp", "/home", "/root") if Path(sys.prefix).is_relative_to(top)), None)
+    if hidden:  # the rehearsed service runs this checkout's Python, which PrivateTmp/ProtectHome hide
+        return f"this checkout's virtualenv is under {hidden}, which the unit hides from the service; clone elsewhere"
     return rehearsable()
 
 
