@@ -83,7 +83,7 @@ async def visitor_events(request: Request, session_id: FromPath[str]) -> ServerS
 
 
 @get("/api/session/{session_id:str}/handoff", summary="The handoff's state, and when the widget offers one",
-     responses=error_responses(403))
+     responses=error_responses(403, 404))
 async def no_handoff(session_id: FromPath[str]) -> HandoffState:
     """Handoffs are off: no person is offered. The widget asks before it shows the control, and a
     page that loads it should not log a failed request for a feature that is simply off."""
