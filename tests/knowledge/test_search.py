@@ -90,3 +90,32 @@ async def test_a_missing_or_corrupt_index_fails_the_search_and_health(tmp_path):
     Path(chosen.path).write_bytes(b"this is not a database" * 100)
     with pytest.raises(Exception, match="cannot be read"):
         await retriever.search("hours", 3)
+
+
+async def test_a_section_named_by_the_question_comes_before_one_mentioning_its_words(tmp_path):
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "cloud.html").write_text(
+        "<title>Hosting</title><main><h2 id='run'>Cloud Run</h2><p>Unlike AWS Lambda, Cloud Run runs a container: "
+        "deploy the image with one command and it answers on its own address.</p></main>")
+    (tmp_path / "web" / "lambda.html").write_text(
+        "<title>Hosting</title><main><h2 id='lambda'>AWS Lambda</h2><p>Wrap the app in the adapter, then deploy "
+        "the function with one command; it answers through an API gateway.</p></main>")
+    chosen = options(tmp_path)
+    build(chosen)
+    found = await search(chosen, "How do I deploy on AWS Lambda?")
+    assert [p.url for p in found] == ["/lambda.html#lambda", "/cloud.html#run"]
+
+
+async def test_one_page_does_not_fill_every_place(tmp_path):
+    (tmp_path / "web").mkdir()
+    sections = "".join(f"<h2 id='s{n}'>Croissants {n}</h2><p>Our croissants, batch {n}, are baked with butter "
+                       f"at dawn.</p>" for n in range(6))
+    (tmp_path / "web" / "croissants.html").write_text(f"<title>Croissants</title><main>{sections}</main>")
+    (tmp_path / "web" / "menu.html").write_text(
+        "<title>Menu</title><main><p>Croissants are baked every morning, €1.60 each.</p></main>")
+    chosen = options(tmp_path)
+    build(chosen)
+    pages = [p.url.split("#")[0] for p in await search(chosen, "When are croissants baked?", limit=2)]
+    assert pages == ["/croissants.html", "/menu.html"]
+    pages = [p.url.split("#")[0] for p in await search(chosen, "When are croissants baked?", limit=5)]
+    assert sorted(pages) == ["/croissants.html"] * 4 + ["/menu.html"]  # no other page: the first fills the rest
