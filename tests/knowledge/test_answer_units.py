@@ -87,3 +87,12 @@ def test_two_units_answer_two_halves_of_a_question():
                       title="Opening hours", url="/hours.html")
     assert best_units("Sunday parking?", passage.title, passage.text, 2) == [
         "On Sunday we open from 8:00 to 13:00.", "Parking is behind the shop."]
+
+
+def test_a_short_description_is_quoted_with_the_line_it_describes():
+    text = ("Compute the current date.\nSELECT date();\nCompute the date and time given a unix timestamp.\n"
+            "SELECT datetime(1092941466, 'unixepoch');")
+    assert best_units("How do I get the current date and time?", "Examples", text, 2) == [
+        "Compute the current date.", "SELECT date();"]
+    prose = "Compute the current date. It is in UTC.\nDates are text."  # prose follows: not a description
+    assert best_units("How do I compute the current date?", "Examples", prose, 1) == ["Compute the current date."]

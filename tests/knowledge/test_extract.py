@@ -45,3 +45,13 @@ def test_chunks_carry_the_heading_path_and_the_nearest_anchor():
     long = chunk_page(parse_html("<title>T</title><main><p>" + "word " * 100 + "</p><p>end</p></main>"), "/t",
                       max_chars=200)
     assert len(long) == 3 and all(len(c.text) <= 200 for c in long)
+
+
+def test_a_piece_never_ends_with_a_lead_in():
+    body = "<p>" + "Some words here. " * 10 + "</p><p>Run this command:</p><pre>npm i fastify</pre><p>Then start.</p>"
+    chunks = chunk_page(parse_html(f"<title>T</title><main>{body}</main>"), "/t", max_chars=200)
+    assert [c.text.endswith(":") for c in chunks] == [False] * len(chunks)
+    assert any(c.text.startswith("Run this command:\nnpm i fastify") for c in chunks)
+    long_code = "<p>" + "Some words here. " * 5 + "</p><p>Example:</p><pre>" + "x = 1; " * 60 + "</pre>"
+    pieces = chunk_page(parse_html(f"<title>T</title><main>{long_code}</main>"), "/t", max_chars=200)
+    assert any(c.text.startswith("Example:\nx = 1;") for c in pieces)

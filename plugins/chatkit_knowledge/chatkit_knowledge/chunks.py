@@ -6,9 +6,12 @@ page's title and the heading path above it, and the URL of the nearest ``#anchor
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from chatkit_knowledge.extract import Page
+
+_LEAD_IN = re.compile(r"[:\uff1a]\s*$")
 
 
 @dataclass(frozen=True)
@@ -45,23 +48,33 @@ def _title(page_title: str, headings: tuple[str, ...]) -> str:
 
 
 def _pieces(lines: list[str], max_chars: int) -> list[str]:
+    """The section's lines in pieces of at most ``max_chars`` (a longer line is cut between
+    words). A lead-in line ("Here is an example:") never ends a piece: it starts the next one,
+    with the list or code it introduces."""
     pieces: list[str] = []
     current: list[str] = []
-    size = 0
+
+    def flush() -> None:
+        nonlocal current
+        carried = [current.pop()] if len(current) > 1 and _LEAD_IN.search(current[-1]) else []
+        if current:
+            pieces.append("\n".join(current))
+        current = carried
+
     for line in lines:
         while len(line) > max_chars:  # one huge line: cut it between words
             cut = line.rfind(" ", 0, max_chars)
             cut = cut if cut > max_chars // 2 else max_chars
-            lines_left, line = line[:cut], line[cut:].lstrip()
+            head, line = line[:cut], line[cut:].lstrip()
+            lead = [current.pop()] if current and _LEAD_IN.search(current[-1]) and len(current[-1]) < max_chars // 2 \
+                else []
             if current:
                 pieces.append("\n".join(current))
-                current, size = [], 0
-            pieces.append(lines_left)
-        if current and size + len(line) + 1 > max_chars:
-            pieces.append("\n".join(current))
-            current, size = [], 0
+            current = []
+            pieces.append("\n".join([*lead, head]))  # a lead-in with the start of what it introduces
+        if current and sum(len(x) + 1 for x in current) + len(line) + 1 > max_chars:
+            flush()
         current.append(line)
-        size += len(line) + 1
     if current:
         pieces.append("\n".join(current))
     return [piece for piece in pieces if piece.strip()]

@@ -35,11 +35,11 @@ if TYPE_CHECKING:
     from chatkit_core.chat.embeddings import Embedder
     from chatkit_knowledge.chunks import Chunk
 
-SCHEMA_VERSION = "2"
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 """2: titles and text stored as plain text (never HTML-escaped), ``pages.description``, and
 ``files`` (each local file's size and modification time, so an unchanged one is not read
-again). 3: passage vectors and the spelling tables. An index of another version is rebuilt
+again). 3: passage vectors and the spelling tables. 4: no passage ends with a lead-in line
+(it starts the next one, with what it introduces). An index of another version is rebuilt
 from the sources by the next build."""
 # The passage, term, spelling and vector tables are this module's; pages belongs to the build.
 _SCHEMA = """

@@ -141,12 +141,27 @@ def best_units(question: str, title: str, text: str, most: int, similarity: Simi
     chosen = [best]
     if most > 1 and scored.in_title >= _ABOUT_HEADING and best > 0 and len(found[0].text) < _ENOUGH:
         chosen.insert(0, 0)  # about the heading itself: its opening line states the value
+    if len(chosen) < most and _introduces(found, best):
+        chosen.append(best + 1)  # "Compute the current date." and the line of code that does it
     rest = [i for i in range(len(found)) if scored.held[i] - scored.held[best] and scores[i] > 0]
     if len(chosen) < most and rest:  # another unit answers the part of the question this one does not
         chosen.append(max(rest, key=lambda i: (scores[i], -i)))
     while len(chosen) < most and max(chosen) + 1 < len(found) and sum(len(found[i].text) for i in chosen) < _ENOUGH:
         chosen.append(max(chosen) + 1)
     return [_cut(found[i].text) for i in sorted(set(chosen))]
+
+
+def _introduces(found: list[Unit], index: int) -> bool:
+    """Whether the unit at ``index`` is a short line of its own followed by a line that is not
+    prose (code, a value): the line it describes."""
+    if index + 1 >= len(found) or len(found[index].text) >= _ENOUGH // 2:
+        return False
+    here, after = found[index], found[index + 1]
+    alone = index == 0 or found[index - 1].line != here.line
+    return alone and after.line == here.line + 1 and after.text[-1] not in _PROSE_ENDS
+
+
+_PROSE_ENDS = ".!?\u3002\uff01\uff1f"
 
 
 def score(question: str, title: str, text: str, similarity: Similarity | None = None) -> float:
