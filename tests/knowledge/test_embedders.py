@@ -69,6 +69,28 @@ def test_the_static_embedder_needs_no_download_and_puts_paraphrases_near(monkeyp
         msgspec.convert({"type": "static", "dimensions": 100}, StaticOptions)
 
 
+def test_static_vectors_are_the_mean_of_the_words_token_vectors_however_full_the_word_table(monkeypatch):
+    from chatkit_knowledge import embedders
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setattr(embedders, "_CACHED_WORDS", 50)  # restarts many times below
+    monkeypatch.setattr(embedders, "_TEXTS_AT_ONCE", 3)
+    embedder = StaticEmbedder(StaticOptions(type="static"))
+    matrix, tokenizer = embedder._loaded()
+    rng = np.random.default_rng(7)
+    vocabulary = ["bake", "bread,", "sourdough", "rye.", "Sunday", "the", "invoices", "(due)", "x", "naïve", "42"]
+    vocabulary += [f"word{n}" for n in range(60)]
+    texts = [" ".join(rng.choice(vocabulary, size=rng.integers(0, 30))) for _ in range(40)] + ["", "   "]
+    for start in range(0, len(texts), 8):
+        batch = texts[start : start + 8]
+        got = np.asarray(embedder.embed(batch))
+        for text, vector in zip(batch, got, strict=True):
+            ids = [i for word in text.split() for i in tokenizer.encode(word, add_special_tokens=False).ids]
+            expected = matrix[ids].astype(np.float64).mean(axis=0) if ids else np.zeros(matrix.shape[1])
+            assert np.allclose(vector, expected, atol=1e-3), text
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
+
+
 def test_an_ollama_embedder_builds_the_vectors_and_a_new_embedder_re_embeds(site, tmp_path):
     with FakeOllama(models=["nomic-embed-text"]) as ollama:
         table = {"type": "ollama", "base_url": ollama.url, "model": "nomic-embed-text"}

@@ -35,8 +35,10 @@ _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _OTHER = re.compile(r"[^\W\dA-Za-z\u00c0-\u024f_]")
 _NEW_AT_ONCE = 2000
 _CACHED_WORDS = 60_000
-"""Most words whose summed vectors are kept (60 MB at 256 dimensions); past it the cache starts
+"""Most words whose summed vectors are kept (30 MB at 256 dimensions); past it the cache starts
 again."""
+_TEXTS_AT_ONCE = 64
+"""Texts averaged together: bounds their (distinct words x texts) count matrix."""
 
 
 class StaticOptions(EmbedderOptions, kw_only=True, forbid_unknown_fields=True):
@@ -73,6 +75,7 @@ class StaticEmbedder(Embedder):
     def _loaded(self) -> tuple[Any, Any]:
         if self._model is None:
             self._model = load(self.options.dimensions)
+            one_blas_thread()
         return self._model
 
 
@@ -81,40 +84,71 @@ def _latin(text: str) -> bool:
     its neighbours), not Arabic or Chinese, where they would call any two texts alike."""
     if text.isascii():
         return True
-    return len(_LATIN.findall(text[:MAX_CHARS])) >= len(_OTHER.findall(text[:MAX_CHARS]))
+    text = text[:MAX_CHARS]
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    if len(text) - ascii_chars < ascii_chars // 4:  # a few accents in English or French: no need to count
+        return True
+    return len(_LATIN.findall(text)) >= len(_OTHER.findall(text))
 
 
 class _Words:
-    """Each word met so far: the sum of its token vectors and its number of tokens."""
+    """Each word met so far: the sum of its token vectors (float16) and its number of tokens.
+
+    The sums are kept one row per dimension, one column per word, so a text's words are
+    gathered straight into the layout they are summed along. The table is allocated once at
+    its most (:data:`_CACHED_WORDS` words, 30 MB at 256 dimensions) and zero-filled lazily by
+    the operating system: memory grows only with the words met and is never copied to grow.
+    When it is full it starts again. Its last column stays zero: a word it does not hold."""
 
     def __init__(self) -> None:
         import numpy as np
 
         self.row: dict[str, int] = {}
-        self.sums = np.zeros((0, 0), dtype=np.float32)
-        self.tokens = np.zeros(0, dtype=np.int64)
+        self.sums = np.zeros((0, _CACHED_WORDS + 1), dtype=np.float16)
+        self.tokens = np.zeros(_CACHED_WORDS + 1, dtype=np.int64)
 
     def means(self, matrix: Any, tokenizer: Any, texts: list[list[str]]) -> Any:
         import numpy as np
 
-        new = list({word for text in texts for word in text if word not in self.row})
+        if self.sums.shape[0] != matrix.shape[1]:
+            self.sums = np.zeros((matrix.shape[1], _CACHED_WORDS + 1), dtype=np.float16)
+        met = set(itertools.chain.from_iterable(texts))
+        if len(met) > _CACHED_WORDS and len(texts) > 1:  # more words than the table holds: in halves
+            half = len(texts) // 2
+            return np.concatenate([self.means(matrix, tokenizer, texts[:half]),
+                                   self.means(matrix, tokenizer, texts[half:])])
+        new = list(met.difference(self.row))
         if len(self.row) + len(new) > _CACHED_WORDS:  # start again rather than grow without bound
             self.row.clear()
-            new = list({word for text in texts for word in text})
-        for start in range(0, len(new), _NEW_AT_ONCE):  # bounded: each token is summed in float64
+            new = list(met)[:_CACHED_WORDS]
+        for start in range(0, len(new), _NEW_AT_ONCE):  # bounded: each token's vector is copied
             self._add(matrix, tokenizer, new[start : start + _NEW_AT_ONCE])
         vectors = np.zeros((len(texts), matrix.shape[1]), dtype=np.float32)
+        for first in range(0, len(texts), _TEXTS_AT_ONCE):  # bounded: each word's column is copied
+            part = texts[first : first + _TEXTS_AT_ONCE]
+            vectors[first : first + len(part)] = self._means(part, matrix.shape[1])
+        return vectors
+
+    def _means(self, texts: list[list[str]], dimensions: int) -> Any:
+        import numpy as np
+
+        vectors = np.zeros((len(texts), dimensions), dtype=np.float32)
         words = np.array([len(text) for text in texts], dtype=np.int64)
         filled = words > 0
         if not filled.any():
             return vectors
-        rows = np.fromiter((self.row[word] for text in texts for word in text), dtype=np.int64,
-                           count=int(words.sum()))
-        starts = np.concatenate(([0], np.cumsum(words)[:-1]))[filled]
-        # one sum per text along contiguous memory (one row per dimension): reduceat down columns is slow
-        totals = np.add.reduceat(np.ascontiguousarray(self.sums[rows].T), starts, axis=1).T
-        tokens = np.add.reduceat(self.tokens[rows], starts)
-        vectors[filled] = totals / np.maximum(tokens, 1)[:, None]
+        count = int(words.sum())
+        columns = np.fromiter(map(self.row.get, itertools.chain.from_iterable(texts), itertools.repeat(_CACHED_WORDS,
+                                                                                                        count)),
+                              dtype=np.int64, count=count)
+        # each distinct word once: a (word x text) count matrix, multiplied by the words' sums
+        distinct, place = np.unique(columns, return_inverse=True)
+        owner = np.repeat(np.arange(len(texts)), words)
+        counts = np.bincount(place * len(texts) + owner, minlength=len(distinct) * len(texts)).reshape(
+            len(distinct), len(texts)).astype(np.float32)
+        totals = (self.sums[:, distinct].astype(np.float32) @ counts).T
+        tokens = self.tokens[distinct].astype(np.float32) @ counts
+        vectors[filled] = totals[filled] / np.maximum(tokens[filled], 1)[:, None]
         return vectors
 
     def _add(self, matrix: Any, tokenizer: Any, words: list[str]) -> None:
@@ -123,22 +157,27 @@ class _Words:
         # one by one: a word is short, and the batch call's thread pool costs more CPU than it saves
         ids = [tokenizer.encode(word, add_special_tokens=False).ids for word in words]
         counts = np.array([len(row) for row in ids], dtype=np.int64)
-        sums = np.zeros((len(words), matrix.shape[1]), dtype=np.float32)
+        start = len(self.row)
         flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(counts.sum()))
         if len(flat):
-            # summed along contiguous memory: one row per dimension (a cumsum down columns is 30x slower)
-            running = np.cumsum(np.ascontiguousarray(matrix[flat].T, dtype=np.float64), axis=1)
-            ends, filled = np.cumsum(counts), counts > 0
-            totals = running[:, ends[filled] - 1]
-            totals[:, 1:] -= running[:, ends[filled][:-1] - 1]
-            sums[filled] = totals.T
-        start = len(self.row) if self.row else 0
-        if start == 0:
-            self.sums, self.tokens = sums, counts
-        else:
-            self.sums, self.tokens = np.concatenate([self.sums[:start], sums]), np.concatenate([self.tokens[:start],
-                                                                                                 counts])
+            # one sum per word along contiguous memory (one row per dimension: down columns is 30x
+            # slower), each word's own tokens only, so float32 loses nothing and copies stay small
+            filled = counts > 0
+            starts = (np.cumsum(counts) - counts)[filled]
+            sums = np.zeros((matrix.shape[1], len(words)), dtype=np.float32)
+            sums[:, filled] = np.add.reduceat(np.ascontiguousarray(matrix[flat].T, dtype=np.float32), starts, axis=1)
+            self.sums[:, start : start + len(words)] = sums
+        self.tokens[start : start + len(words)] = counts
         self.row.update((word, start + i) for i, word in enumerate(words))
+
+
+def one_blas_thread() -> None:
+    """numpy's BLAS on one thread in this process. Its products here are small (a batch's words
+    by its texts, 256 dimensions): a second thread saves little time, then spins waiting for the
+    next one, doubling the CPU an index build uses and taking a core from the server's workers."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def load(dimensions: int) -> tuple[Any, Any]:

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from chatkit_core.models import Passage
-from chatkit_knowledge.text import TYPO_MIN, indexable, is_cjk, is_foreign, is_word, query_words, spelled
+from chatkit_knowledge.text import TYPO_MIN, is_cjk, is_foreign, is_word, query_words, spelled_words, terms_of
+from chatkit_knowledge.text import words as plain_words
 
 if TYPE_CHECKING:
     from chatkit_core.chat.embeddings import Embedder
@@ -165,10 +166,10 @@ class IndexWriter:
         for chunk in chunks:
             cursor = self.db.execute("INSERT INTO chunks(page, url, title, text) VALUES (?, ?, ?, ?)",
                                      (url, chunk.url, chunk.title, chunk.text))
-            heading = " ".join(chunk.headings) + " " + chunk.title
+            heading, body = plain_words(" ".join(chunk.headings) + " " + chunk.title), plain_words(chunk.text)
             self.db.execute("INSERT INTO search(rowid, title, body) VALUES (?, ?, ?)",
-                            (cursor.lastrowid, indexable(heading), indexable(chunk.text)))
-            self._spelled |= spelled(heading + " " + chunk.text, self._spelled_words)
+                            (cursor.lastrowid, " ".join(terms_of(heading)), " ".join(terms_of(body))))
+            self._spelled |= spelled_words({*heading, *body}, self._spelled_words)
         self.db.execute("INSERT INTO pages VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (url, source, title, digest, time.time(), len(chunks), description))
 
@@ -410,7 +411,8 @@ class IndexReader:
         if len(required) > 1:  # the passages holding every required term come first
             every = " AND ".join(f'"{term}"' for term in required)
             candidates.update((rowid, None) for (rowid,) in self.db.execute(
-                "SELECT rowid FROM search WHERE search MATCH ? LIMIT ?", (every, wanted)))
+                "SELECT rowid FROM search WHERE search MATCH ? ORDER BY bm25(search, 2.0, 1.0) LIMIT ?",
+                (every, wanted)))
         postings = max(_POSTINGS // 4, _POSTINGS // len(required))
         union = " UNION ALL ".join(
             ["SELECT * FROM (SELECT rowid, ? AS weight FROM search WHERE search MATCH ? LIMIT ?)"] * len(required))

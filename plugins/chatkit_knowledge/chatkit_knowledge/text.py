@@ -106,11 +106,24 @@ def _split_identifiers(text: str) -> str:
     return _CAMEL.sub(lambda match: f"{match[0]} {_HUMP.sub(' ', match[0])}", text)
 
 
+def words(text: str) -> list[str]:
+    """The words of ``text`` as they are indexed: plain (no accents, lower case), identifiers
+    with their parts."""
+    return _WORD.findall(_plain(_split_identifiers(text)))
+
+
 def terms(text: str) -> list[str]:
     """Every term of ``text``, in order, repeats kept (for the index)."""
+    return terms_of(words(text))
+
+
+def terms_of(plain_words: list[str]) -> list[str]:
+    """The terms of words that :func:`words` gave."""
+    if all(map(str.isascii, plain_words)):  # most pages: no character pairs to make
+        return list(map(_stem, plain_words))
     found: list[str] = []
-    for word in _WORD.findall(_plain(_split_identifiers(text))):
-        if _CJK.search(word):
+    for word in plain_words:
+        if not word.isascii() and _CJK.search(word):
             for part in re.split(f"({_CJK.pattern})", word):
                 if not part:
                     continue
@@ -179,13 +192,12 @@ def spelled(text: str, seen: set[str] | None = None) -> set[tuple[str, str]]:
     """Each word of ``text`` long enough to be misspelt, with its term: (``"transactions"``,
     ``"transact"``). Misspellings are corrected against words as written, then stemmed.
     Words in ``seen`` are skipped, and the others added to it."""
-    words = set(_WORD.findall(_plain(text)))
+    return spelled_words(set(_WORD.findall(_plain(text))), seen)
+
+
+def spelled_words(found: set[str], seen: set[str] | None = None) -> set[tuple[str, str]]:
+    """:func:`spelled` of words already found (plain)."""
     if seen is not None:
-        words -= seen
-        seen |= words
-    return {(word, _stem(word)) for word in words if len(word) >= TYPO_MIN and word.isalpha() and not _CJK.search(word)}
-
-
-def indexable(text: str) -> str:
-    """``text`` as the space-separated terms the FTS5 table stores."""
-    return " ".join(terms(text))
+        found -= seen
+        seen |= found
+    return {(word, _stem(word)) for word in found if len(word) >= TYPO_MIN and word.isalpha() and not _CJK.search(word)}
