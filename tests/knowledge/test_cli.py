@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import subprocess
 import sys
@@ -80,3 +81,20 @@ def test_on_a_terminal_the_progress_is_a_bar(tmp_path):
     assert process.returncode == 0 and "2 added" in summary
     assert b" pages" in screen and b"\r" in screen  # tqdm redraws one line
     assert b"[1] /hours.html" not in screen
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    """``chatkit index | head -1``: the rest of the output has nowhere to go, and that is fine."""
+    (tmp_path / "web").mkdir()
+    for n in range(300):  # a line each in the summary: more than the pipe holds
+        (tmp_path / "web" / f"page-{n:03}.html").write_text(f"<title>Page {n}</title><p>Text {n}.</p>")
+    (tmp_path / "chatkit.toml").write_text('[knowledge]\ntype = "sqlite"\nsources = ["web/"]\n')
+    read, write = os.pipe()
+    fcntl.fcntl(write, 1031, 4096)  # F_SETPIPE_SZ: the smallest pipe, so the writer must wait for its reader
+    env = {k: v for k, v in os.environ.items() if k != "CHATKIT_CONFIG"}
+    process = subprocess.Popen([CHATKIT, "index"], cwd=tmp_path, env=env, stdout=write, stderr=subprocess.PIPE)
+    os.close(write)
+    with os.fdopen(read, "rb") as reader:
+        assert reader.readline().startswith(b"300 pages")
+    assert process.wait(timeout=60) == 141
+    assert b"Traceback" not in process.stderr.read()
