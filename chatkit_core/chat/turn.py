@@ -157,10 +157,14 @@ class Conversation:
         return ChatRequest(messages=messages, request_id=request_id, passages=passages, locale=locale,
                            variant=variant.tag if variant else None, attachments=uses)
 
-    async def note(self, session_id: str, text: str, locale: str = "") -> Message:
-        """Check and store the visitor's message without answering it (an operator holds the
-        conversation)."""
-        message = self._question(self._checked(text, locale))
+    async def note(self, session_id: str, text: str, locale: str = "",
+                   attachments: list[str] | None = None) -> Message:
+        """Check and store the visitor's message, with the files it attaches, without answering
+        it (an operator holds the conversation)."""
+        content = self._checked(text, locale, bool(attachments))
+        files = await attached(self.uploads, session_id, attachments or [])
+        message = self._question(content)
+        message.attachments = [file.public() for file in files]
         async with store_outage():
             if not await self.store.append(session_id, message):
                 raise SessionNotFound()

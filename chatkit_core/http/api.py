@@ -164,7 +164,7 @@ async def chat(request: Request, data: JSONBody[ChatBody]) -> Response[ChatReply
     headers = await rate_limit(runtime, request, "chat", data.session_id)
     conversation = runtime.conversation
     if runtime.handoff is not None and (held := await runtime.handoff.holding(data.session_id)):
-        note = await conversation.note(data.session_id, data.message, data.locale)
+        note = await conversation.note(data.session_id, data.message, data.locale, data.attachments)
         return Response(HeldReply(data.session_id, note, held.public()), status_code=HTTP_202_ACCEPTED,
                         headers=headers)
     chat_request = await conversation.ask(data.session_id, data.message, data.locale,

@@ -32,3 +32,29 @@ async def test_the_transcript_shows_thumbnails_and_downloads() -> None:
             "content-security-policy"]
         assert text.content == b"Invoice 2041: total 129.00 EUR"
         assert (await client.get(f"{base}/att_AAAAAAAAAAAAAAAA")).status_code == 404
+
+
+async def test_files_sent_while_a_person_holds_the_conversation_reach_that_person() -> None:
+    from tests.handoff.conftest import OPERATOR, handoff_config
+
+    async with app_client(handoff_config(base=CANNED)) as client:
+        session = await new_session(client)
+        asked = await client.post(f"/api/session/{session}/handoff", json={"message": "A person, please"})
+        cid = asked.json()["handoff"]["conversationId"]
+        assert (await client.post(f"/admin/api/handoffs/{cid}/claim", json={"operator": "Alice"},
+                                  headers=OPERATOR)).status_code == 200
+        photo = (await upload(client, session, "scratch.png", corpus("metadata.png"))).json()["attachment"]
+        held = await client.post("/api/chat", json={"sessionId": session, "message": "",
+                                                    "attachments": [photo["id"]]})
+        assert held.status_code == 202, held.text
+        assert [a["id"] for a in held.json()["message"]["attachments"]] == [photo["id"]]
+        history = (await client.get(f"/api/session/{session}/messages")).json()["messages"]
+        assert history[-1]["role"] == "user" and history[-1]["attachments"][0]["name"] == "scratch.png"
+        other = await new_session(client)
+        theirs = (await upload(client, other, "theirs.txt", b"Not yours.")).json()["attachment"]
+        borrowed = await client.post("/api/chat", json={"sessionId": session, "message": "Look",
+                                                        "attachments": [theirs["id"]]})
+        assert borrowed.status_code == 400 and borrowed.json()["error"]["field"] == "attachments"
+        await sign_in(client)
+        page = (await client.get(f"/admin/conversations/{session}")).text
+        assert f'src="/admin/conversations/{session}/attachments/{photo["id"]}"' in page
