@@ -77,8 +77,9 @@ def _rewrite_prose(text: str) -> str:
     return _AUTOLINK.sub(lambda m: m[1] if _unsafe(m[1]) else m[0], text)
 
 
-# A ``<`` an HTML parser would open a tag, comment or declaration at.
-_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+# A ``<`` an HTML parser would open a tag, comment or declaration at, with the ``<`` before it:
+# dropping only the last of ``<</`` would leave ``</`` to open one.
+_TAG_OPEN = re.compile(r"<+(?=[A-Za-z/!?])")
 
 
 def _strip_markup(text: str) -> str:

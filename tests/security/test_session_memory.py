@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -50,6 +51,8 @@ def test_new_sessions_do_not_evict_a_conversation_in_progress() -> None:
 
 def test_without_a_rate_limiter_new_sessions_are_capped_per_client() -> None:
     with running_server(canned()) as url:
+        if time.time() % 60 > 45:  # the cap counts per clock minute: keep the 33 requests inside one
+            time.sleep(61 - time.time() % 60)
         statuses = [httpx.post(f"{url}/api/create-session").status_code for _ in range(32)]
         refused = httpx.post(f"{url}/api/create-session")
     assert statuses[:30] == [201] * 30 and statuses[30:] == [429, 429]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from chatkit_core.builtins.sanitizer import clean_markup
@@ -94,6 +94,7 @@ markupish = st.lists(st.sampled_from(PIECES) | st.text(max_size=3), max_size=40)
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=markupish)
+@example(text="<</")  # dropping only the "<" before "/" left "</" to drop next time
 def test_any_mix_of_markup_pieces_cleans_to_inert_text(text: str) -> None:
     cleaned = clean_markup(text)
     assert active_parts(cleaned) == []
