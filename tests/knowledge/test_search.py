@@ -119,3 +119,20 @@ async def test_one_page_does_not_fill_every_place(tmp_path):
     assert pages == ["/croissants.html", "/menu.html"]
     pages = [p.url.split("#")[0] for p in await search(chosen, "When are croissants baked?", limit=5)]
     assert sorted(pages) == ["/croissants.html"] * 4 + ["/menu.html"]  # no other page: the first fills the rest
+
+
+async def test_a_question_naming_what_the_site_never_mentions_finds_nothing(tmp_path):
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "deploy.html").write_text(
+        "<title>Deploying</title><main><h2 id='image'>Deploy an image</h2><p>Deploy the app as a container image "
+        "with one command; our hero example connects to PostgreSQL.</p></main>")
+    chosen = options(tmp_path)
+    build(chosen)
+    assert [p.url for p in await search(chosen, "How do I deploy my app to Heroku?")] == []  # "hero" is not it
+    assert [p.url for p in await search(chosen, "Can I deploy the image with an ORM?")] == []
+    for found_anyway in ("How do I deploy my app with Postgres?",  # the start of a name the site uses
+                         "How do I Deploy my App as an Image?",  # names the site uses
+                         "HOW DO I DEPLOY TO HEROKU",  # capitals throughout say nothing
+                         "Wie deploye ich die App als Image?",  # German capitalises every noun
+                         "heroku deploy image"):  # written in lower case, it is a word like any other
+        assert (await search(chosen, found_anyway))[0].url == "/deploy.html#image", found_anyway

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from chatkit_core.models import Passage
-from chatkit_knowledge.text import TYPO_MIN, is_cjk, is_foreign, is_word, query_words, spelled_words, terms_of
+from chatkit_knowledge.text import TYPO_MIN, is_cjk, is_foreign, is_word, names, query_words, spelled_words, terms_of
 from chatkit_knowledge.text import words as plain_words
 
 if TYPE_CHECKING:
@@ -82,6 +82,9 @@ _K1, _B = 1.2, 0.75
 _ENGLISH = 0.1
 """Share of passages holding "the" from which a site is taken to be written in English."""
 _TYPO_LONG = 8
+_NAME_STEM, _NAME_START = 4, 6
+"""Fewest letters of a name found as the start of a longer word ("Postgres" in "PostgreSQL"), and
+of a word found as the start of a longer name ("PostgreSQL" for "Postgres", not "Heroku" for "hero")."""
 _CORRECTED = 0.5
 """Share of its weight a corrected misspelling keeps: a guessed word is weaker evidence."""
 
@@ -354,7 +357,9 @@ class IndexReader:
         words = query_words(query)
         if not words:  # only stopwords: nothing to look for
             return []
-        weights = self._weights(words)
+        weights, absent = self._weights(words)
+        if self._unknown_name(names(query) & absent):
+            return []
         total = sum(weight for weight, _ in weights.values())
         known = sorted((term for term, (_, found) in weights.items() if found), key=lambda t: -weights[t][0])
         wanted = max(_CANDIDATES, 4 * limit)
@@ -443,13 +448,27 @@ class IndexReader:
         norm = _K1 * (1 - _B + _B * length / self.average_length)
         return sum(weights[t][0] * counts[t] * (_K1 + 1) / (counts[t] + norm) for t in terms if counts[t])
 
-    def _weights(self, words: list[tuple[str, str]]) -> dict[str, tuple[float, bool]]:
-        """Each query term -> (IDF weight, in the index). A misspelt word (not a real word, not
-        in the index) is replaced by the term of the indexed word one edit away, which then
-        counts for a share of its weight only. A real word the site never uses ("refund")
-        counts fully against every passage."""
+    def _unknown_name(self, absent: set[str]) -> bool:
+        """Whether one of the names a question uses (``absent``: none of them is an indexed
+        term) is unknown to the site, even as the start of a longer word or a longer one's
+        start ("Postgres", "PostgreSQL"): a site that never names Heroku cannot say how to deploy
+        there, however near in meaning its pages on deploying are."""
+        for name in absent:
+            starts = [name[:end] for end in range(_NAME_START, len(name))]
+            if len(name) < _NAME_STEM or not self.db.execute(
+                    f"SELECT 1 FROM words WHERE (word >= ? AND word < ?) OR word IN ({','.join('?' * len(starts))}) "
+                    "LIMIT 1", [name, name + "\uffff", *starts]).fetchone():
+                return True
+        return False
+
+    def _weights(self, words: list[tuple[str, str]]) -> tuple[dict[str, tuple[float, bool]], set[str]]:
+        """Each query term -> (IDF weight, in the index), and the words whose term is not in the
+        index. A misspelt word (not a real word, not in the index) is replaced by the term of the
+        indexed word one edit away, which then counts for a share of its weight only. A real
+        word the site never uses ("refund") counts fully against every passage."""
         docs = self._docs([term for _, term in words])
         weights: dict[str, tuple[float, bool]] = {}
+        absent: set[str] = set()
         for word, term in words:
             factor = 1.0
             if term not in docs and len(word) >= TYPO_MIN and word.isalpha() and not is_cjk(word) \
@@ -459,9 +478,11 @@ class IndexReader:
                     (term, docs[term]), factor = corrected, _CORRECTED
             if term not in docs and (is_cjk(term) or (self.english and is_foreign(word))):
                 continue  # a pair straddling two words, or a word no English page holds: it says nothing
+            if term not in docs:
+                absent.add(word)
             if term not in weights:
                 weights[term] = (factor * _idf(docs.get(term, 0), self.total), term in docs)
-        return weights
+        return weights, absent
 
     def _docs(self, terms: list[str]) -> dict[str, int]:
         marks = ",".join("?" * len(terms))

@@ -179,6 +179,32 @@ def is_foreign(word: str) -> bool:
     return word in dictionary()[1]
 
 
+_SENTENCE_END = ".?!¿¡:;\"'(«"
+
+
+def names(text: str) -> set[str]:
+    """The words (plain) a question uses as names: capitalised other than at a sentence's start
+    ("Heroku", "Google Sheets") or written in capitals ("ORM"). None in a question in Spanish,
+    French or German (German capitalises every noun) or in one whose informative words are all
+    capitalised (title case, all capitals)."""
+    found: set[str] = set()
+    lower = False
+    for match in _WORD.finditer(text):
+        word, plain = match[0], _plain(match[0])
+        if is_foreign(plain):
+            return set()
+        if plain in STOPWORDS:
+            continue
+        if word.lower() == word:
+            lower = True
+            continue
+        before = text[: match.start()].rstrip()
+        if (not before or before[-1] in _SENTENCE_END) and not (len(word) > 1 and word.isupper()):
+            continue
+        found.add(plain)
+    return found if lower else set()
+
+
 def query_terms(text: str) -> list[str]:
     """The distinct terms of a question, stopwords and particle pairs left out."""
     return [term for _, term in query_words(text)]
