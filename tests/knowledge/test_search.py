@@ -58,6 +58,8 @@ async def test_accents_case_and_misspellings_do_not_matter(site):
     assert (await search(site, "open on sundya"))[0].url == "/hours.html#sunday"
     assert (await search(site, "a crossiant"))[0].url == "/menu.html#pastries"  # long words: two edits
     assert await search(site, "student") == []  # short words: one edit, and "stunden" is two away
+    assert (await search(site, "shokolad"))[0].url == "/menu.html#pastries"  # written as it sounds
+    assert (await search(site, "kroysant"))[0].url == "/menu.html#pastries"
 
 
 async def test_chinese_and_arabic_questions_find_their_passages(site):

@@ -29,18 +29,29 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from chatkit_core.models import Passage
-from chatkit_knowledge.text import TYPO_MIN, is_cjk, is_foreign, is_word, names, query_words, spelled_words, terms_of
+from chatkit_knowledge.text import (
+    TYPO_MIN,
+    is_cjk,
+    is_foreign,
+    is_word,
+    names,
+    query_words,
+    sounds,
+    spelled_words,
+    terms_of,
+)
 from chatkit_knowledge.text import words as plain_words
 
 if TYPE_CHECKING:
     from chatkit_core.chat.embeddings import Embedder
     from chatkit_knowledge.chunks import Chunk
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 """2: titles and text stored as plain text (never HTML-escaped), ``pages.description``, and
 ``files`` (each local file's size and modification time, so an unchanged one is not read
 again). 3: passage vectors and the spelling tables. 4: no passage ends with a lead-in line
-(it starts the next one, with what it introduces). An index of another version is rebuilt
+(it starts the next one, with what it introduces). 5: how each word sounds, to correct a
+misspelling written as it sounds ("migrashun"). An index of another version is rebuilt
 from the sources by the next build."""
 # The passage, term, spelling and vector tables are this module's; pages belongs to the build.
 _SCHEMA = """
@@ -58,6 +69,8 @@ CREATE TABLE terms(term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE words(word TEXT PRIMARY KEY, term TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE variants(variant TEXT NOT NULL, word TEXT NOT NULL);
 CREATE INDEX variants_variant ON variants(variant);
+CREATE TABLE sounds(sound TEXT NOT NULL, word TEXT NOT NULL);
+CREATE INDEX sounds_sound ON sounds(sound);
 CREATE TABLE vectors(id INTEGER PRIMARY KEY, vector BLOB NOT NULL);
 """
 _CANDIDATES = 24
@@ -82,6 +95,7 @@ _K1, _B = 1.2, 0.75
 _ENGLISH = 0.1
 """Share of passages holding "the" from which a site is taken to be written in English."""
 _TYPO_LONG = 8
+_SOUND_LENGTH = 3
 _NAME_STEM, _NAME_START = 4, 6
 """Fewest letters of a name found as the start of a longer word ("Postgres" in "PostgreSQL"), and
 of a word found as the start of a longer name ("PostgreSQL" for "Postgres", not "Heroku" for "hero")."""
@@ -204,9 +218,12 @@ class IndexWriter:
                 "embedder": self.embedder.identity() if self.embedder else ""}
         self.db.executemany("INSERT OR IGNORE INTO words VALUES (?, ?)", sorted(self._spelled))
         self.db.execute("DELETE FROM words WHERE term NOT IN (SELECT term FROM terms)")
+        spelt = [word for (word,) in self.db.execute("SELECT word FROM words").fetchall()]
         self.db.execute("DELETE FROM variants")
-        self.db.executemany("INSERT INTO variants VALUES (?, ?)", _variants(
-            word for (word,) in self.db.execute("SELECT word FROM words").fetchall()))
+        self.db.executemany("INSERT INTO variants VALUES (?, ?)", _variants(spelt))
+        self.db.execute("DELETE FROM sounds")
+        self.db.executemany("INSERT INTO sounds VALUES (?, ?)",
+                            ((sound, word) for word in spelt if (sound := sounds(word))))
         self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                             [*meta.items(), ("schema", SCHEMA_VERSION), ("settings", self.settings),
                              ("built_at", str(time.time()))])
@@ -499,7 +516,16 @@ class IndexReader:
             f"(SELECT word FROM variants WHERE variant IN ({','.join('?' * len(keys))})) ORDER BY t.docs DESC",
             [*shorter, *keys]).fetchall()
         return next(((term, docs) for found, term, docs in rows if len(word) >= _TYPO_LONG or _one_edit(word, found)),
-                    None)
+                    None) or self._sounding(word)
+
+    def _sounding(self, word: str) -> tuple[str, int] | None:
+        """The term of the most common indexed word that sounds like ``word`` (Metaphone) and is at
+        most :data:`_SOUND_LENGTH` letters longer or shorter: "migrashun" for "migration"."""
+        sound = sounds(word)
+        rows = self.db.execute(
+            "SELECT s.word, t.term, t.docs FROM sounds s JOIN words w ON w.word = s.word "
+            "JOIN terms t ON t.term = w.term WHERE s.sound = ? ORDER BY t.docs DESC", (sound,)) if sound else []
+        return next(((term, docs) for found, term, docs in rows if abs(len(found) - len(word)) <= _SOUND_LENGTH), None)
 
     def status(self) -> dict[str, object]:
         pages, chunks = self.db.execute("SELECT count(*), coalesce(sum(chunks), 0) FROM pages").fetchone()

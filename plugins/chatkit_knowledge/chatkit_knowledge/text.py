@@ -20,6 +20,7 @@ import functools
 import re
 import unicodedata
 
+import jellyfish
 import snowballstemmer
 
 _WORD = re.compile(r"[^\W_]+")
@@ -227,3 +228,17 @@ def spelled_words(found: set[str], seen: set[str] | None = None) -> set[tuple[st
         found -= seen
         seen |= found
     return {(word, _stem(word)) for word in found if len(word) >= TYPO_MIN and word.isalpha() and not _CJK.search(word)}
+
+
+_SOUND_MIN = 3
+"""Fewest sounds (Metaphone letters) a word's code must have to find words by it: "RT" (write,
+right, rate) finds too many."""
+
+
+def sounds(word: str) -> str:
+    """How an English word (plain, ASCII letters) sounds, as its Metaphone code ("MKRXN" for
+    "migration" and "migrashun"); "" for other words and short codes."""
+    if not (word.isascii() and word.isalpha()):
+        return ""
+    code = jellyfish.metaphone(word)
+    return code if len(code) >= _SOUND_MIN else ""
