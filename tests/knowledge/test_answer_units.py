@@ -96,3 +96,11 @@ def test_a_short_description_is_quoted_with_the_line_it_describes():
         "Compute the current date.", "SELECT date();"]
     prose = "Compute the current date. It is in UTC.\nDates are text."  # prose follows: not a description
     assert best_units("How do I compute the current date?", "Examples", prose, 1) == ["Compute the current date."]
+
+
+def test_a_question_on_the_page_is_quoted_with_its_answer():
+    text = ("Dropped columns need a rebuilt table.\n(12) I deleted a lot of data but the file did not get smaller. "
+            "Is this a bug?\nNo. Deleted pages go to a free-list and are reused.\nRun VACUUM to shrink the file.")
+    assert best_units("Why is the file not smaller after I deleted data?", "FAQ", text, 1) == [
+        "(12) I deleted a lot of data but the file did not get smaller. Is this a bug?\n"
+        "No. Deleted pages go to a free-list and are reused.\nRun VACUUM to shrink the file."]

@@ -55,3 +55,6 @@ def test_a_piece_never_ends_with_a_lead_in():
     long_code = "<p>" + "Some words here. " * 5 + "</p><p>Example:</p><pre>" + "x = 1; " * 60 + "</pre>"
     pieces = chunk_page(parse_html(f"<title>T</title><main>{long_code}</main>"), "/t", max_chars=200)
     assert any(c.text.startswith("Example:\nx = 1;") for c in pieces)
+    faq = "<p>" + "Some words here. " * 10 + "</p><p>(12) Is this a bug?</p><p>No. Run VACUUM.</p>"
+    answered = chunk_page(parse_html(f"<title>FAQ</title><main>{faq}</main>"), "/faq", max_chars=200)
+    assert answered[-1].text == "(12) Is this a bug?\nNo. Run VACUUM."  # a question stays with its answer

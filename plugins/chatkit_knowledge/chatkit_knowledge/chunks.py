@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from chatkit_knowledge.extract import Page
 
-_LEAD_IN = re.compile(r"[:\uff1a]\s*$")
+_LEAD_IN = re.compile(r"[:\uff1a?\uff1f]\s*$")
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,8 @@ def _title(page_title: str, headings: tuple[str, ...]) -> str:
 
 def _pieces(lines: list[str], max_chars: int) -> list[str]:
     """The section's lines in pieces of at most ``max_chars`` (a longer line is cut between
-    words). A lead-in line ("Here is an example:") never ends a piece: it starts the next one,
-    with the list or code it introduces."""
+    words). A lead-in line ("Here is an example:", or a question, "Is this a bug?") never ends
+    a piece: it starts the next one, with the list, code or answer it introduces."""
     pieces: list[str] = []
     current: list[str] = []
 

@@ -3,9 +3,10 @@
 A passage is lines (a paragraph, a list item, a table row that names its columns, a code
 block); a line is sentences. A unit is one sentence, or a lead-in line ending with ":" together
 with the lines it introduces (a list, a code block), so "Remove the service:" is never quoted
-without what follows. Units are scored by the question's words they hold (each weighted by
-its rarity among the passage's units; a misspelt question word counts for the passage word one
-or two edits away) plus their semantic similarity to the question. The best unit is quoted
+without what follows; a line ending with "?" (a FAQ's question) is a lead-in to its answer.
+Units are scored by the question's words they hold (each weighted by its rarity among the
+passage's units; a misspelt question word counts for the passage word one or two edits away)
+plus their semantic similarity to the question. The best unit is quoted
 with its neighbours when it is short: a definition's first line ("Default: 0") with the sentence
 that explains it, a heading's value with its description.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from chatkit_knowledge.text import TYPO_MIN, is_word, query_words, spelled, terms
 
 _SENTENCE = re.compile("(?<=[.!?\u3002\uff01\uff1f])\\s+(?=[^a-z])|(?<=[\u3002\uff01\uff1f])")
-_LEAD_IN = re.compile(r"[:\uff1a]\s*$")
+_LEAD_IN = re.compile(r"[:\uff1a?\uff1f]\s*$")
 _HEADER_ROW = re.compile(r"^[^|\n]{1,60}(?: \| [^|\n]{1,60})+$")
 """A table's header row alone ("Plan | Price | Seats"): its rows already name the columns."""
 _FOLLOWERS = 4
