@@ -24,8 +24,9 @@ url = "sqlite:///{folder}/chat.sqlite3"
 
 CONSOLE = '\n[admin]\ntoken = "console-test-token-0123456789"\n'
 
-# Only `chatkit index`, the console and Redis- or PostgreSQL-backed plugins need these.
-OPTIONAL = ["redis", "asyncpg", "jinja2", "tqdm", "markdown_it", "selectolax", "defusedxml", "httpx",
+# Only `chatkit index`, the console, an openai provider or embedder and Redis- or
+# PostgreSQL-backed plugins need these.
+OPTIONAL = ["redis", "asyncpg", "openai", "jinja2", "tqdm", "markdown_it", "selectolax", "defusedxml", "httpx",
             "chatkit_knowledge.build", "chatkit_knowledge.crawl", "chatkit_core.http.admin.views",
             "PIL", "pypdf", "charset_normalizer"]
 

@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import msgspec
-import openai
 
 from chatkit_core.chat.embeddings import Embedder, EmbedderError, EmbedderOptions, Vectors
 from chatkit_openai.options import OPENAI_HOST, PLACEHOLDER_KEY
+
+if TYPE_CHECKING:
+    import openai
+
+# The SDK is imported when an openai embedder is made, not with the plugin (see provider.py).
 
 
 class OpenAIEmbedderOptions(EmbedderOptions, kw_only=True, forbid_unknown_fields=True):
@@ -59,8 +64,10 @@ class OpenAIEmbedder(Embedder):
     options: OpenAIEmbedderOptions
 
     def __init__(self, options: OpenAIEmbedderOptions) -> None:
+        import openai
+
         super().__init__(options)
-        self.client = openai.OpenAI(base_url=options.base_url, api_key=options.key(), max_retries=0,
+        self.client: openai.OpenAI = openai.OpenAI(base_url=options.base_url, api_key=options.key(), max_retries=0,
                                     timeout=options.timeout)
 
     def identity(self) -> str:
@@ -68,6 +75,8 @@ class OpenAIEmbedder(Embedder):
         return f"openai:{urlsplit(self.options.base_url).hostname}:{self.options.model}{size}"
 
     def embed(self, texts: Sequence[str]) -> Vectors:
+        import openai
+
         where = f"the embeddings endpoint at {self.options.base_url}"
         try:
             answer = self.client.embeddings.create(model=self.options.model, input=list(texts),
