@@ -69,25 +69,31 @@ def test_the_static_embedder_needs_no_download_and_puts_paraphrases_near(monkeyp
         msgspec.convert({"type": "static", "dimensions": 100}, StaticOptions)
 
 
-def test_static_vectors_are_the_mean_of_the_words_token_vectors_however_full_the_word_table(monkeypatch):
+@pytest.mark.parametrize("batch", [1, 8])  # one text: the table keeps its most met half; eight: it starts again
+def test_static_vectors_are_the_mean_of_the_words_token_vectors_however_full_the_word_table(monkeypatch, batch):
     from chatkit_knowledge import embedders
     from threadpoolctl import threadpool_info
 
-    monkeypatch.setattr(embedders, "_CACHED_WORDS", 50)  # restarts many times below
+    monkeypatch.setattr(embedders, "_CACHED_WORDS", 50)  # full many times below
     monkeypatch.setattr(embedders, "_TEXTS_AT_ONCE", 3)
+    monkeypatch.setattr(embedders, "_NEW_AT_ONCE", 7)
     embedder = StaticEmbedder(StaticOptions(type="static"))
     matrix, tokenizer = embedder._loaded()
     rng = np.random.default_rng(7)
     vocabulary = ["bake", "bread,", "sourdough", "rye.", "Sunday", "the", "invoices", "(due)", "x", "naïve", "42"]
     vocabulary += [f"word{n}" for n in range(60)]
     texts = [" ".join(rng.choice(vocabulary, size=rng.integers(0, 30))) for _ in range(40)] + ["", "   "]
-    for start in range(0, len(texts), 8):
-        batch = texts[start : start + 8]
-        got = np.asarray(embedder.embed(batch))
-        for text, vector in zip(batch, got, strict=True):
+    kept = embedder._words._keep
+    halves = []
+    monkeypatch.setattr(embedder._words, "_keep", lambda count, needed: (halves.append(count), kept(count, needed)))
+    for start in range(0, len(texts), batch):
+        part = texts[start : start + batch]
+        got = np.asarray(embedder.embed(part))
+        for text, vector in zip(part, got, strict=True):
             ids = [i for word in text.split() for i in tokenizer.encode(word, add_special_tokens=False).ids]
             expected = matrix[ids].astype(np.float64).mean(axis=0) if ids else np.zeros(matrix.shape[1])
             assert np.allclose(vector, expected, atol=1e-3), text
+    assert (25 in halves) == (batch == 1) and (0 in halves) == (batch == 8)
     assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
 
 

@@ -210,13 +210,14 @@ class IndexWriter:
             return False
         self._write()
         self.db.execute("DELETE FROM files WHERE url NOT IN (SELECT url FROM pages)")
+        self.db.executemany("INSERT OR IGNORE INTO words VALUES (?, ?)", sorted(self._spelled))
+        self._spelled, self._spelled_words = set(), set()  # their memory is the embedder's now
         self._embed()
         self.db.execute("DELETE FROM terms")
         self.db.execute("INSERT INTO terms SELECT term, doc FROM search_vocab")
         average = self.db.execute("SELECT avg(length(title) + length(body)) FROM search").fetchone()[0]
         meta = {**meta, "average_length": str(average or 1),
                 "embedder": self.embedder.identity() if self.embedder else ""}
-        self.db.executemany("INSERT OR IGNORE INTO words VALUES (?, ?)", sorted(self._spelled))
         self.db.execute("DELETE FROM words WHERE term NOT IN (SELECT term FROM terms)")
         spelt = [word for (word,) in self.db.execute("SELECT word FROM words").fetchall()]
         self.db.execute("DELETE FROM variants")
