@@ -104,3 +104,12 @@ def test_a_question_on_the_page_is_quoted_with_its_answer():
     assert best_units("Why is the file not smaller after I deleted data?", "FAQ", text, 1) == [
         "(12) I deleted a lot of data but the file did not get smaller. Is this a bug?\n"
         "No. Deleted pages go to a free-list and are reused.\nRun VACUUM to shrink the file."]
+
+
+def test_a_question_asking_for_an_amount_gets_the_sentence_with_the_number():
+    text = ("You might do well to lower the maximum string and blob length when memory is short. "
+            "The maximum length of a string or BLOB is set by SQLITE_MAX_LENGTH; it defaults to 1,000,000,000 bytes.")
+    assert best_units("What is the maximum length of a string or BLOB?", "Limits", text, 1) == [
+        "The maximum length of a string or BLOB is set by SQLITE_MAX_LENGTH; it defaults to 1,000,000,000 bytes."]
+    assert best_units("Why lower the string and blob length?", "Limits", text, 1) == [
+        "You might do well to lower the maximum string and blob length when memory is short."]

@@ -36,6 +36,15 @@ _TITLE = 0.5
 """Bonus, per share of the question's words in the passage's title, for the section's opening:
 a question about a heading ("What is bodyLimit?") is answered by the lines right under it."""
 
+_AMOUNT = 0.15
+"""Bonus of a unit holding a number when the question asks for an amount ("How big can a body
+be?", "What is the default timeout?"): the sentence that states it, not the one around it."""
+_ASKS_AMOUNT = re.compile(
+    r"\b(how (many|much|long|big|large|often|old)|max(imum|imal|imale|imo)?|min(imum|imal|imale|imo)?|default|"
+    r"limit[es]?|size|cu[aá]nt[oa]s?|l[ií]mite|tama[nñ]o|por defecto|combien|taille|par d[eé]faut|"
+    r"wie (viele?|lange|gro[sß])|gr[oö](ss|ß)e|standard)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d")
+
 _ABOUT_HEADING = 0.5
 """Share of the question's words in the title from which the question is about the heading."""
 
@@ -124,6 +133,8 @@ def _scores(question: str, title: str, found: list[Unit], similarity: Similarity
     if similarity is not None:
         cosines = similarity(question, [unit.text for unit in found])
         scores = [value + _MEANING * max(0.0, cosine) for value, cosine in zip(scores, cosines, strict=True)]
+    if _ASKS_AMOUNT.search(question):
+        scores = [value + _AMOUNT * bool(_NUMBER.search(unit.text)) for value, unit in zip(scores, found, strict=True)]
     in_title = sum(rarity[t] for t in wanted if t in heading) / total
     scores[0] += _TITLE * in_title
     return _Scored(scores, [bag & wanted for bag in bags], in_title)
