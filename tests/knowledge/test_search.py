@@ -136,5 +136,7 @@ async def test_a_question_naming_what_the_site_never_mentions_finds_nothing(tmp_
                          "How do I Deploy my App as an Image?",  # names the site uses
                          "HOW DO I DEPLOY TO HEROKU",  # capitals throughout say nothing
                          "Wie deploye ich die App als Image?",  # German capitalises every noun
+                         "Can I deploy the image at 6 PM?",  # short capitals are often common words
+                         "Is it OK to deploy the image twice?",
                          "heroku deploy image"):  # written in lower case, it is a word like any other
         assert (await search(chosen, found_anyway))[0].url == "/deploy.html#image", found_anyway

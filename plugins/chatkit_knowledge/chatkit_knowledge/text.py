@@ -181,13 +181,16 @@ def is_foreign(word: str) -> bool:
 
 
 _SENTENCE_END = ".?!¿¡:;\"'(«"
+_ACRONYM_MIN = 3
+"""Fewest letters of a name written in capitals: "PM", "UK", "ID" are too often common words."""
 
 
 def names(text: str) -> set[str]:
     """The words (plain) a question uses as names: capitalised other than at a sentence's start
-    ("Heroku", "Google Sheets") or written in capitals ("ORM"). None in a question in Spanish,
-    French or German (German capitalises every noun) or in one whose informative words are all
-    capitalised (title case, all capitals)."""
+    ("Heroku", "Google Sheets") or written in capitals, three letters or more and not a word
+    ("ORM", not "PM" or "OK"). None in a question in Spanish, French or German (German
+    capitalises every noun) or in one whose informative words are all capitalised (title case,
+    all capitals)."""
     found: set[str] = set()
     lower = False
     for match in _WORD.finditer(text):
@@ -198,6 +201,8 @@ def names(text: str) -> set[str]:
             continue
         if word.lower() == word:
             lower = True
+            continue
+        if word.isupper() and (len(word) < _ACRONYM_MIN or is_word(plain)):
             continue
         before = text[: match.start()].rstrip()
         if (not before or before[-1] in _SENTENCE_END) and not (len(word) > 1 and word.isupper()):
