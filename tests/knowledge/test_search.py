@@ -140,3 +140,15 @@ async def test_a_question_naming_what_the_site_never_mentions_finds_nothing(tmp_
                          "Is it OK to deploy the image twice?",
                          "heroku deploy image"):  # written in lower case, it is a word like any other
         assert (await search(chosen, found_anyway))[0].url == "/deploy.html#image", found_anyway
+
+
+def test_names_are_capitalised_inside_a_sentence_or_acronyms():
+    from chatkit_knowledge.text import names
+
+    assert names("Which Java ORM works best with SQLite?") == {"java", "orm", "sqlite"}
+    assert names('How do I deploy to "Heroku"? Deploy works on Vercel too') == {"heroku", "vercel"}
+    assert names("Heroku deploys fail. Deno works?") == set()  # each starts a sentence
+    assert names("Are you open until 6 PM, is it OK?") == set()  # short or real words in capitals
+    assert names("What Is The Best Way To Cache?") == names("HOW DO I RESET MY PASSWORD") == set()
+    assert names("Wie importiere ich eine CSV-Datei?") == set()  # German capitalises its nouns
+    assert names("deploy Heroku " * 20_000) == {"heroku"}  # long input: one pass

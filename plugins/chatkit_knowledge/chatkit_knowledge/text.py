@@ -180,7 +180,7 @@ def is_foreign(word: str) -> bool:
     return word in dictionary()[1]
 
 
-_SENTENCE_END = ".?!¿¡:;\"'(«"
+_SENTENCE_END = ".?!¿¡:;"
 _ACRONYM_MIN = 3
 """Fewest letters of a name written in capitals: "PM", "UK", "ID" are too often common words."""
 
@@ -193,8 +193,12 @@ def names(text: str) -> set[str]:
     all capitals)."""
     found: set[str] = set()
     lower = False
+    previous = 0  # where the last word ended: what lies between says whether a sentence starts
     for match in _WORD.finditer(text):
         word, plain = match[0], _plain(match[0])
+        gap = text[previous : match.start()].rstrip()
+        starts = gap[-1] in _SENTENCE_END if gap else previous == 0
+        previous = match.end()
         if is_foreign(plain):
             return set()
         if plain in STOPWORDS:
@@ -204,8 +208,7 @@ def names(text: str) -> set[str]:
             continue
         if word.isupper() and (len(word) < _ACRONYM_MIN or is_word(plain)):
             continue
-        before = text[: match.start()].rstrip()
-        if (not before or before[-1] in _SENTENCE_END) and not (len(word) > 1 and word.isupper()):
+        if starts and not (len(word) > 1 and word.isupper()):
             continue
         found.add(plain)
     return found if lower else set()
