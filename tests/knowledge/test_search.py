@@ -152,3 +152,9 @@ def test_names_are_capitalised_inside_a_sentence_or_acronyms():
     assert names("What Is The Best Way To Cache?") == names("HOW DO I RESET MY PASSWORD") == set()
     assert names("Wie importiere ich eine CSV-Datei?") == set()  # German capitalises its nouns
     assert names("deploy Heroku " * 20_000) == {"heroku"}  # long input: one pass
+
+
+async def test_huge_words_and_names_in_a_question_are_searched_without_error(site):
+    for question in ("are you open on " + "Sunday" * 8000 + "?", "croissant " + "abcdefghij" * 4000):
+        assert isinstance(await search(site, question), list)
+    assert [p.url for p in await search(site, "Are cakes delivered to " + "Hero" * 10_000 + "?")] == []

@@ -95,6 +95,9 @@ _K1, _B = 1.2, 0.75
 _ENGLISH = 0.1
 """Share of passages holding "the" from which a site is taken to be written in English."""
 _TYPO_LONG = 8
+_WORD_MAX = 64
+"""Longest word corrected or looked up by its start: a longer one is no misspelling, and each
+letter costs a query parameter."""
 _SOUND_LENGTH = 3
 _NAME_STEM, _NAME_START = 4, 6
 """Fewest letters of a name found as the start of a longer word ("Postgres" in "PostgreSQL"), and
@@ -472,7 +475,7 @@ class IndexReader:
         start ("Postgres", "PostgreSQL"): a site that never names Heroku cannot say how to deploy
         there, however near in meaning its pages on deploying are."""
         for name in absent:
-            starts = [name[:end] for end in range(_NAME_START, len(name))]
+            starts = [name[:end] for end in range(_NAME_START, min(len(name), _WORD_MAX))]
             if len(name) < _NAME_STEM or not self.db.execute(
                     f"SELECT 1 FROM words WHERE (word >= ? AND word < ?) OR word IN ({','.join('?' * len(starts))}) "
                     "LIMIT 1", [name, name + "\uffff", *starts]).fetchone():
@@ -489,7 +492,7 @@ class IndexReader:
         absent: set[str] = set()
         for word, term in words:
             factor = 1.0
-            if term not in docs and len(word) >= TYPO_MIN and word.isalpha() and not is_cjk(word) \
+            if term not in docs and TYPO_MIN <= len(word) <= _WORD_MAX and word.isalpha() and not is_cjk(word) \
                     and not is_word(word):
                 corrected = self._correct(word)
                 if corrected:
