@@ -158,3 +158,15 @@ async def test_huge_words_and_names_in_a_question_are_searched_without_error(sit
     for question in ("are you open on " + "Sunday" * 8000 + "?", "croissant " + "abcdefghij" * 4000):
         assert isinstance(await search(site, question), list)
     assert [p.url for p in await search(site, "Are cakes delivered to " + "Hero" * 10_000 + "?")] == []
+
+
+async def test_a_number_written_onto_letters_is_found_by_the_number(tmp_path):
+    (tmp_path / "web").mkdir()
+    for version in (4, 5):
+        (tmp_path / "web" / f"Migration-Guide-V{version}.md").write_text(
+            f"# Migration guide V{version}\n\nWhat changed in V{version}: the plugin API and the logger options.\n")
+    chosen = options(tmp_path, embedder={"type": "none"})  # words alone
+    build(chosen)
+    found = await search(chosen, "migration guide to version 5", limit=2)
+    assert found[0].url == "/Migration-Guide-V5" and all(p.score < found[0].score for p in found[1:])
+    assert (await search(chosen, "What changed in v4?"))[0].url == "/Migration-Guide-V4"

@@ -28,6 +28,9 @@ TYPO_MIN = 4
 _CAMEL_HINT = re.compile(r"[a-z][A-Z]")
 _CAMEL = re.compile(r"\b[A-Za-z]*[a-z][A-Z][A-Za-z]*\b")
 _HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_NUMBERED_HINT = re.compile(r"[A-Za-z]\d")
+_NUMBERED = re.compile(r"\b([A-Za-z]+)(\d+)\b")
+"""Letters then a number ("V5", "HTTP2", "ES2015"): matched by "version 5" and "HTTP 2" too."""
 """Shortest word corrected when misspelt: shorter ones have too many neighbours."""
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
@@ -101,10 +104,13 @@ def _pairs(run: str) -> list[str]:
 
 
 def _split_identifiers(text: str) -> str:
-    """``bodyLimit`` becomes ``bodyLimit body Limit``: an identifier matches its words too."""
-    if not _CAMEL_HINT.search(text):
-        return text
-    return _CAMEL.sub(lambda match: f"{match[0]} {_HUMP.sub(' ', match[0])}", text)
+    """``bodyLimit`` becomes ``bodyLimit body Limit`` and ``V5`` ``V5 V 5``: an identifier
+    matches its words too."""
+    if _CAMEL_HINT.search(text):
+        text = _CAMEL.sub(lambda match: f"{match[0]} {_HUMP.sub(' ', match[0])}", text)
+    if _NUMBERED_HINT.search(text):
+        text = _NUMBERED.sub(lambda match: f"{match[0]} {match[1]} {match[2]}", text)
+    return text
 
 
 def words(text: str) -> list[str]:
