@@ -81,18 +81,17 @@ def events(body: str) -> list[tuple[str, dict]]:
     return found
 
 
-async def visit(client: httpx.AsyncClient, base: str, text: str, delay: float = 0.0) -> list[tuple[str, dict]]:
+async def visit(client: httpx.AsyncClient, base: str, text: str) -> list[tuple[str, dict]]:
     """A visitor on instance ``base``: a new conversation, one streamed question, its events."""
-    await asyncio.sleep(delay)
     session = (await client.post(base + "/api/create-session", json={})).json()["sessionId"]
     reply = await client.post(base + "/api/chat", json={"sessionId": session, "message": text, "stream": True})
     assert reply.status_code == 200, reply.text
     return events(reply.text)
 
 
-async def crowd(bases: list[str], count: int, stagger: float = 0.0) -> list[list[tuple[str, dict]]]:
+async def crowd(bases: list[str], count: int) -> list[list[tuple[str, dict]]]:
     async with httpx.AsyncClient(timeout=120) as client:
-        return await asyncio.gather(*(visit(client, bases[n % len(bases)], f"visitor {n}", n * stagger)
+        return await asyncio.gather(*(visit(client, bases[n % len(bases)], f"visitor {n}")
                                       for n in range(count)))
 
 
@@ -150,11 +149,39 @@ def test_four_instances_never_exceed_the_shared_limit_and_answer_everyone(two_sl
         assert positions == sorted(positions, reverse=True) and positions[-1] >= 1
 
 
+async def visit_in_turn(client: httpx.AsyncClient, base: str, text: str,
+                        ahead: asyncio.Event | None, placed: asyncio.Event) -> list[tuple[str, dict]]:
+    """A visitor who asks once the visitor ahead is placed (its first event: in line or answered),
+    and sets ``placed`` at its own first event: arrival order is certain, however slow the machine."""
+    if ahead is not None:
+        await ahead.wait()
+    session = (await client.post(base + "/api/create-session", json={})).json()["sessionId"]
+    body = []
+    async with client.stream("POST", base + "/api/chat",
+                             json={"sessionId": session, "message": text, "stream": True}) as reply:
+        assert reply.status_code == 200
+        async for line in reply.aiter_lines():
+            body.append(line)
+            if line.startswith("data: "):
+                placed.set()
+    return events("\n".join(body))
+
+
+async def line(bases: list[str], count: int) -> list[list[tuple[str, dict]]]:
+    placed = [asyncio.Event() for _ in range(count)]
+    async with httpx.AsyncClient(timeout=120) as client:
+        return await asyncio.gather(*(visit_in_turn(client, bases[n % len(bases)], f"visitor {n}",
+                                                    placed[n - 1] if n else None, placed[n])
+                                      for n in range(count)))
+
+
 def test_the_line_across_instances_is_first_come_first_served(one_slot, fake) -> None:
-    fake.default = Script(text="one two three", chunk_delay=0.05)
-    # Visitors arrive 60 ms apart, round the four instances; each answer takes ~150 ms: a line forms.
-    chats = asyncio.run(crowd(one_slot, 8, stagger=0.06))
+    # Each answer takes ~1 s; each visitor arrives, round the four instances, once the one before
+    # is in line: a line of seven forms behind the first, and must be served in arrival order.
+    fake.default = Script(text=" ".join(["word"] * 10), chunk_delay=0.1)
+    chats = asyncio.run(line(one_slot, 8))
     assert all(chat[-1][0] == "done" for chat in chats)
+    assert all(chat[0][0] == "queued" for chat in chats[1:])  # everyone after the first waited
     assert fake.arrivals == [f"visitor {n}" for n in range(8)]
     assert fake.peak == 1
 
