@@ -48,6 +48,16 @@ def test_a_lead_in_is_quoted_with_the_code_it_introduces(reader):
     assert next(u.text for u in units("Run this:\nnpm i fastify\nnpm start")) == "Run this:\nnpm i fastify\nnpm start"
 
 
+def test_only_the_last_sentence_of_a_paragraph_leads_in():
+    paragraph = ("Foreign keys are off by default. Each connection must turn them on. This session shows it:\n"
+                 "sqlite> PRAGMA foreign_keys = ON;")
+    assert [u.text for u in units(paragraph)] == [
+        "Foreign keys are off by default.", "Each connection must turn them on.",
+        "This session shows it:\nsqlite> PRAGMA foreign_keys = ON;"]
+    faq = "(12) I deleted a lot of data. Is this a bug?\nNo. The space is reused."
+    assert units(faq)[0].text == "(12) I deleted a lot of data. Is this a bug?\nNo. The space is reused."
+
+
 def test_a_question_about_a_heading_gets_its_value_and_its_description(reader):
     quoted = answer(reader, "What is the default body size limit?")
     assert quoted.startswith("Default: 1048576 (1MiB). ")

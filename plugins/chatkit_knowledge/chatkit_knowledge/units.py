@@ -1,9 +1,10 @@
 """The answer unit of a passage: the smallest piece of it that states what was asked.
 
 A passage is lines (a paragraph, a list item, a table row that names its columns, a code
-block); a line is sentences. A unit is one sentence, or a lead-in line ending with ":" together
-with the lines it introduces (a list, a code block), so "Remove the service:" is never quoted
-without what follows; a line ending with "?" (a FAQ's question) is a lead-in to its answer.
+block); a line is sentences. A unit is one sentence, or a lead-in sentence ending with ":"
+(a paragraph's last) together with the lines it introduces (a list, a code block), so "Remove
+the service:" is never quoted without what follows; a line ending with "?" (a FAQ's question,
+whole) is a lead-in to its answer.
 Units are scored by the question's words they hold (each weighted by its rarity among the
 passage's units; a misspelt question word counts for the passage word one or two edits away)
 plus their semantic similarity to the question. The best unit is quoted
@@ -67,7 +68,9 @@ def units(text: str) -> list[Unit]:
     while index < len(lines):
         line = lines[index]
         if _LEAD_IN.search(line) and index + 1 < len(lines):
-            taken = [line]
+            sentences = [line] if line.rstrip()[-1] in "?\uff1f" else _sentences(line)
+            found += [Unit(sentence, index) for sentence in sentences[:-1]]
+            taken = [sentences[-1]]
             for follower in lines[index + 1 : index + 1 + _FOLLOWERS]:
                 if len(taken) > 1 and sum(map(len, taken)) + len(follower) > QUOTE_CHARS:
                     break
@@ -75,9 +78,13 @@ def units(text: str) -> list[Unit]:
             found.append(Unit("\n".join(taken), index))
             index += len(taken)
             continue
-        found += [Unit(sentence, index) for sentence in _SENTENCE.split(line) if sentence.strip()]
+        found += [Unit(sentence, index) for sentence in _sentences(line)]
         index += 1
     return found
+
+
+def _sentences(line: str) -> list[str]:
+    return [sentence for sentence in _SENTENCE.split(line) if sentence.strip()]
 
 
 def _fuzzy(question: str, passage_terms: set[str], passage_words: set[tuple[str, str]]) -> set[str]:
@@ -174,12 +181,6 @@ def _introduces(found: list[Unit], index: int) -> bool:
 
 
 _PROSE_ENDS = ".!?\u3002\uff01\uff1f"
-
-
-def score(question: str, title: str, text: str, similarity: Similarity | None = None) -> float:
-    """How well the best unit of a passage answers ``question`` (to choose the passage to quote)."""
-    found = units(text)
-    return max(_scores(question, title, found, similarity).scores) if found else 0.0
 
 
 def _cut(text: str) -> str:
