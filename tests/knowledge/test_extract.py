@@ -58,3 +58,18 @@ def test_a_piece_never_ends_with_a_lead_in():
     faq = "<p>" + "Some words here. " * 10 + "</p><p>(12) Is this a bug?</p><p>No. Run VACUUM.</p>"
     answered = chunk_page(parse_html(f"<title>FAQ</title><main>{faq}</main>"), "/faq", max_chars=200)
     assert answered[-1].text == "(12) Is this a bug?\nNo. Run VACUUM."  # a question stays with its answer
+
+
+def test_navigation_named_by_class_or_id_is_left_out():
+    page = parse_html("""<html><body>
+<div class="menu mainmenu"><ul><li><a href="/">Home</a></li><li><a href="/download">Download</a></li></ul></div>
+<div class="fancy_toc"><div class="fancy-toc1"><a href="#fk">1. Foreign keys</a></div></div>
+<div id="left-sidebar">Pages: Getting started, Limits</div><div class="breadcrumbs">Docs / Pragmas</div>
+<div class="main-content"><h1 id="fk">1. Foreign keys</h1><p>Enable them per connection.</p>
+  <div class="protocol-notes">Each connection starts with them off.</div>
+  <div class="menu-reference"><h2>The menu command</h2><p>It lists the choices.</p></div></div>
+</body></html>""")
+    assert [(s.heading, s.lines) for s in page.sections] == [
+        ("1. Foreign keys", ["Enable them per connection.", "Each connection starts with them off."]),
+        ("The menu command", ["It lists the choices."]),
+    ]

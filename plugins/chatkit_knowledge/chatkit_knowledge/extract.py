@@ -1,7 +1,8 @@
 """A page's main content, as sections under their headings, with selectolax (lexbor).
 
 The page is reduced to ``<main>`` (else ``[role=main]``, ``<article>``, ``<body>``), minus
-navigation, headers, footers, asides, forms, scripts, styles and hidden elements. Inline
+navigation (elements, roles, and classes or ids such as ``menu``, ``sidebar``, ``toc``), headers,
+footers, asides, forms, scripts, styles and hidden elements. Inline
 markup is unwrapped so a sentence stays on one line; each table row becomes one line
 ("Croissant — Price: €2.40, Allergens: gluten") so a row can be quoted on its own.
 Headings keep their ``id`` (or the ``id`` of the ``<section>`` they open) for ``#anchor`` URLs.
@@ -26,6 +27,10 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 _DROP = ("script, style, noscript, template, svg, iframe, object, embed, canvas, form, button, nav, aside, "
          "dialog, [hidden], [aria-hidden=true], [role=navigation], [role=banner], [role=contentinfo]")
 _PAGE_CHROME = "header, footer"
+_CHROME_NAMES = re.compile(r"menu|sidebar|breadcrumb|pagination|pager|navbar|(?<![a-z])(?:nav|toc)(?![a-z])", re.I)
+"""Class or id names of navigation (after Mozilla Readability's unlikely candidates, less the ones
+that name content as often as chrome): menus, sidebars, breadcrumbs, pagers, tables of contents."""
+_CONTENT_NAMES = re.compile(r"(?<![a-z])(?:content|article|main|body)(?![a-z])", re.I)
 _INLINE = ["a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins", "kbd",
            "label", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "wbr"]
 _HEADINGS = "h1, h2, h3, h4, h5, h6"
@@ -153,6 +158,9 @@ def _sections(root: LexborNode) -> list[Section]:
     if root.tag in ("body", "html"):  # no <main>: the page's own header and footer are chrome
         for node in root.css(_PAGE_CHROME):
             node.decompose()
+    for node in root.css("[class], [id]"):
+        if _navigation(node):
+            node.decompose()
     for table in root.css("table"):
         _table_lines(table)
     headings = [(heading, _anchor(heading)) for heading in root.css(_HEADINGS)]  # before any is replaced
@@ -164,6 +172,15 @@ def _sections(root: LexborNode) -> list[Section]:
     root.unwrap_tags(_INLINE)
     root.merge_text_nodes()
     return _split(root.text(separator=_LINE))
+
+
+def _navigation(node: LexborNode) -> bool:
+    """Whether ``node`` is named as navigation (class ``menu``, ``fancy_toc``, ``sidebar``…) and
+    holds no heading: a menu repeats the site's pages on every page (its words then count for
+    none of them) and a table of contents the page's headings."""
+    names = f"{node.attributes.get('class') or ''} {node.attributes.get('id') or ''}"
+    return (bool(_CHROME_NAMES.search(names)) and not _CONTENT_NAMES.search(names)
+            and node.css_first(_HEADINGS) is None)
 
 
 def _anchor(heading: LexborNode) -> str:

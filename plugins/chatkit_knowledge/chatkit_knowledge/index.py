@@ -46,13 +46,14 @@ if TYPE_CHECKING:
     from chatkit_core.chat.embeddings import Embedder
     from chatkit_knowledge.chunks import Chunk
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 """2: titles and text stored as plain text (never HTML-escaped), ``pages.description``, and
 ``files`` (each local file's size and modification time, so an unchanged one is not read
 again). 3: passage vectors and the spelling tables. 4: no passage ends with a lead-in line
 (it starts the next one, with what it introduces). 5: how each word sounds, to correct a
 misspelling written as it sounds ("migrashun"); a question line starts a passage with its answer;
-letters followed by a number are also indexed apart ("V5": "v5 v 5").
+letters followed by a number are also indexed apart ("V5": "v5 v 5"). 6: navigation named by
+class or id (menus, tables of contents, sidebars) is left out of a page.
 An index of another version is rebuilt from the sources by the next build."""
 # The passage, term, spelling and vector tables are this module's; pages belongs to the build.
 _SCHEMA = """
