@@ -73,3 +73,11 @@ def test_navigation_named_by_class_or_id_is_left_out():
         ("1. Foreign keys", ["Enable them per connection.", "Each connection starts with them off."]),
         ("The menu command", ["It lists the choices."]),
     ]
+
+
+def test_what_the_site_marks_as_not_for_search_is_left_out():
+    page = parse_html("""<html><body><main><h1>Hours</h1>
+<p>Open daily from 7 to 19.</p><p data-chatkit-ignore>Staff: the code is 4412.</p>
+<p data-nosnippet>Internal note.</p><div data-pagefind-ignore="all">Draft banner</div>
+<div class="tagline nosearch">Small. Fast.</div><span class=noindex>Hidden words</span></main></body></html>""")
+    assert [(s.heading, s.lines) for s in page.sections] == [("Hours", ["Open daily from 7 to 19."])]

@@ -2,7 +2,8 @@
 
 The page is reduced to ``<main>`` (else ``[role=main]``, ``<article>``, ``<body>``), minus
 navigation (elements, roles, and classes or ids such as ``menu``, ``sidebar``, ``toc``), headers,
-footers, asides, forms, scripts, styles and hidden elements. Inline
+footers, asides, forms, scripts, styles, hidden elements and what the site marks as not for
+search (``data-chatkit-ignore``, ``data-nosnippet``…). Inline
 markup is unwrapped so a sentence stays on one line; each table row becomes one line
 ("Croissant — Price: €2.40, Allergens: gluten") so a row can be quoted on its own.
 Headings keep their ``id`` (or the ``id`` of the ``<section>`` they open) for ``#anchor`` URLs.
@@ -24,8 +25,13 @@ from dataclasses import dataclass, field
 from markdown_it import MarkdownIt
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+_NOT_FOR_SEARCH = "[data-chatkit-ignore], [data-nosnippet], [data-pagefind-ignore], .nosearch, .noindex"
+"""What a site marks as not for search: ChatKit's own attribute, Google's ``data-nosnippet``,
+Pagefind's ``data-pagefind-ignore``, and the ``nosearch``/``noindex`` classes of sites that run
+their own search."""
 _DROP = ("script, style, noscript, template, svg, iframe, object, embed, canvas, form, button, nav, aside, "
-         "dialog, [hidden], [aria-hidden=true], [role=navigation], [role=banner], [role=contentinfo]")
+         "dialog, [hidden], [aria-hidden=true], [role=navigation], [role=banner], [role=contentinfo], "
+         + _NOT_FOR_SEARCH)
 _PAGE_CHROME = "header, footer"
 _CHROME_NAMES = re.compile(r"menu|sidebar|breadcrumb|pagination|pager|navbar|(?<![a-z])(?:nav|toc)(?![a-z])", re.I)
 """Class or id names of navigation (after Mozilla Readability's unlikely candidates, less the ones

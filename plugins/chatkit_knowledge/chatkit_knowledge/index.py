@@ -53,7 +53,8 @@ again). 3: passage vectors and the spelling tables. 4: no passage ends with a le
 (it starts the next one, with what it introduces). 5: how each word sounds, to correct a
 misspelling written as it sounds ("migrashun"); a question line starts a passage with its answer;
 letters followed by a number are also indexed apart ("V5": "v5 v 5"). 6: navigation named by
-class or id (menus, tables of contents, sidebars) is left out of a page.
+class or id (menus, tables of contents, sidebars) and what the site marks as not for search
+(``data-chatkit-ignore``, ``data-nosnippet``...) are left out of a page.
 An index of another version is rebuilt from the sources by the next build."""
 # The passage, term, spelling and vector tables are this module's; pages belongs to the build.
 _SCHEMA = """
