@@ -46,6 +46,10 @@ _ASKS_AMOUNT = re.compile(
     r"wie (viele?|lange|gro[sß])|gr[oö](ss|ß)e|standard)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d")
 
+_HALF = 0.5
+"""Share of the best unit's score a unit needs to be quoted for the part of the question the best
+one does not answer: a passing word ("Making" for "make") is no second half."""
+
 _ABOUT_HEADING = 0.5
 """Share of the question's words in the title from which the question is about the heading."""
 
@@ -162,7 +166,7 @@ def best_units(question: str, title: str, text: str, most: int, similarity: Simi
         chosen.insert(0, 0)  # about the heading itself: its opening line states the value
     if len(chosen) < most and _introduces(found, best):
         chosen.append(best + 1)  # "Compute the current date." and the line of code that does it
-    rest = [i for i in range(len(found)) if scored.held[i] - scored.held[best] and scores[i] > 0]
+    rest = [i for i in range(len(found)) if scored.held[i] - scored.held[best] and scores[i] >= _HALF * scores[best]]
     if len(chosen) < most and rest:  # another unit answers the part of the question this one does not
         chosen.append(max(rest, key=lambda i: (scores[i], -i)))
     while len(chosen) < most and max(chosen) + 1 < len(found) and sum(len(found[i].text) for i in chosen) < _ENOUGH:
