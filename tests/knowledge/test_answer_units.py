@@ -99,6 +99,15 @@ def test_two_units_answer_two_halves_of_a_question():
         "On Sunday we open from 8:00 to 13:00.", "Parking is behind the shop."]
 
 
+def test_a_passing_word_is_no_second_half():
+    text = ("See the backup page for making copies of a database.\n"
+            "Why is the file not smaller after I deleted a lot of data? Deleted pages are kept on a free list "
+            "and reused; run VACUUM to rebuild the file and return the space.")
+    quoted = best_units("How do I make the database file smaller after deleting data?", "FAQ", text, 2)
+    assert quoted[0] == "Why is the file not smaller after I deleted a lot of data?"
+    assert not any("backup" in unit for unit in quoted)
+
+
 def test_a_short_description_is_quoted_with_the_line_it_describes():
     text = ("Compute the current date.\nSELECT date();\nCompute the date and time given a unix timestamp.\n"
             "SELECT datetime(1092941466, 'unixepoch');")
