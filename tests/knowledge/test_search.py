@@ -170,3 +170,17 @@ async def test_a_number_written_onto_letters_is_found_by_the_number(tmp_path):
     found = await search(chosen, "migration guide to version 5", limit=2)
     assert found[0].url == "/Migration-Guide-V5" and all(p.score < found[0].score for p in found[1:])
     assert (await search(chosen, "What changed in v4?"))[0].url == "/Migration-Guide-V4"
+
+
+async def test_two_words_the_site_writes_as_one_find_it(tmp_path):
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "server.md").write_text(
+        "# Server options\n\n## pluginTimeout\n\nDefault: 10000. The most milliseconds a plugin may take to load.\n\n"
+        "## Accounts\n\nThe login page is at /account. Sessions last a week.\n")
+    (tmp_path / "web" / "guide.md").write_text(
+        "# Getting started\n\nLoad the plugin out of the box; it needs no time.\n")
+    chosen = options(tmp_path, embedder={"type": "none"})  # words alone
+    build(chosen)
+    found = await search(chosen, "How long can a plugin take to load before it times out?", limit=2)
+    assert found[0].url == "/server#plugintimeout"
+    assert (await search(chosen, "where do I log in", limit=1))[0].url == "/server#accounts"

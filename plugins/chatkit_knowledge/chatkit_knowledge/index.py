@@ -31,6 +31,7 @@ import numpy as np
 from chatkit_core.models import Passage
 from chatkit_knowledge.text import (
     TYPO_MIN,
+    compounds,
     is_cjk,
     is_foreign,
     is_word,
@@ -384,10 +385,15 @@ class IndexReader:
         weights, absent = self._weights(words)
         if self._unknown_name(names(query) & absent):
             return []
+        joined = self._compounds(query, weights)
         total = sum(weight for weight, _ in weights.values())
         known = sorted((term for term, (_, found) in weights.items() if found), key=lambda t: -weights[t][0])
         wanted = max(_CANDIDATES, 4 * limit)
         candidates = self._lexical(known, weights, min_score * total, wanted) if known else {}
+        if joined:  # "time out" asked, "timeout" written
+            candidates.update((rowid, None) for (rowid,) in self.db.execute(
+                "SELECT rowid FROM search WHERE search MATCH ? ORDER BY bm25(search, 2.0, 1.0) LIMIT ?",
+                (" OR ".join(f'"{term}"' for term in joined), wanted)))
         similarity = self._similarity(vector) if vector is not None else None
         similar = self._nearest(similarity, wanted) if similarity is not None else {}
         candidates.update(dict.fromkeys(similar))
@@ -399,10 +405,15 @@ class IndexReader:
                                                   list(candidates)):
             words_, heading = body.split(), title.split()
             counts = {term: words_.count(term) + 2 * heading.count(term) for term in known}
+            headed = set(heading)
+            for term, parts in joined.items():  # a compound counts for the words it joins
+                if found := words_.count(term) + 2 * heading.count(term):
+                    counts.update((part, max(counts[part], found)) for part in parts if part in counts)
+                    headed.update(parts if term in headed else ())
             share = sum(weights[term][0] for term in known if counts[term]) / total if total else 0.0
             row = np.searchsorted(self.ids, rowid)
             cosine = float(similarity[row]) if similarity is not None and not self.blank[row] else None
-            titled = sum(weights[term][0] for term in known if term in heading) / total if total else 0.0
+            titled = sum(weights[term][0] for term in known if term in headed) / total if total else 0.0
             scored.append((rowid, share, self._bm25(counts, known, weights, len(title) + len(body)), cosine, titled))
         best = self._diverse([(rowid, score) for rowid, score in _fuse(scored, list(similar)) if score > 0], limit)
         if not best:
@@ -507,6 +518,18 @@ class IndexReader:
             if term not in weights:
                 weights[term] = (factor * _idf(docs.get(term, 0), self.total), term in docs)
         return weights, absent
+
+    def _compounds(self, query: str, weights: dict[str, tuple[float, bool]]) -> dict[str, tuple[str, ...]]:
+        """The question's neighbouring words written as one indexed word (:func:`compounds`), each
+        with the terms it stands for; not a term the question has on its own. A part the site
+        never writes alone ("log" of "login") is found through it, at its weight."""
+        pairs = {term: parts for term, parts in compounds(query).items() if term not in weights and parts}
+        found = self._docs(list(pairs)) if pairs else {}
+        for term, docs in found.items():
+            for part in pairs[term]:
+                if part in weights and not weights[part][1]:
+                    weights[part] = (_idf(docs, self.total), True)
+        return {term: pairs[term] for term in found}
 
     def _docs(self, terms: list[str]) -> dict[str, int]:
         marks = ",".join("?" * len(terms))

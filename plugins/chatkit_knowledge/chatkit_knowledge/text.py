@@ -17,6 +17,7 @@ scoring agree exactly: the FTS5 table receives text that is already split into t
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 
@@ -152,6 +153,22 @@ def query_words(text: str) -> list[tuple[str, str]]:
                 continue
             chosen.setdefault(term, word)
     return [(word, term) for term, word in chosen.items()]
+
+
+def compounds(text: str) -> dict[str, tuple[str, ...]]:
+    """Each pair of neighbouring words of a question written as one word, by its term, with the
+    terms of the two words it joins ("times out": ``timeout`` for ``time``, ``out``; "log in":
+    ``login``; "data base": ``databas``): a page writes "timeout" where a visitor writes "time out".
+    A pair whose first word is a stopword ("can not", "a head") makes none."""
+    found: dict[str, tuple[str, ...]] = {}
+    plain = [w for w in _WORD.findall(_plain(text)) if w.isascii() and w.isalpha()]
+    for first, second in itertools.pairwise(plain):
+        if first in STOPWORDS:
+            continue
+        parts = tuple(_stem(w) for w in (first, second) if w not in STOPWORDS)
+        for joined in {first + second, _stem(first) + second}:  # "times out": "timesout", "timeout"
+            found.setdefault(_stem(joined), parts)
+    return found
 
 
 _DICTIONARY_LANGUAGES = ("en", "es", "fr", "de")
