@@ -27,14 +27,19 @@ def options(tmp_path: Path, **keys) -> SqliteOptions:
                             "path": str(tmp_path / "index.sqlite3"), **keys}, SqliteOptions)
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> SqliteOptions:
+def built(tmp_path: Path, pages: dict[str, str], **keys) -> SqliteOptions:
+    """An index of ``pages`` (file name: text), built with ``keys`` set."""
     (tmp_path / "web").mkdir()
-    for name, html in PAGES.items():
-        (tmp_path / "web" / name).write_text(html)
-    chosen = options(tmp_path)
+    for name, text in pages.items():
+        (tmp_path / "web" / name).write_text(text)
+    chosen = options(tmp_path, **keys)
     build(chosen)
     return chosen
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> SqliteOptions:
+    return built(tmp_path, PAGES)
 
 
 async def search(chosen: SqliteOptions, query: str, limit: int = 3):
@@ -95,15 +100,11 @@ async def test_a_missing_or_corrupt_index_fails_the_search_and_health(tmp_path):
 
 
 async def test_a_section_named_by_the_question_comes_before_one_mentioning_its_words(tmp_path):
-    (tmp_path / "web").mkdir()
-    (tmp_path / "web" / "cloud.html").write_text(
-        "<title>Hosting</title><main><h2 id='run'>Cloud Run</h2><p>Unlike AWS Lambda, Cloud Run runs a container: "
-        "deploy the image with one command and it answers on its own address.</p></main>")
-    (tmp_path / "web" / "lambda.html").write_text(
-        "<title>Hosting</title><main><h2 id='lambda'>AWS Lambda</h2><p>Wrap the app in the adapter, then deploy "
-        "the function with one command; it answers through an API gateway.</p></main>")
-    chosen = options(tmp_path)
-    build(chosen)
+    chosen = built(tmp_path, {
+        "cloud.html": "<title>Hosting</title><main><h2 id='run'>Cloud Run</h2><p>Unlike AWS Lambda, Cloud Run runs "
+                      "a container: deploy the image with one command and it answers on its own address.</p></main>",
+        "lambda.html": "<title>Hosting</title><main><h2 id='lambda'>AWS Lambda</h2><p>Wrap the app in the adapter, "
+                       "then deploy the function with one command; it answers through an API gateway.</p></main>"})
     found = await search(chosen, "How do I deploy on AWS Lambda?")
     assert [p.url for p in found] == ["/lambda.html#lambda", "/cloud.html#run"]
 
@@ -173,14 +174,11 @@ async def test_a_number_written_onto_letters_is_found_by_the_number(tmp_path):
 
 
 async def test_two_words_the_site_writes_as_one_find_it(tmp_path):
-    (tmp_path / "web").mkdir()
-    (tmp_path / "web" / "server.md").write_text(
-        "# Server options\n\n## pluginTimeout\n\nDefault: 10000. The most milliseconds a plugin may take to load.\n\n"
-        "## Accounts\n\nThe login page is at /account. Sessions last a week.\n")
-    (tmp_path / "web" / "guide.md").write_text(
-        "# Getting started\n\nLoad the plugin out of the box; it needs no time.\n")
-    chosen = options(tmp_path, embedder={"type": "none"})  # words alone
-    build(chosen)
+    chosen = built(tmp_path, {
+        "server.md": "# Server options\n\n## pluginTimeout\n\nDefault: 10000. The most milliseconds a plugin may "
+                     "take to load.\n\n## Accounts\n\nThe login page is at /account. Sessions last a week.\n",
+        "guide.md": "# Getting started\n\nLoad the plugin out of the box; it needs no time.\n"},
+        embedder={"type": "none"})  # words alone
     found = await search(chosen, "How long can a plugin take to load before it times out?", limit=2)
     assert found[0].url == "/server#plugintimeout"
     assert (await search(chosen, "where do I log in", limit=1))[0].url == "/server#accounts"
