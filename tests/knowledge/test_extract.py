@@ -64,14 +64,16 @@ def test_navigation_named_by_class_or_id_is_left_out():
     page = parse_html("""<html><body>
 <div class="menu mainmenu"><ul><li><a href="/">Home</a></li><li><a href="/download">Download</a></li></ul></div>
 <div class="fancy_toc"><div class="fancy-toc1"><a href="#fk">1. Foreign keys</a></div></div>
-<div id="left-sidebar">Pages: Getting started, Limits</div><div class="breadcrumbs">Docs / Pragmas</div>
+<div id="left-sidebar">Pages: <a href="/start">Getting started</a>, <a href="/limits">Limits</a></div>
+<div class="breadcrumbs"><a href="/docs">Docs</a> / <a href="/pragma">Pragmas</a></div>
 <div class="main-content"><h1 id="fk">1. Foreign keys</h1><p>Enable them per connection.</p>
   <div class="protocol-notes">Each connection starts with them off.</div>
-  <div class="menu-reference"><h2>The menu command</h2><p>It lists the choices.</p></div></div>
+  <div class="menu-reference"><h2>The menu command</h2><p>It lists the choices.</p>
+  <ul class="menu">bread<li>Sourdough €4.50</li><li><a href="/rye">Rye</a> €3.90</li></ul></div></div>
 </body></html>""")
     assert [(s.heading, s.lines) for s in page.sections] == [
         ("1. Foreign keys", ["Enable them per connection.", "Each connection starts with them off."]),
-        ("The menu command", ["It lists the choices."]),
+        ("The menu command", ["It lists the choices.", "bread", "Sourdough €4.50", "Rye €3.90"]),
     ]
 
 

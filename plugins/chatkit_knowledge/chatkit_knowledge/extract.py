@@ -36,6 +36,8 @@ _PAGE_CHROME = "header, footer"
 _CHROME_NAMES = re.compile(r"menu|sidebar|breadcrumb|pagination|pager|navbar|(?<![a-z])(?:nav|toc)(?![a-z])", re.I)
 """Class or id names of navigation (after Mozilla Readability's unlikely candidates, less the ones
 that name content as often as chrome): menus, sidebars, breadcrumbs, pagers, tables of contents."""
+_LINKED = 0.5
+"""Share of an element's text in links from which an element named as navigation is navigation."""
 _CONTENT_NAMES = re.compile(r"(?<![a-z])(?:content|article|main|body)(?![a-z])", re.I)
 _INLINE = ["a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins", "kbd",
            "label", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "wbr"]
@@ -181,12 +183,15 @@ def _sections(root: LexborNode) -> list[Section]:
 
 
 def _navigation(node: LexborNode) -> bool:
-    """Whether ``node`` is named as navigation (class ``menu``, ``fancy_toc``, ``sidebar``…) and
-    holds no heading: a menu repeats the site's pages on every page (its words then count for
-    none of them) and a table of contents the page's headings."""
+    """Whether ``node`` is named as navigation (class ``menu``, ``fancy_toc``, ``sidebar``…),
+    holds no heading and is mostly links: a menu repeats the site's pages on every page (its words
+    then count for none of them) and a table of contents the page's headings. A bakery's
+    ``<ul class="menu">`` of breads and prices is text, not links, and stays."""
     names = f"{node.attributes.get('class') or ''} {node.attributes.get('id') or ''}"
-    return (bool(_CHROME_NAMES.search(names)) and not _CONTENT_NAMES.search(names)
-            and node.css_first(_HEADINGS) is None)
+    if not _CHROME_NAMES.search(names) or _CONTENT_NAMES.search(names) or node.css_first(_HEADINGS) is not None:
+        return False
+    text = len(_clean(node.text()))
+    return sum(len(_clean(link.text())) for link in node.css("a")) >= _LINKED * text
 
 
 def _anchor(heading: LexborNode) -> str:
