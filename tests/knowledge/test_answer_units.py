@@ -108,6 +108,11 @@ def test_a_passing_word_is_no_second_half():
     assert not any("backup" in unit for unit in quoted)
 
 
+def test_two_words_written_as_one_on_the_page_are_quoted_there():
+    text = "Sessions last a week and are renewed on every visit. The login page is at /account."
+    assert best_units("where do I log in", "Accounts", text, 1) == ["The login page is at /account."]
+
+
 def test_a_short_description_is_quoted_with_the_line_it_describes():
     text = ("Compute the current date.\nSELECT date();\nCompute the date and time given a unix timestamp.\n"
             "SELECT datetime(1092941466, 'unixepoch');")

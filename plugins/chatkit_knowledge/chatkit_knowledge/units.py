@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from chatkit_knowledge.text import TYPO_MIN, is_word, query_words, spelled, terms
+from chatkit_knowledge.text import TYPO_MIN, compounds, is_word, query_words, spelled, terms
 
 _SENTENCE = re.compile("(?<=[.!?\u3002\uff01\uff1f])\\s+(?=[^a-z])|(?<=[\u3002\uff01\uff1f])")
 _LEAD_IN = re.compile(r"[:\uff1a?\uff1f]\s*$")
@@ -133,8 +133,9 @@ class _Scored:
 
 def _scores(question: str, title: str, found: list[Unit], similarity: Similarity | None) -> _Scored:
     """The units scored for ``question``; the title's words help the section's opening."""
-    bags = [set(terms(unit.text)) for unit in found]
-    heading = set(terms(title))
+    joined = compounds(question)
+    bags = [_with_compounds(set(terms(unit.text)), joined) for unit in found]
+    heading = _with_compounds(set(terms(title)), joined)
     words = spelled(" ".join(unit.text for unit in found) + " " + title)
     wanted = _fuzzy(question, set().union(*bags) | heading, words)
     rarity = {t: math.log(1 + len(bags) / (1 + sum(t in bag for bag in bags))) for t in wanted}
@@ -149,6 +150,15 @@ def _scores(question: str, title: str, found: list[Unit], similarity: Similarity
     in_title = sum(rarity[t] for t in wanted if t in heading) / total
     scores[0] += _TITLE * in_title
     return _Scored(scores, [bag & wanted for bag in bags], in_title)
+
+
+def _with_compounds(bag: set[str], joined: dict[str, tuple[str, ...]]) -> set[str]:
+    """``bag`` with the terms of the question's two words it writes as one (``joined``, from
+    :func:`~chatkit_knowledge.text.compounds`: "login" holds "log")."""
+    for term, parts in joined.items():
+        if term in bag:
+            bag.update(parts)
+    return bag
 
 
 def best_units(question: str, title: str, text: str, most: int, similarity: Similarity | None = None) -> list[str]:
