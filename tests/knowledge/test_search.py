@@ -182,3 +182,13 @@ async def test_two_words_the_site_writes_as_one_find_it(tmp_path):
     found = await search(chosen, "How long can a plugin take to load before it times out?", limit=2)
     assert found[0].url == "/server#plugintimeout"
     assert (await search(chosen, "where do I log in", limit=1))[0].url == "/server#accounts"
+
+
+async def test_a_misspelling_that_is_a_word_of_another_language_is_corrected_in_an_english_question(tmp_path):
+    chosen = built(tmp_path, {
+        "logging.md": "# Logging\n\n## Options\n\nSet logger to false to turn the logger off.\n",
+        "server.md": "# Server\n\n## Turn on HTTP2\n\nTurn it on with the http2 option.\n"},
+        embedder={"type": "none"})  # words alone
+    found = await search(chosen, "how do I turn off the loger?", limit=1)  # "loger" is French for "lodge"
+    assert found[0].url == "/logging#options"
+    assert await search(chosen, "¿Cómo activo el loger?") == []  # asked in Spanish: a Spanish word, not a typo

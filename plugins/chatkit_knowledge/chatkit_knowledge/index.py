@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from chatkit_core.models import Passage
+from chatkit_knowledge.language import asked_in_english
 from chatkit_knowledge.text import (
     TYPO_MIN,
     compounds,
     is_cjk,
     is_foreign,
-    is_word,
+    misspelt,
     names,
     query_words,
     sounds,
@@ -382,7 +383,7 @@ class IndexReader:
         words = query_words(query)
         if not words:  # only stopwords: nothing to look for
             return []
-        weights, absent = self._weights(words)
+        weights, absent = self._weights(words, asked_in_english(query))
         if self._unknown_name(names(query) & absent):
             return []
         joined = self._compounds(query, weights)
@@ -496,9 +497,11 @@ class IndexReader:
                 return True
         return False
 
-    def _weights(self, words: list[tuple[str, str]]) -> tuple[dict[str, tuple[float, bool]], set[str]]:
+    def _weights(self, words: list[tuple[str, str]], english: bool = False
+                 ) -> tuple[dict[str, tuple[float, bool]], set[str]]:
         """Each query term -> (IDF weight, in the index), and the words whose term is not in the
-        index. A misspelt word (not a real word, not in the index) is replaced by the term of the
+        index. A misspelt word (not a real word, not in the index; in a question asked in English,
+        ``english``, also a word only another language has) is replaced by the term of the
         indexed word one edit away, which then counts for a share of its weight only. A real
         word the site never uses ("refund") counts fully against every passage."""
         docs = self._docs([term for _, term in words])
@@ -507,7 +510,7 @@ class IndexReader:
         for word, term in words:
             factor = 1.0
             if term not in docs and TYPO_MIN <= len(word) <= _WORD_MAX and word.isalpha() and not is_cjk(word) \
-                    and not is_word(word):
+                    and misspelt(word, english):
                 corrected = self._correct(word)
                 if corrected:
                     (term, docs[term]), factor = corrected, _CORRECTED

@@ -29,6 +29,13 @@ _LETTERS = {"es": "¿¡ñ", "fr": "çèêœë", "de": "ßäöü"}
 _WORDS = {lang: {_plain(word) for word in words.split()} for lang, words in _HINTS.items()}
 
 
+def asked_in_english(question: str) -> bool:
+    """Whether ``question`` shows English words ("the", "how", "can") and no more of another
+    language's: its words that only Spanish, French or German have are then misspellings."""
+    scores = _scores(question)
+    return scores["en"] > 0 and scores["en"] >= max(scores.values())
+
+
 def language(locale: str, question: str) -> str:
     """``locale``'s language when it is one we speak, else a guess from the question."""
     tag = locale.replace("_", "-").split("-")[0].lower()
@@ -38,9 +45,15 @@ def language(locale: str, question: str) -> str:
         return "ar"
     if re.search(r"[\u3400-\u9fff\u3040-\u30ff]", question):
         return "zh"
+    scores = _scores(question)
+    best = max(scores, key=lambda lang: scores[lang])
+    return best if scores[best] > scores["en"] else "en"
+
+
+def _scores(question: str) -> dict[str, int]:
+    """Each language's hint words in ``question``, and twice its letters (ñ, ç, ß…)."""
     words = re.findall(r"[^\W\d_]+", _plain(question))
     scores = {lang: sum(word in hints for word in words) for lang, hints in _WORDS.items()}
     for lang, letters in _LETTERS.items():
         scores[lang] += 2 * sum(letter in letters for letter in question.lower())
-    best = max(scores, key=lambda lang: scores[lang])
-    return best if scores[best] > scores["en"] else "en"
+    return scores

@@ -197,6 +197,13 @@ def is_word(word: str) -> bool:
     return word in english or word in foreign
 
 
+def misspelt(word: str, english: bool) -> bool:
+    """Whether ``word`` may be a misspelling to correct: not a real word; or, in a question asked
+    in English (``english``), a word only Spanish, French or German has ("loger" for "logger")."""
+    known, foreign = dictionary()
+    return word not in known and (english or word not in foreign)
+
+
 def is_foreign(word: str) -> bool:
     """Whether ``word`` is Spanish, French or German and not English: on an English site it
     cannot be on the page, so its absence says nothing about the topic."""

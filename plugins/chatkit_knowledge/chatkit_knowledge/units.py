@@ -19,7 +19,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from chatkit_knowledge.text import TYPO_MIN, compounds, is_word, query_words, spelled, terms
+from chatkit_knowledge.language import asked_in_english
+from chatkit_knowledge.text import TYPO_MIN, compounds, misspelt, query_words, spelled, terms
 
 _SENTENCE = re.compile("(?<=[.!?\u3002\uff01\uff1f])\\s+(?=[^a-z])|(?<=[\u3002\uff01\uff1f])")
 _LEAD_IN = re.compile(r"[:\uff1a?\uff1f]\s*$")
@@ -95,8 +96,9 @@ def _fuzzy(question: str, passage_terms: set[str], passage_words: set[tuple[str,
     """The question's terms, each misspelt word replaced by the term of the passage word it
     most likely means (one edit, or two for a word of eight letters or more)."""
     wanted = set()
+    english = asked_in_english(question)
     for word, term in query_words(question):
-        if term in passage_terms or len(word) < TYPO_MIN or not word.isalpha() or is_word(word):
+        if term in passage_terms or len(word) < TYPO_MIN or not word.isalpha() or not misspelt(word, english):
             wanted.add(term)
             continue
         near = [t for w, t in passage_words if _distance(word, w) <= (2 if len(word) >= 8 else 1)]
