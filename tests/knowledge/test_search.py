@@ -192,3 +192,12 @@ async def test_a_misspelling_that_is_a_word_of_another_language_is_corrected_in_
     found = await search(chosen, "how do I turn off the loger?", limit=1)  # "loger" is French for "lodge"
     assert found[0].url == "/logging#options"
     assert await search(chosen, "¿Cómo activo el loger?") == []  # asked in Spanish: a Spanish word, not a typo
+
+
+async def test_a_long_word_two_letters_too_many_or_one_more_and_one_changed_is_corrected(tmp_path):
+    chosen = built(tmp_path, {
+        "security.md": "# Security\n\n## Authentication\n\nSign requests with a bearer token.\n",
+        "server.md": "# Server\n\n## Listening\n\nThe server listens on port 3000.\n"},
+        embedder={"type": "none"})  # words alone
+    for question in ("how does authentification work?", "autthenticasion"):
+        assert (await search(chosen, question, limit=1))[0].url == "/security#authentication"

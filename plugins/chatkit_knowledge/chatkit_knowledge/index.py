@@ -33,6 +33,7 @@ from chatkit_knowledge.language import asked_in_english
 from chatkit_knowledge.text import (
     TYPO_MIN,
     compounds,
+    distance,
     is_cjk,
     is_foreign,
     misspelt,
@@ -540,16 +541,26 @@ class IndexReader:
 
     def _correct(self, word: str) -> tuple[str, int] | None:
         """The term of the most common indexed word one edit away from ``word`` (a letter added,
-        dropped, changed, or two neighbours swapped); two edits for a long word ("transacton")."""
-        shorter = [w for w in _deletions(word) if len(w) >= TYPO_MIN]
-        keys = [word, *_deletions(word)]
-        rows = self.db.execute(
+        dropped, changed, or two neighbours swapped); two edits for a long word ("transacton",
+        "authentification")."""
+        deleted = _deletions(word)
+        rows = self._near(word, [w for w in deleted if len(w) >= TYPO_MIN], [word, *deleted])
+        found = next(((term, docs) for near, term, docs in rows if len(word) >= _TYPO_LONG or _one_edit(word, near)),
+                     None)
+        if found is None and len(word) >= _TYPO_LONG:  # two letters too many, or one and another changed
+            twice = set().union(*map(_deletions, deleted))
+            rows = self._near(word, list(twice), list(twice))
+            found = next(((term, docs) for near, term, docs in rows if distance(word, near) <= 2), None)
+        return found or self._sounding(word)
+
+    def _near(self, word: str, exact: list[str], variants: list[str]) -> list[tuple[str, str, int]]:
+        """Indexed words among ``exact``, or having one of ``variants`` as a one-letter deletion,
+        with their terms and how many passages hold them, the most common first."""
+        return self.db.execute(
             f"SELECT w.word, t.term, t.docs FROM words w JOIN terms t ON t.term = w.term "
-            f"WHERE w.word IN ({','.join('?' * len(shorter)) or 'NULL'}) OR w.word IN "
-            f"(SELECT word FROM variants WHERE variant IN ({','.join('?' * len(keys))})) ORDER BY t.docs DESC",
-            [*shorter, *keys]).fetchall()
-        return next(((term, docs) for found, term, docs in rows if len(word) >= _TYPO_LONG or _one_edit(word, found)),
-                    None) or self._sounding(word)
+            f"WHERE w.word IN ({','.join('?' * len(exact)) or 'NULL'}) OR w.word IN "
+            f"(SELECT word FROM variants WHERE variant IN ({','.join('?' * len(variants)) or 'NULL'})) "
+            f"ORDER BY t.docs DESC", [*exact, *variants]).fetchall()
 
     def _sounding(self, word: str) -> tuple[str, int] | None:
         """The term of the most common indexed word that sounds like ``word`` (Metaphone) and is at

@@ -197,6 +197,23 @@ def is_word(word: str) -> bool:
     return word in english or word in foreign
 
 
+def distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (adjacent swaps count once), stopping early beyond 2."""
+    if abs(len(a) - len(b)) > 2:
+        return 3
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
 def misspelt(word: str, english: bool) -> bool:
     """Whether ``word`` may be a misspelling to correct: not a real word; or, in a question asked
     in English (``english``), a word only Spanish, French or German has ("loger" for "logger")."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from chatkit_knowledge.language import asked_in_english
-from chatkit_knowledge.text import TYPO_MIN, compounds, misspelt, query_words, spelled, terms
+from chatkit_knowledge.text import TYPO_MIN, compounds, distance, misspelt, query_words, spelled, terms
 
 _SENTENCE = re.compile("(?<=[.!?\u3002\uff01\uff1f])\\s+(?=[^a-z])|(?<=[\u3002\uff01\uff1f])")
 _LEAD_IN = re.compile(r"[:\uff1a?\uff1f]\s*$")
@@ -101,26 +101,9 @@ def _fuzzy(question: str, passage_terms: set[str], passage_words: set[tuple[str,
         if term in passage_terms or len(word) < TYPO_MIN or not word.isalpha() or not misspelt(word, english):
             wanted.add(term)
             continue
-        near = [t for w, t in passage_words if _distance(word, w) <= (2 if len(word) >= 8 else 1)]
+        near = [t for w, t in passage_words if distance(word, w) <= (2 if len(word) >= 8 else 1)]
         wanted.add(near[0] if near else term)
     return wanted
-
-
-def _distance(a: str, b: str) -> int:
-    """Damerau-Levenshtein distance (adjacent swaps count once), stopping early beyond 2."""
-    if abs(len(a) - len(b)) > 2:
-        return 3
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                current[j] = min(current[j], previous2[j - 2] + 1)
-        previous2, previous = previous, current
-    return previous[-1]
 
 
 @dataclass
