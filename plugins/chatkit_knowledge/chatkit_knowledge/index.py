@@ -544,16 +544,16 @@ class IndexReader:
         dropped, changed, or two neighbours swapped); two edits for a long word ("transacton",
         "authentification")."""
         deleted = _deletions(word)
-        rows = self._near(word, [w for w in deleted if len(w) >= TYPO_MIN], [word, *deleted])
+        rows = self._near([w for w in deleted if len(w) >= TYPO_MIN], [word, *deleted])
         found = next(((term, docs) for near, term, docs in rows if len(word) >= _TYPO_LONG or _one_edit(word, near)),
                      None)
         if found is None and len(word) >= _TYPO_LONG:  # two letters too many, or one and another changed
             twice = set().union(*map(_deletions, deleted))
-            rows = self._near(word, list(twice), list(twice))
+            rows = self._near(list(twice), list(twice))
             found = next(((term, docs) for near, term, docs in rows if distance(word, near) <= 2), None)
         return found or self._sounding(word)
 
-    def _near(self, word: str, exact: list[str], variants: list[str]) -> list[tuple[str, str, int]]:
+    def _near(self, exact: list[str], variants: list[str]) -> list[tuple[str, str, int]]:
         """Indexed words among ``exact``, or having one of ``variants`` as a one-letter deletion,
         with their terms and how many passages hold them, the most common first."""
         return self.db.execute(
