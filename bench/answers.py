@@ -6,7 +6,7 @@ For each site under ``bench/eval/`` (pages, ``site.toml`` with its ``[knowledge]
 its own process, exactly as a site owner would. Prints one table and writes
 bench/results/answers.md (``--no-write``: print only).
 
-``fastify`` and ``sqlite`` are the development sites; ``npm`` is held out: it is run with
+``fastify``, ``sqlite`` and ``starlette`` are the development sites; ``npm`` is held out: it is run with
 ``--held-out`` (or ``--sites npm``) to check the figures, never to tune them.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SITES = ROOT / "bench" / "eval"
 RESULTS = ROOT / "bench" / "results" / "answers.md"
-DEVELOPMENT = ("fastify", "sqlite", "demo")
+DEVELOPMENT = ("fastify", "sqlite", "starlette", "demo")
 HELD_OUT = ("npm",)
 KINDS = ("direct", "paraphrased", "misspelled", "language")
 CHAIN = '[chain]\norder = ["site"]\n[providers.site]\ntype = "extractive"\n[rate_limit]\ntype = "none"\n' \
