@@ -49,11 +49,16 @@ def test_a_lead_in_is_quoted_with_the_code_it_introduces(reader):
 
 
 def test_only_the_last_sentence_of_a_paragraph_leads_in():
-    paragraph = ("Foreign keys are off by default. Each connection must turn them on. This session shows it:\n"
+    paragraph = ("Foreign keys are off by default. Each connection must turn them on with this pragma:\n"
                  "sqlite> PRAGMA foreign_keys = ON;")
     assert [u.text for u in units(paragraph)] == [
-        "Foreign keys are off by default.", "Each connection must turn them on.",
-        "This session shows it:\nsqlite> PRAGMA foreign_keys = ON;"]
+        "Foreign keys are off by default.",
+        "Each connection must turn them on with this pragma:\nsqlite> PRAGMA foreign_keys = ON;"]
+    # a lead-in that says nothing alone ("For example:") is quoted with the sentence before it
+    bare = "Foreign keys are off by default. Each connection must turn them on. For example:\nPRAGMA foreign_keys = ON;"
+    assert [u.text for u in units(bare)] == [
+        "Foreign keys are off by default.",
+        "Each connection must turn them on. For example:\nPRAGMA foreign_keys = ON;"]
     faq = "(12) I deleted a lot of data. Is this a bug?\nNo. The space is reused."
     assert units(faq)[0].text == "(12) I deleted a lot of data. Is this a bug?\nNo. The space is reused."
 

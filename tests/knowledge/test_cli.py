@@ -86,8 +86,9 @@ def test_on_a_terminal_the_progress_is_a_bar(tmp_path):
 def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
     """``chatkit index | head -1``: the rest of the output has nowhere to go, and that is fine."""
     (tmp_path / "web").mkdir()
-    for n in range(300):  # a line each in the summary: more than the pipe holds
-        (tmp_path / "web" / f"page-{n:03}.html").write_text(f"<title>Page {n}</title><p>Text {n}.</p>")
+    for n in range(300):  # a line each in the summary: 25 KB, several times what the pipe and a read hold
+        (tmp_path / "web" / f"page-{n:03}-{'with-a-long-name-' * 3}.html").write_text(
+            f"<title>Page {n}</title><p>Text {n}.</p>")
     (tmp_path / "chatkit.toml").write_text('[knowledge]\ntype = "sqlite"\nsources = ["web/"]\n')
     read, write = os.pipe()
     fcntl.fcntl(write, 1031, 4096)  # F_SETPIPE_SZ: the smallest pipe, so the writer must wait for its reader

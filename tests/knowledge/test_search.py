@@ -201,3 +201,18 @@ async def test_a_long_word_two_letters_too_many_or_one_more_and_one_changed_is_c
         embedder={"type": "none"})  # words alone
     for question in ("how does authentification work?", "autthenticasion"):
         assert (await search(chosen, question, limit=1))[0].url == "/security#authentication"
+
+
+async def test_a_changelog_ranks_after_the_page_that_explains_what_it_names(tmp_path):
+    chosen = built(tmp_path, {
+        "middleware.md": "# Middleware\n\n## CORS\n\nCORSMiddleware adds the headers that let browsers call your "
+                         "API from the origins you list in allow_origins, with credentials and methods.\n",
+        "release-notes.md": "# Release notes\n\n## 2.1.0\n\nCORS: allow_origins accepts other origins, with "
+                            "credentials and methods, for browsers calling your API.\n\n"
+                            "## 2.0.0\n\nDropped support for Python 3.8.\n",
+        "guide.md": "# Guide\n\nOther pages: routing, templates and the other options.\n"},
+        embedder={"type": "none"})  # words alone
+    found = await search(chosen, "How do browsers call my API from other origins with CORS credentials?", limit=2)
+    assert [p.url for p in found] == ["/middleware#cors", "/release-notes#210"]
+    assert found[1].score > found[0].score  # it holds more of the words: the ranking, not the score, moved
+    assert (await search(chosen, "Which Python version was dropped?", limit=1))[0].url == "/release-notes#200"

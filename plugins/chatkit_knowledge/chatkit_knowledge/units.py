@@ -26,6 +26,8 @@ _SENTENCE = re.compile("(?<=[.!?\u3002\uff01\uff1f])\\s+(?=[^a-z])|(?<=[\u3002\u
 _LEAD_IN = re.compile(r"[:\uff1a?\uff1f]\s*$")
 _HEADER_ROW = re.compile(r"^[^|\n]{1,60}(?: \| [^|\n]{1,60})+$")
 """A table's header row alone ("Plan | Price | Seats"): its rows already name the columns."""
+_BARE_LEAD_IN = 40
+"""Characters under which a lead-in ("For example:", "Like so:") is quoted with the sentence before it."""
 _FOLLOWERS = 4
 """Most lines a lead-in takes with it."""
 QUOTE_CHARS = 420
@@ -74,6 +76,8 @@ def units(text: str) -> list[Unit]:
         line = lines[index]
         if _LEAD_IN.search(line) and index + 1 < len(lines):
             sentences = [line] if line.rstrip()[-1] in "?\uff1f" else _sentences(line)
+            if len(sentences) > 1 and len(sentences[-1]) < _BARE_LEAD_IN:  # "For example:" says nothing alone
+                sentences[-2:] = [" ".join(sentences[-2:])]
             found += [Unit(sentence, index) for sentence in sentences[:-1]]
             taken = [sentences[-1]]
             for follower in lines[index + 1 : index + 1 + _FOLLOWERS]:
