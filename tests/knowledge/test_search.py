@@ -216,3 +216,34 @@ async def test_a_changelog_ranks_after_the_page_that_explains_what_it_names(tmp_
     assert [p.url for p in found] == ["/middleware#cors", "/release-notes#210"]
     assert found[1].score > found[0].score  # it holds more of the words: the ranking, not the score, moved
     assert (await search(chosen, "Which Python version was dropped?", limit=1))[0].url == "/release-notes#200"
+
+
+TOPICS = {
+    "install": "Install the package with pip. It needs Python 3.11 or newer and no compiler.",
+    "proxy": "Send requests through a proxy by setting the proxy option to its URL.",
+    "timeouts": "Requests time out after five seconds. Raise the timeout for slow servers.",
+    "cookies": "Cookies set by the server are kept in the client's cookie jar between requests.",
+    "uploads": "Upload a file by passing it in the files mapping; large files are streamed.",
+    "streaming": "Stream a response to read its body in chunks instead of loading it into memory.",
+    "auth": "Basic and digest authentication are built in; pass a username and a password.",
+    "retries": "Failed connections are retried three times with a growing pause between tries.",
+    "logging": "Turn on debug logging to see each request and response in the console.",
+    "testing": "Mount your application on a transport to test it without a network.",
+}
+
+
+async def test_a_large_index_scans_leading_dimensions_first_and_finds_what_a_full_scan_finds(tmp_path, monkeypatch):
+    from chatkit_knowledge import index
+
+    pages = {f"{name}-{n}.md": f"# {name.title()} {n}\n\n{text} See part {n} for the details of {name}.\n"
+             for n in range(8) for name, text in TOPICS.items()}
+    chosen = built(tmp_path, pages)
+    asked = ["How do I set a proxy?", "my upload is too big", "can it retry when the connection drops?",
+             "show me what is sent", "how long before a request gives up", "where are cookies stored"]
+    full = [await search(chosen, question) for question in asked]
+    monkeypatch.setattr(index, "_SCAN_ALL", 20)  # 80 passages: a "large" index here
+    monkeypatch.setattr(index, "_SHORTLIST", 30)
+    retriever = SqliteRetriever(chosen)
+    await retriever.start()
+    assert retriever._current().leading is not None
+    assert [await retriever.search(question, 3) for question in asked] == full

@@ -85,6 +85,14 @@ _CANDIDATES = 24
 question's rare terms, and those nearest in meaning."""
 _FUSION = 60
 """Reciprocal rank fusion's constant: a passage's rank r on one side counts 1 / (60 + r)."""
+_SCAN_ALL = 20_000
+"""Most passages whose vectors a search scans in full; a larger index scans their leading
+dimensions first."""
+_LEADING = 64
+"""Leading dimensions scanned first: the static embedder's vectors are trained so that their
+first 64 dimensions are a vector of their own (Matryoshka), a quarter of the memory to read."""
+_SHORTLIST = 4000
+"""Passages nearest by their leading dimensions whose cosine is then computed in full."""
 _POSTINGS = 2000
 """Most postings one search reads: a word in most passages says little, and must not cost much."""
 _MEANING = 1.0
@@ -285,6 +293,14 @@ def unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+def _leading(vectors: np.ndarray | None) -> np.ndarray | None:
+    """The unit vectors of ``vectors``' first :data:`_LEADING` dimensions, when there are more than
+    :data:`_SCAN_ALL` (None: a full scan is fast enough)."""
+    if vectors is None or len(vectors) <= _SCAN_ALL or vectors.shape[1] <= _LEADING:
+        return None
+    return unit(np.ascontiguousarray(vectors[:, :_LEADING]))
+
+
 def _remove_stale(path: Path) -> None:
     """Temporary files of builds that died (their process is gone)."""
     for temp in path.parent.glob(f"{path.name}.tmp-*"):
@@ -360,6 +376,8 @@ class IndexReader:
             self.embedder = self.meta.get("embedder", "")
             """Identity of the embedder that built the vectors ("" when there are none)."""
             self.ids, self.vectors = self._load_vectors()
+            self.leading = _leading(self.vectors)
+            """Unit vectors of the passages' first dimensions, scanned first at a large index (None: all in full)."""
             self.blank: np.ndarray = (np.zeros(0, dtype=bool) if self.vectors is None
                                       else np.logical_not(self.vectors.any(axis=1)))
             """Passages whose text the embedder knows no meaning of (a zero vector): words only."""
@@ -406,11 +424,12 @@ class IndexReader:
             candidates.update((rowid, None) for (rowid,) in self.db.execute(
                 "SELECT rowid FROM search WHERE search MATCH ? ORDER BY bm25(search, 2.0, 1.0) LIMIT ?",
                 (" OR ".join(f'"{term}"' for term in joined), wanted)))
-        similarity = self._similarity(vector) if vector is not None else None
-        similar = self._nearest(similarity, wanted) if similarity is not None else {}
+        meaning = self._similarity(vector) if vector is not None else None
+        similar = self._nearest(meaning[0], wanted) if meaning is not None else {}
         candidates.update(dict.fromkeys(similar))
         if not candidates:
             return []
+        similarity = self._complete(meaning, list(candidates)) if meaning is not None else None
         scored = []
         marks = ",".join("?" * len(candidates))
         for rowid, title, body in self.db.execute(f"SELECT rowid, title, body FROM search WHERE rowid IN ({marks})",
@@ -484,18 +503,37 @@ class IndexReader:
             [*(value for term in required for value in (weights[term][0], f'"{term}"', postings)), wanted]))
         return candidates
 
-    def _similarity(self, vector: np.ndarray) -> np.ndarray | None:
-        """Cosine of every passage with ``vector``, in ``self.ids`` order (None without vectors)."""
+    def _similarity(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Cosine of every passage with ``vector``, in ``self.ids`` order, and the question's unit
+        vector (None without vectors). At a large index the passages' leading dimensions are
+        scanned first and only the :data:`_SHORTLIST` nearest by them get their cosine in full;
+        the others are NaN until :meth:`_complete` computes those a search scores."""
         query = unit(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
         if self.vectors is None or query.shape[0] != self.vectors.shape[1] or not query.any():
             return None  # another embedder's vector (a guard), or one that knows no meaning of the question
         # numpy's own loop, not BLAS: a matrix-vector product gains nothing from BLAS threads,
         # which spin against other processes on a busy machine (4x slower here under load)
-        return np.einsum("ij,j->i", self.vectors, query)
+        if self.leading is None:
+            return np.einsum("ij,j->i", self.vectors, query), query
+        rough = np.einsum("ij,j->i", self.leading, unit(query[: _LEADING].reshape(1, -1))[0])
+        shortlist = np.sort(np.argpartition(-rough, _SHORTLIST - 1)[:_SHORTLIST])  # in order: rows read in turn
+        similarity = np.full(len(self.ids), np.nan, dtype=np.float32)
+        similarity[shortlist] = np.einsum("ij,j->i", self.vectors[shortlist], query)
+        return similarity, query
+
+    def _complete(self, meaning: tuple[np.ndarray, np.ndarray], ids: list[int]) -> np.ndarray:
+        """The cosines of :meth:`_similarity`, computed in full for the passages ``ids`` too."""
+        similarity, query = meaning
+        if self.leading is not None and self.vectors is not None:
+            rows = np.searchsorted(self.ids, ids)
+            missing = rows[np.isnan(similarity[rows])]
+            similarity[missing] = np.einsum("ij,j->i", self.vectors[missing], query)
+        return similarity
 
     def _nearest(self, similarity: np.ndarray, wanted: int) -> dict[int, float]:
         """The ``wanted`` passages of highest ``similarity``, nearest first."""
         count = min(wanted, len(similarity))
+        similarity = np.nan_to_num(similarity, nan=-1.0)  # beyond the shortlist: not among the nearest
         nearest = np.argpartition(-similarity, count - 1)[:count]
         nearest = nearest[np.argsort(-similarity[nearest])]
         return {int(self.ids[i]): float(similarity[i]) for i in nearest}
