@@ -152,6 +152,9 @@ def test_names_are_capitalised_inside_a_sentence_or_acronyms():
     assert names("Are you open until 6 PM, is it OK?") == set()  # short or real words in capitals
     assert names("What Is The Best Way To Cache?") == names("HOW DO I RESET MY PASSWORD") == set()
     assert names("Wie importiere ich eine CSV-Datei?") == set()  # German capitalises its nouns
+    assert names("¿Puedo usar Heroku?") == names("Comment configurer Heroku ?") == set()
+    # one capitalised word that is also French ("starlette": a starlet) is a name, not a French question
+    assert names("Can I write Starlette apps in Rust?") == {"starlette", "rust"}
     assert names("deploy Heroku " * 20_000) == {"heroku"}  # long input: one pass
 
 

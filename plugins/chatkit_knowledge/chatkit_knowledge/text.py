@@ -240,6 +240,7 @@ def names(text: str) -> set[str]:
     all capitals)."""
     found: set[str] = set()
     lower = False
+    foreign = 0  # words only Spanish, French or German has: one capitalised may be a name ("Starlette")
     previous = 0  # where the last word ended: what lies between says whether a sentence starts
     for match in _WORD.finditer(text):
         word, plain = match[0], _plain(match[0])
@@ -247,7 +248,9 @@ def names(text: str) -> set[str]:
         starts = gap[-1] in _SENTENCE_END if gap else previous == 0
         previous = match.end()
         if is_foreign(plain):
-            return set()
+            foreign += 1
+            if foreign > 1 or word.lower() == word:  # a question in another language
+                return set()
         if plain in STOPWORDS:
             continue
         if word.lower() == word:
