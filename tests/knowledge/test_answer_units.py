@@ -67,6 +67,12 @@ def test_a_question_about_a_heading_gets_its_value_and_its_description(reader):
     quoted = answer(reader, "What is the default body size limit?")
     assert quoted.startswith("Default: 1048576 (1MiB). ")
     assert "Source: [Server options \u203a bodyLimit](/server#bodylimit)" in quoted
+    # asked in Spanish: its Spanish words are on no English page and say nothing of the heading
+    text = ("Default: 1048576 (1MiB)\nDefines the maximum payload, in bytes, the server accepts.\n"
+            "The default body reader sends a 413 reply if the size of the body exceeds this limit.")
+    spanish = "¿Cuál es el límite por defecto del tamaño del body?"
+    quoted = best_units(spanish, "Server options \u203a bodyLimit", text, 2)
+    assert quoted[0] == "Default: 1048576 (1MiB)"
 
 
 def test_a_table_row_is_quoted_with_its_column_names(reader):

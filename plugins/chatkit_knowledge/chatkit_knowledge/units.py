@@ -136,7 +136,8 @@ def _scores(question: str, title: str, found: list[Unit], similarity: Similarity
         scores = [value + _MEANING * max(0.0, cosine) for value, cosine in zip(scores, cosines, strict=True)]
     if _ASKS_AMOUNT.search(question):
         scores = [value + _AMOUNT * bool(_NUMBER.search(unit.text)) for value, unit in zip(scores, found, strict=True)]
-    in_title = sum(rarity[t] for t in wanted if t in heading) / total
+    held = set().union(*bags) | heading  # a question word the passage never uses says nothing of its heading
+    in_title = sum(rarity[t] for t in wanted if t in heading) / (sum(rarity[t] for t in wanted if t in held) or 1.0)
     scores[0] += _TITLE * in_title
     return _Scored(scores, [bag & wanted for bag in bags], in_title)
 
