@@ -250,3 +250,14 @@ async def test_a_large_index_scans_leading_dimensions_first_and_finds_what_a_ful
     await retriever.start()
     assert retriever._current().leading is not None
     assert [await retriever.search(question, 3) for question in asked] == full
+
+
+async def test_the_page_a_question_names_ranks_before_a_section_elsewhere_that_names_it(tmp_path):
+    chosen = built(tmp_path, {
+        "HTTP2.md": "# Fastify\n\n## HTTP2\n\n### Plain or insecure\n\nFastify supports HTTP2 over plain text; "
+                    "enable it with the http2 option.\n",
+        "TypeScript.md": "# Fastify\n\n## Example: HTTP2 server\n\nEnable HTTP2 in a typed server with the http2 "
+                         "option and the right generic types.\n"},
+        embedder={"type": "none"})  # words alone
+    found = await search(chosen, "How do I enable HTTP2?", limit=2)
+    assert [p.url for p in found] == ["/HTTP2#plain-or-insecure", "/TypeScript#example-http2-server"]
